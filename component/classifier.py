@@ -1,0 +1,112 @@
+"""The classifier of one instance: a model file loaded once, then bytes -> ranked classes.
+
+The model path comes from MODEL_PATH (default: the default model inside the folder the host
+grants). Beside `NAME.onnx` an optional sidecar `NAME.json` gives the preprocessing (see
+preprocess.Preprocessing), a display name and the class labels (a list, or a file name in the
+same folder); ONNX metadata_props with the same keys are read when there is no sidecar.
+"""
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+import engine
+import preprocess
+
+DEFAULT_MODEL_PATH = "/models/efficientnet-lite0.onnx"
+
+
+class ModelUnavailable(RuntimeError):
+    """The model file is missing, malformed, or uses an operator the engine lacks."""
+
+
+def read_settings(model_path, metadata):
+    """Sidecar JSON beside the model, else the ONNX metadata_props (values as JSON), else {}."""
+    sidecar = model_path.with_suffix(".json")
+    if sidecar.exists():
+        return json.loads(sidecar.read_text())
+    settings = {}
+    for key, value in metadata.items():
+        try:
+            settings[key] = json.loads(value)
+        except ValueError:
+            settings[key] = value
+    return settings
+
+
+def read_labels(labels, folder, count):
+    """Class names from a list or a one-per-line file; `class N` where there are none."""
+    if isinstance(labels, str):
+        labels = (folder / labels).read_text().splitlines()
+    labels = list(labels or [])
+    if labels and len(labels) != count:
+        raise ModelUnavailable(f"{len(labels)} labels for a model with {count} classes")
+    return labels or [f"class {i}" for i in range(count)]
+
+
+def softmax(logits):
+    shifted = np.exp(logits - logits.max())
+    return shifted / shifted.sum()
+
+
+class Classifier:
+    def __init__(self, model_path):
+        started = time.perf_counter()
+        self.path = Path(model_path)
+        try:
+            data = self.path.read_bytes()
+            self.model = engine.load_model(data)
+        except OSError as e:
+            raise ModelUnavailable(f"cannot read model {self.path}: {e.strerror}") from None
+        except engine.ModelError as e:
+            raise ModelUnavailable(f"model {self.path}: {e}") from None
+        self.sha256 = hashlib.sha256(data).hexdigest()
+        settings = read_settings(self.path, self.model.info.get("metadata", {}))
+        self.name = settings.get("name", self.path.stem)
+        self.prep = preprocess.Preprocessing.from_settings(settings)
+        self.num_classes = int(self.model.output_shape[-1])
+        self.labels = read_labels(settings.get("labels"), self.path.parent, self.num_classes)
+        # The default model ends in logits; a graph that ends in Softmax already gives scores.
+        self.outputs_probabilities = self.model.info.get("last_op") == "Softmax"
+        self.load_ms = (time.perf_counter() - started) * 1000
+
+    def classify(self, data, top_k):
+        """Encoded image -> (top_k predictions best first, timings in ms)."""
+        t0 = time.perf_counter()
+        x = preprocess.preprocess(data, self.prep)  # (1, 3, S, S)
+        t1 = time.perf_counter()
+        logits = self.model.run(x)[0]  # (num_classes,)
+        t2 = time.perf_counter()
+        scores = logits if self.outputs_probabilities else softmax(logits.astype(np.float64))
+        ranked = np.argsort(-scores, kind="stable")[:top_k]
+        predictions = [{"index": int(i), "label": self.labels[i], "score": float(scores[i])} for i in ranked]
+        timings = {"preprocess": (t1 - t0) * 1000, "inference": (t2 - t1) * 1000}
+        return predictions, timings
+
+    def info(self):
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "sha256": self.sha256,
+            "input_size": self.prep.input_size,
+            "num_classes": self.num_classes,
+            "parameters": self.model.info["parameters"],
+            "op_counts": self.model.info["op_counts"],
+            "preprocessing": {"resize": self.prep.resize, "mean": self.prep.mean, "std": self.prep.std},
+            "load_ms": round(self.load_ms, 1),
+        }
+
+
+_classifier = None
+
+
+def get():
+    """This instance's classifier, loaded on first use (the host grants the model at run time,
+    so it cannot be loaded while componentize-py snapshots the app at build time)."""
+    global _classifier
+    if _classifier is None:
+        _classifier = Classifier(os.environ.get("MODEL_PATH", DEFAULT_MODEL_PATH))
+    return _classifier

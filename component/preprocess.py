@@ -1,0 +1,107 @@
+"""bytes -> RGB image -> input tensor, with Pillow, as the model was trained to see images.
+
+The default convention is torchvision's ImageNet one: honour EXIF orientation, resize the
+shorter side to 256 with bicubic (Catmull-Rom, a = -0.5) filtering, center-crop 224, scale to
+[0, 1], subtract the mean and divide by the std per channel, NCHW layout.
+"""
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Decompression-bomb guard: images with more pixels than this are refused from their header,
+# before any pixel is decoded. 40 Mpx covers every phone and DSLR photo.
+MAX_PIXELS = 40_000_000
+# Modes holding more than 8 bits per sample, scaled to 8 bits by their full range.
+WIDE_MODES = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I": 65535}
+WHITE = (255, 255, 255, 255)
+
+
+class BadImage(ValueError):
+    """The bytes are not a decodable image."""
+
+
+class ImageTooLarge(ValueError):
+    """The image header declares more pixels than MAX_PIXELS."""
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    input_size: int = 224
+    resize: int = 256
+    mean: tuple = (0.485, 0.456, 0.406)
+    std: tuple = (0.229, 0.224, 0.225)
+
+    @classmethod
+    def from_settings(cls, settings):
+        """Takes the known keys of a model's sidecar JSON; the rest keep their defaults."""
+        known = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()
+                 if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+def open_image(data, max_pixels=MAX_PIXELS):
+    """Reads only the header and refuses oversized images: returns a not yet decoded image."""
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise BadImage("not an image (no decoder recognises these bytes)") from None
+    except Image.DecompressionBombError as e:
+        raise ImageTooLarge(str(e)) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise BadImage(f"damaged image header: {e}") from None
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageTooLarge(f"image is {width}x{height} = {width * height / 1e6:.0f} Mpx; "
+                            f"the limit is {max_pixels / 1e6:.0f} Mpx")
+    return image
+
+
+def decode(image, min_size):
+    """Decodes the pixels, at least `min_size` (w, h) of them."""
+    # A JPEG much larger than needed is decoded by libjpeg at 1/2, 1/4 or 1/8 scale: the same
+    # picture after the resize, for a fraction of the work (a no-op for other formats).
+    image.draft("RGB", min_size)
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise BadImage(f"cannot decode {image.format} image: {e}") from None
+    return image
+
+
+def to_rgb(image):
+    """Upright RGB: EXIF orientation applied, transparency over white, wide samples to 8 bits."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode in WIDE_MODES:
+        wide = np.asarray(image, dtype=np.float32)  # (H, W)
+        image = Image.fromarray(np.clip(wide * (255 / WIDE_MODES[image.mode]), 0, 255).astype(np.uint8))
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        image = Image.alpha_composite(Image.new("RGBA", image.size, WHITE), image.convert("RGBA"))
+    return image.convert("RGB")
+
+
+def resize_and_crop(image, prep):
+    """Shorter side to prep.resize (bicubic), then the central prep.input_size square."""
+    width, height = image.size
+    scale = prep.resize / min(width, height)
+    size = (max(prep.resize, int(width * scale)), max(prep.resize, int(height * scale)))
+    image = image.resize(size, Image.BICUBIC)
+    left = int(round((size[0] - prep.input_size) / 2))
+    top = int(round((size[1] - prep.input_size) / 2))
+    return image.crop((left, top, left + prep.input_size, top + prep.input_size))
+
+
+def to_tensor(image, prep):
+    """RGB image (S, S) -> float32 (1, 3, S, S), normalized per channel."""
+    pixels = np.asarray(image, dtype=np.float32) / 255.0  # (S, S, 3)
+    pixels = (pixels - np.asarray(prep.mean, np.float32)) / np.asarray(prep.std, np.float32)
+    return np.ascontiguousarray(pixels.transpose(2, 0, 1)[np.newaxis])  # (1, 3, S, S)
+
+
+def preprocess(data, prep, max_pixels=MAX_PIXELS):
+    """Encoded image bytes -> model input (1, 3, S, S) float32."""
+    image = open_image(data, max_pixels)
+    scale = prep.resize / min(image.size)
+    image = decode(image, (int(image.size[0] * scale), int(image.size[1] * scale)))
+    return to_tensor(resize_and_crop(to_rgb(image), prep), prep)

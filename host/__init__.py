@@ -1,0 +1,1 @@
+"""Host side: runs the classifier component with wasmtime-py (see host/runtime.py)."""
