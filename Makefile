@@ -61,7 +61,7 @@ serve: $(WASM) $(MODEL)
 	  $(VENV)/bin/wasmtime serve --addr 127.0.0.1:$(PORT) -Scli=y -Stcp=n -Sudp=n -Sallow-ip-name-lookup=n \
 	    --dir $(MODELS)::/models --env MODEL_PATH=/models/efficientnet-lite0.onnx $(WASM); fi
 
-test: venv wasi-deps
+test: venv wasi-deps component model
 	$(PY) -m pytest -q tests
 
 clean:

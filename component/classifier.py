@@ -66,7 +66,10 @@ class Classifier:
         self.sha256 = hashlib.sha256(data).hexdigest()
         settings = read_settings(self.path, self.model.info.get("metadata", {}))
         self.name = settings.get("name", self.path.stem)
-        self.prep = preprocess.Preprocessing.from_settings(settings)
+        try:
+            self.prep = preprocess.Preprocessing.from_settings(settings)
+        except (TypeError, ValueError) as e:
+            raise ModelUnavailable(f"preprocessing settings of {self.path}: {e}") from None
         self.num_classes = int(self.model.output_shape[-1])
         self.labels = read_labels(settings.get("labels"), self.path.parent, self.num_classes)
         # The default model ends in logits; a graph that ends in Softmax already gives scores.

@@ -16,6 +16,8 @@ MAX_PIXELS = 40_000_000
 # Modes holding more than 8 bits per sample, scaled to 8 bits by their full range.
 WIDE_MODES = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I": 65535}
 WHITE = (255, 255, 255, 255)
+# Pillow's BICUBIC is Catmull-Rom (a = -0.5), as torchvision's bicubic on PIL images.
+FILTERS = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR}
 
 
 class BadImage(ValueError):
@@ -32,6 +34,11 @@ class Preprocessing:
     resize: int = 256
     mean: tuple = (0.485, 0.456, 0.406)
     std: tuple = (0.229, 0.224, 0.225)
+    interpolation: str = "bicubic"
+
+    def __post_init__(self):
+        if self.interpolation not in FILTERS:
+            raise ValueError(f"interpolation {self.interpolation!r}: use one of {', '.join(FILTERS)}")
 
     @classmethod
     def from_settings(cls, settings):
@@ -82,11 +89,11 @@ def to_rgb(image):
 
 
 def resize_and_crop(image, prep):
-    """Shorter side to prep.resize (bicubic), then the central prep.input_size square."""
+    """Shorter side to prep.resize, then the central prep.input_size square."""
     width, height = image.size
     scale = prep.resize / min(width, height)
     size = (max(prep.resize, int(width * scale)), max(prep.resize, int(height * scale)))
-    image = image.resize(size, Image.BICUBIC)
+    image = image.resize(size, FILTERS[prep.interpolation])
     left = int(round((size[0] - prep.input_size) / 2))
     top = int(round((size[1] - prep.input_size) / 2))
     return image.crop((left, top, left + prep.input_size, top + prep.input_size))

@@ -1,0 +1,67 @@
+"""load_model: bytes -> parsed graph -> fused graph -> plan, once; Model.run runs the plan."""
+from collections import Counter
+
+import numpy as np
+
+from .errors import ModelError
+from .fuse import fuse
+from .onnx_reader import DTYPES, read_model
+from .ops import LOWERINGS
+from .plan import Plan
+
+
+def load_model(data):
+    """Parse a standard .onnx file's bytes and plan its execution. Raises ModelError."""
+    model = read_model(data)
+    _check_supported(model)
+    try:
+        plan = Plan(fuse(model.graph, model.opset), model.opset)
+    except ModelError:
+        raise
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError) as err:
+        # Malformed graphs (wrong tensor ranks, missing inputs...) trip numpy or Python first.
+        raise ModelError(f"cannot plan the model: {type(err).__name__}: {err}") from err
+    return Model(plan, _info(model))
+
+
+class Model:
+    def __init__(self, plan, info):
+        self._plan = plan
+        self.info = info
+        self.input_shape = plan.input_shape     # (N, C, H, W); N is None when symbolic
+
+    def run(self, x):
+        """x: (N, C, H, W) float32, the graph input's layout -> the graph output, float32."""
+        x = np.asarray(x, dtype=np.float32)
+        expected = self.input_shape
+        if x.ndim != len(expected) or any(e is not None and e != d for e, d in zip(expected, x.shape)):
+            raise ModelError(f"input shape {x.shape} does not match the model's {expected}")
+        return np.ascontiguousarray(self._plan.run(x), dtype=np.float32)
+
+
+def _check_supported(model):
+    for node in model.graph.nodes:
+        if node.domain not in ("", "ai.onnx") or node.op_type not in LOWERINGS:
+            domain = f" (domain '{node.domain}')" if node.domain else ""
+            raise ModelError(f"unsupported operator '{node.op_type}'{domain} in node '{node.name}'")
+
+
+def _info(model):
+    graph = model.graph
+
+    def describe(value):
+        dtype = DTYPES.get(value.elem_type)
+        return {"name": value.name,
+                "dtype": np.dtype(dtype).name if dtype else None,
+                "shape": None if value.shape is None else list(value.shape)}
+
+    return {
+        "producer": model.producer,
+        "ir_version": model.ir_version,
+        "opset": model.opset,
+        "inputs": [describe(v) for v in graph.inputs],
+        "outputs": [describe(v) for v in graph.outputs],
+        "op_counts": dict(Counter(node.op_type for node in graph.nodes)),
+        "parameters": sum(int(a.size) for a in graph.initializers.values() if a.dtype.kind == "f"),
+        "metadata": dict(model.metadata),
+    }

@@ -1,0 +1,58 @@
+"""Averages and Softmax."""
+import numpy as np
+
+from .registry import axis, fail, lowering
+
+_NHWC_POSITION = (0, 3, 1, 2)  # logical axis a of an NHWC value is stored at _NHWC_POSITION[a]
+
+
+def mean(x, axes, keepdims):
+    # x: any -> x with `axes` averaged (kept as size 1 if keepdims)
+    return x.mean(axis=axes, keepdims=keepdims)
+
+
+def softmax(x, axes):
+    # x: any -> same shape; normalised over `axes` together
+    e = np.exp(x - x.max(axis=axes, keepdims=True))
+    return e / e.sum(axis=axes, keepdims=True)
+
+
+@lowering("GlobalAveragePool")
+def lower_global_average_pool(p, node):
+    x = p.input(node, 0)  # (N, C, *spatial)
+    if len(x.shape) < 3:
+        raise fail(node, f"input {x.shape} has no spatial axes")
+    axes = (1, 2) if x.nhwc else tuple(range(2, len(x.shape)))
+    shape = x.shape[:2] + (1,) * (len(x.shape) - 2)
+    return p.emit(mean, [x], shape, nhwc=x.nhwc, axes=axes, keepdims=True)
+
+
+@lowering("ReduceMean")
+def lower_reduce_mean(p, node):
+    x = p.input(node, 0)
+    rank = len(x.shape)
+    # Axes: an attribute up to opset 17, an optional input from 18 (where "none" may mean "no-op").
+    axes = node.attrs.get("axes") if p.opset < 18 else p.const(node, 1, "axes")
+    if axes is None or len(axes) == 0:
+        if p.opset >= 18 and node.attrs.get("noop_with_empty_axes", 0):
+            return x
+        axes = range(rank)
+    axes = sorted({axis(node, int(a), rank) for a in axes})
+    keepdims = bool(node.attrs.get("keepdims", 1))
+    shape = tuple(1 if a in axes else d for a, d in enumerate(x.shape) if keepdims or a not in axes)
+    if keepdims and x.nhwc:  # reduce the stored tensor directly; it stays NHWC
+        return p.emit(mean, [x], shape, nhwc=True, axes=tuple(_NHWC_POSITION[a] for a in axes), keepdims=True)
+    return p.emit(mean, [p.plain(x)], shape, axes=tuple(axes), keepdims=keepdims)
+
+
+@lowering("Softmax")
+def lower_softmax(p, node):
+    x = p.plain(p.input(node, 0))
+    rank = len(x.shape)
+    # Before opset 13, Softmax flattened the input to 2-D at `axis` (default 1) and normalised
+    # each row, i.e. over all axes from `axis` on; from 13 it normalises over `axis` (default -1).
+    if p.opset < 13:
+        axes = tuple(range(axis(node, node.attrs.get("axis", 1), rank), rank))
+    else:
+        axes = (axis(node, node.attrs.get("axis", -1), rank),)
+    return p.emit(softmax, [x], x.shape, axes=axes)

@@ -1,0 +1,198 @@
+"""Turn a (fused) graph into a flat list of steps, once; `Plan.run` is then a plain loop.
+
+Layout: ONNX activations are NCHW, but the kernels want NHWC -- channels innermost makes a
+1x1 conv one C-contiguous matmul and a depthwise tap one vectorised multiply-add (numpy in
+the component has no BLAS, so only contiguous operands are fast). Every planned value
+therefore records how it is stored: `nhwc=True` is a logically NCHW 4-D tensor kept as NHWC.
+Lowerings ask for the layout they need (`Planner.nhwc`, `Planner.plain`) and the planner adds
+a conversion step when the stored layout differs, so transposes appear only at the edges of
+runs of NHWC-friendly ops (usually: after the graph input and before the classifier head).
+
+Constant folding falls out of `Planner.emit`: a step whose inputs are all known at plan time
+is run there and then, so weight transforms, shape subgraphs (Shape -> Gather -> Concat ->
+Reshape) and layout conversions of constants cost nothing at run time.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ModelError
+from .ops import LOWERINGS
+
+
+@dataclass(frozen=True)
+class Value:
+    name: str                 # slot in the run-time environment
+    shape: tuple              # logical (ONNX) shape; None for a dim unknown until run time
+    nhwc: bool = False        # stored as NHWC; logically NCHW
+    const: object = None      # ndarray (in stored layout) when known at plan time
+
+
+@dataclass
+class Step:
+    kernel: object            # numpy function: kernel(*inputs, **params) -> ndarray
+    inputs: tuple             # slot names
+    output: str
+    params: dict
+    drop: tuple = ()          # slots last read by this step, freed after it
+
+
+def to_nhwc(x):
+    """(N, C, H, W) -> contiguous (N, H, W, C); lower ranks are broadcast operands, made 4-D."""
+    x = x.reshape((1,) * (4 - x.ndim) + x.shape)
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+
+def to_nchw(x):
+    """(N, H, W, C) -> (N, C, H, W) view; consumers that need contiguity copy (heads are small)."""
+    return x.transpose(0, 3, 1, 2)
+
+
+class Planner:
+    """What lowerings see: values by name, their constants, and `emit` to add a step."""
+
+    def __init__(self, opset):
+        self.opset = opset
+        self.values = {}      # graph value name -> Value
+        self.steps = []
+        self.consts = {}      # slot -> ndarray, for every value known at plan time
+        self._converted = {}  # (slot, "nhwc"|"plain") -> Value, so each conversion happens once
+        self._count = 0
+
+    def input(self, node, i):
+        """The Value of the node's i-th input, or None if it is omitted."""
+        if i >= len(node.inputs) or not node.inputs[i]:
+            return None
+        name = node.inputs[i]
+        if name not in self.values:
+            raise ModelError(f"node '{node.name}' ({node.op_type}) reads '{name}', which nothing produces")
+        return self.values[name]
+
+    def const(self, node, i, what="input"):
+        """The node's i-th input as a logical ndarray; None if omitted; ModelError if not constant."""
+        value = self.input(node, i)
+        if value is None:
+            return None
+        if value.const is None:
+            raise ModelError(f"{node.op_type} node '{node.name}': {what} '{value.name}' must be a "
+                             "constant (initializer or Constant) for this engine")
+        return to_nchw(value.const) if value.nhwc else value.const
+
+    def emit(self, kernel, inputs, shape, /, nhwc=False, **params):
+        """Add kernel(*inputs, **params) as a step (or run it now if all inputs are constant)."""
+        if all(v.const is not None for v in inputs):
+            return self.constant(kernel(*(v.const for v in inputs), **params), nhwc)
+        value = Value(self._slot(), tuple(shape), nhwc)
+        self.steps.append(Step(kernel, tuple(v.name for v in inputs), value.name, params))
+        return value
+
+    def constant(self, array, nhwc=False):
+        shape = (array.shape[0], array.shape[3], *array.shape[1:3]) if nhwc else array.shape
+        value = Value(self._slot(), shape, nhwc, array)
+        self.consts[value.name] = array
+        return value
+
+    def _slot(self):
+        self._count += 1
+        return f"%{self._count}"
+
+    def nhwc(self, value):
+        """The value stored NHWC (logical rank < 4 is padded with leading 1s, as broadcasting does)."""
+        if value.nhwc:
+            return value
+        if len(value.shape) > 4:
+            raise ModelError(f"cannot lay out a rank-{len(value.shape)} tensor as NHWC")
+        key = (value.name, "nhwc")
+        if key not in self._converted:
+            shape = (1,) * (4 - len(value.shape)) + value.shape
+            self._converted[key] = self.emit(to_nhwc, [value], shape, nhwc=True)
+        return self._converted[key]
+
+    def plain(self, value):
+        """The value stored in its logical layout."""
+        if not value.nhwc:
+            return value
+        key = (value.name, "plain")
+        if key not in self._converted:
+            self._converted[key] = self.emit(to_nchw, [value], value.shape)
+        return self._converted[key]
+
+
+class Plan:
+    """Steps for one graph input and one graph output, ready to run."""
+
+    def __init__(self, graph, opset):
+        if len(graph.inputs) != 1:
+            raise ModelError(f"the graph has {len(graph.inputs)} inputs; this engine takes exactly one")
+        source = graph.inputs[0]
+        if source.shape is None or len(source.shape) != 4:
+            raise ModelError(f"input '{source.name}' must be declared 4-D (N, C, H, W), got {source.shape}")
+        # Kernels take the batch from the data, but plan-time shapes (pads, weights checks) need
+        # the rest; a symbolic dim_param becomes None.
+        self.input_shape = tuple(d if isinstance(d, int) and d > 0 else None for d in source.shape)
+        if None in self.input_shape[1:]:
+            raise ModelError(f"input '{source.name}' has symbolic C/H/W dims {source.shape}; only the batch may be symbolic")
+        self.input_name = source.name
+
+        planner = Planner(opset)
+        for name, array in graph.initializers.items():
+            # The engine computes in float32 whatever the file stores (float16/float64 weights).
+            planner.values[name] = planner.constant(array.astype(np.float32) if array.dtype.kind == "f" else array)
+        planner.values[source.name] = Value(source.name, self.input_shape)
+        for node in _topological(graph):
+            result = LOWERINGS[node.op_type](planner, node)
+            planner.values[node.outputs[0]] = result
+
+        output = graph.outputs[0].name
+        if output not in planner.values:
+            raise ModelError(f"graph output '{output}' is not produced by any node")
+        result = planner.plain(planner.values[output])
+        if result.const is not None:
+            raise ModelError(f"graph output '{output}' does not depend on the input")
+        self.output_shape = result.shape
+        self.output_name = result.name
+        self.steps = planner.steps
+        # Constants that steps read at run time are the first entries of the environment.
+        needed = {name for step in self.steps for name in step.inputs}
+        self.constants = {name: planner.consts[name] for name in needed if name in planner.consts}
+        _set_drops(self.steps, keep={self.output_name, *self.constants})
+
+    def run(self, x):
+        """x: (N, C, H, W) float32 ndarray in the declared layout -> the graph output."""
+        env = dict(self.constants)
+        env[self.input_name] = x
+        for step in self.steps:
+            env[step.output] = step.kernel(*(env[name] for name in step.inputs), **step.params)
+            for name in step.drop:
+                del env[name]
+        return env[self.output_name]
+
+
+def _topological(graph):
+    """Nodes in an order where each runs after the producers of its inputs (Kahn's algorithm,
+    keeping file order among ready nodes; ONNX requires sorted graphs, but not all tools comply)."""
+    available = set(graph.initializers) | {v.name for v in graph.inputs} | {""}
+    pending = list(graph.nodes)
+    ordered = []
+    while pending:
+        ready = [n for n in pending if all(name in available for name in n.inputs)]
+        if not ready:
+            missing = sorted({name for n in pending for name in n.inputs if name not in available})
+            raise ModelError(f"graph has a cycle or reads undefined values: {missing[:5]}")
+        for node in ready:
+            available.update(node.outputs)
+        ordered += ready
+        ready_ids = {id(n) for n in ready}
+        pending = [n for n in pending if id(n) not in ready_ids]
+    return ordered
+
+
+def _set_drops(steps, keep):
+    """Free each intermediate right after its last reader: peak memory is what the component
+    must grow its linear memory to, and wasm memory never shrinks."""
+    last_reader = {}
+    for index, step in enumerate(steps):
+        for name in step.inputs:
+            last_reader[name] = index
+    for index, step in enumerate(steps):
+        step.drop = tuple(sorted({n for n in step.inputs if last_reader[n] == index and n not in keep}))

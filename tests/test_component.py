@@ -1,0 +1,104 @@
+"""The classifier component's typed interface (imgcls:classifier/classify) under wasmtime-py,
+and the engine inside the sandbox against onnxruntime on the same ONNX files."""
+import io
+
+import numpy as np
+import onnxruntime
+import pytest
+
+from conftest import MODEL, ROOT, WASM, require
+from host.runtime import Grants, Runtime
+from photos import CAT_CLASSES, CHELSEA_JPEG, COFFEE_JPEG, ESPRESSO
+
+import preprocess
+
+INTERFACE = "imgcls:classifier/classify@0.1.0"
+
+
+@pytest.fixture(scope="module")
+def runtime():
+    require(WASM, MODEL)
+    return Runtime(WASM)
+
+
+def call(runtime, func, *args, model_path=f"/models/{MODEL.name}"):
+    """Calls an exported function of the interface in a fresh instance granted the model folder."""
+    grants = Grants(dirs={MODEL.parent: "/models"}, env={"MODEL_PATH": model_path})
+    store, instance = runtime.instantiate(grants)
+    iface = instance.get_export_index(store, INTERFACE)
+    f = instance.get_func(store, instance.get_export_index(store, func, iface))
+    return f(store, *args)
+
+
+def test_classify_ranks_real_photos(runtime):
+    cat = call(runtime, "classify", CHELSEA_JPEG, 3)
+    assert cat.tag == "ok" and len(cat.payload) == 3
+    assert cat.payload[0].index in CAT_CLASSES
+    coffee = call(runtime, "classify", COFFEE_JPEG, 1).payload
+    assert (coffee[0].index, coffee[0].label) == (ESPRESSO, "espresso") and 0.5 < coffee[0].score <= 1
+
+
+def test_classify_errors_are_typed(runtime):
+    bad = call(runtime, "classify", b"GIF89a not really", 5)
+    assert bad.tag == "err" and bad.payload.tag == "not-an-image"
+    missing = call(runtime, "classify", CHELSEA_JPEG, 5, model_path="/models/missing.onnx")
+    assert missing.tag == "err" and missing.payload.tag == "bad-model"
+    assert "missing.onnx" in missing.payload.payload
+
+
+def test_model_info(runtime):
+    info = call(runtime, "model-info").payload
+    assert (info.name, info.input_size, info.num_classes) == ("efficientnet-lite0", 224, 1000)
+    assert dict(info.op_counts)["Conv"] > 40
+
+
+# --- the engine inside the component vs onnxruntime ------------------------------------
+
+def torch_export(tmp_path):
+    torch_mobilenetv2 = pytest.importorskip("torch_mobilenetv2")
+    path = tmp_path / "mobilenetv2-torch.onnx"
+    torch_mobilenetv2.export_torchvision_style_mobilenetv2(path, seed=0)
+    return path.read_bytes()
+
+
+def zoo_style(tmp_path):
+    from models.mobilenetv2 import build_mobilenetv2_zoo_style
+    return build_mobilenetv2_zoo_style(seed=1).SerializeToString()
+
+
+def efficientnet_lite0(tmp_path):
+    require(MODEL)
+    return MODEL.read_bytes()
+
+
+RUN_ENGINE = """
+f = np.load(io.BytesIO(data))
+out = io.BytesIO()
+np.save(out, engine.load_model(f["model"].tobytes()).run(f["x"]))
+result = out.getvalue()
+"""
+
+
+def run_engine_inside(probe, model_bytes, x):
+    """Logits of the project's engine run inside the probe component."""
+    buf = io.BytesIO()
+    np.savez(buf, model=np.frombuffer(model_bytes, np.uint8), x=x)
+    return np.load(io.BytesIO(probe.run(RUN_ENGINE, buf.getvalue())))
+
+
+@pytest.mark.parametrize("make_model", [torch_export, zoo_style, efficientnet_lite0])
+def test_logits_inside_component_match_onnxruntime(probe, make_model, tmp_path):
+    model_bytes = make_model(tmp_path)
+    session = onnxruntime.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    input_name = session.get_inputs()[0].name
+    # A real photo, preprocessed as the app does, and a random input.
+    photo = preprocess.preprocess(CHELSEA_JPEG, preprocess.Preprocessing())  # (1, 3, 224, 224)
+    noise = np.random.default_rng(5).standard_normal(photo.shape).astype(np.float32)
+    max_diff = 0.0
+    for x in (photo, noise):
+        expected = session.run(None, {input_name: x})[0]
+        inside = run_engine_inside(probe, model_bytes, x)
+        assert inside.shape == expected.shape
+        max_diff = max(max_diff, float(np.abs(inside - expected).max()))
+    print(f"{make_model.__name__}: max |logit inside - onnxruntime| = {max_diff:.2e}")
+    assert max_diff <= 1e-4
