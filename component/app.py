@@ -5,7 +5,8 @@ componentize-py imports this module at build time and snapshots the result, so e
 component will ever run is imported here: numpy's submodules and Pillow's format plugins load
 lazily otherwise, and the component has no files to load them from at run time.
 """
-import sys
+import traceback
+from contextlib import contextmanager
 
 from PIL import Image
 
@@ -80,28 +81,32 @@ class IncomingHandler(wit_world.exports.IncomingHandler):
                                       lambda limit: read_body(request, limit)))
 
 
-class Classify(wit_world.exports.Classify):
-    def classify(self, image: bytes, top_k: int):
-        model = load()
-        try:
-            predictions, _ = model.classify(image, max(1, min(top_k, model.num_classes)))
-        except preprocess.ImageTooLarge as e:
-            raise Err(wit.Error_ImageTooLarge(str(e)))
-        except preprocess.BadImage as e:
-            raise Err(wit.Error_NotAnImage(str(e)))
-        except Exception as e:
-            print(f"classify: {e!r}", file=sys.stderr)
-            raise Err(wit.Error_Internal(f"{type(e).__name__}: {e}"))
-        return [wit.Prediction(p["index"], p["label"], p["score"]) for p in predictions]
-
-    def model_info(self):
-        info = load().info()
-        return wit.ModelDescription(info["name"], info["input_size"], info["num_classes"],
-                                    info["parameters"], info["sha256"], sorted(info["op_counts"].items()))
-
-
-def load():
+@contextmanager
+def typed_errors():
+    """Maps failures to the interface's error variants: an exception escaping an export would
+    trap and kill the instance."""
     try:
-        return classifier.get()
+        yield
     except classifier.ModelUnavailable as e:
         raise Err(wit.Error_BadModel(str(e)))
+    except preprocess.ImageTooLarge as e:
+        raise Err(wit.Error_ImageTooLarge(str(e)))
+    except preprocess.BadImage as e:
+        raise Err(wit.Error_NotAnImage(str(e)))
+    except Exception as e:
+        traceback.print_exc()
+        raise Err(wit.Error_Internal(f"{type(e).__name__}: {e}"))
+
+
+class Classify(wit_world.exports.Classify):
+    def classify(self, image: bytes, top_k: int):
+        with typed_errors():
+            model = classifier.get()
+            predictions, _ = model.classify(image, max(1, min(top_k, model.num_classes)))
+            return [wit.Prediction(p["index"], p["label"], p["score"]) for p in predictions]
+
+    def model_info(self):
+        with typed_errors():
+            info = classifier.get().info()
+            return wit.ModelDescription(info["name"], info["input_size"], info["num_classes"],
+                                        info["parameters"], info["sha256"], sorted(info["op_counts"].items()))

@@ -32,6 +32,7 @@ class Runtime:
         self.component = wc.Component.from_file(self.engine, str(wasm_path))
         self.linker = wc.Linker(self.engine)
         self.linker.add_wasip2()
+        self.linker.add_wasi_http()  # the types behind the exported wasi:http handler
 
     def instantiate(self, grants=None):
         """A fresh store and instance: returns (store, instance)."""

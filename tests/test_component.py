@@ -55,7 +55,7 @@ def test_model_info(runtime):
 # --- the engine inside the component vs onnxruntime ------------------------------------
 
 def torch_export(tmp_path):
-    torch_mobilenetv2 = pytest.importorskip("torch_mobilenetv2")
+    import torch_mobilenetv2  # imports torch: only this test needs it
     path = tmp_path / "mobilenetv2-torch.onnx"
     torch_mobilenetv2.export_torchvision_style_mobilenetv2(path, seed=0)
     return path.read_bytes()

@@ -66,7 +66,7 @@ def test_state_dict_reader_refuses_arbitrary_globals():
 
 
 def test_state_dict_reader_matches_torch_both_formats():
-    torch = pytest.importorskip("torch")
+    import torch
     base = torch.arange(24, dtype=torch.float32).reshape(4, 6)
     state = {"view": base[:, 1:5:2], "transposed": base.t(), "offset": base[2:],
              "half": torch.ones(3, dtype=torch.float16) / 3, "count": torch.tensor(7),
@@ -187,7 +187,7 @@ def test_zoo_style_runs_and_is_seeded(zoo_model):
 
 # --- MobileNetV2 exported by torch.onnx.export ------------------------------------------------
 def test_torch_exported_mobilenetv2(tmp_path):
-    torch = pytest.importorskip("torch")
+    import torch
     import torch_mobilenetv2
 
     path = tmp_path / "mobilenetv2-torch.onnx"
