@@ -73,7 +73,7 @@ class Classifier:
         self.num_classes = int(self.model.output_shape[-1])
         self.labels = read_labels(settings.get("labels"), self.path.parent, self.num_classes)
         # The default model ends in logits; a graph that ends in Softmax already gives scores.
-        self.outputs_probabilities = self.model.info.get("last_op") == "Softmax"
+        self.outputs_probabilities = self.model.info["output_op"] == "Softmax"
         self.load_ms = (time.perf_counter() - started) * 1000
 
     def classify(self, data, top_k):

@@ -28,10 +28,11 @@ class Model:
     def __init__(self, plan, info):
         self._plan = plan
         self.info = info
-        self.input_shape = plan.input_shape     # (N, C, H, W); N is None when symbolic
+        self.input_shape = plan.input_shape     # e.g. (N, C, H, W); N is None when symbolic
+        self.output_shape = plan.output_shape   # e.g. (N, 1000)
 
     def run(self, x):
-        """x: (N, C, H, W) float32, the graph input's layout -> the graph output, float32."""
+        """x: float32 in the graph input's shape, e.g. (N, C, H, W) -> the graph output, float32."""
         x = np.asarray(x, dtype=np.float32)
         expected = self.input_shape
         if x.ndim != len(expected) or any(e is not None and e != d for e, d in zip(expected, x.shape)):
@@ -62,6 +63,8 @@ def _info(model):
         "inputs": [describe(v) for v in graph.inputs],
         "outputs": [describe(v) for v in graph.outputs],
         "op_counts": dict(Counter(node.op_type for node in graph.nodes)),
+        # What makes the output: a classifier head ending in Softmax already gives probabilities.
+        "output_op": next((n.op_type for n in graph.nodes if graph.outputs[0].name in n.outputs), None),
         "parameters": sum(int(a.size) for a in graph.initializers.values() if a.dtype.kind == "f"),
         "metadata": dict(model.metadata),
     }

@@ -74,7 +74,7 @@ class Planner:
         if value is None:
             return None
         if value.const is None:
-            raise ModelError(f"{node.op_type} node '{node.name}': {what} '{value.name}' must be a "
+            raise ModelError(f"{node.op_type} node '{node.name}': {what} '{node.inputs[i]}' must be a "
                              "constant (initializer or Constant) for this engine")
         return to_nchw(value.const) if value.nhwc else value.const
 
@@ -119,19 +119,19 @@ class Planner:
 
 
 class Plan:
-    """Steps for one graph input and one graph output, ready to run."""
+    """Steps from the graph's one input to its first output, ready to run."""
 
     def __init__(self, graph, opset):
         if len(graph.inputs) != 1:
             raise ModelError(f"the graph has {len(graph.inputs)} inputs; this engine takes exactly one")
         source = graph.inputs[0]
-        if source.shape is None or len(source.shape) != 4:
-            raise ModelError(f"input '{source.name}' must be declared 4-D (N, C, H, W), got {source.shape}")
-        # Kernels take the batch from the data, but plan-time shapes (pads, weights checks) need
+        if source.shape is None:
+            raise ModelError(f"input '{source.name}' has no declared shape")
+        # Kernels take the batch from the data, but plan-time shapes (pads, weight checks) need
         # the rest; a symbolic dim_param becomes None.
         self.input_shape = tuple(d if isinstance(d, int) and d > 0 else None for d in source.shape)
         if None in self.input_shape[1:]:
-            raise ModelError(f"input '{source.name}' has symbolic C/H/W dims {source.shape}; only the batch may be symbolic")
+            raise ModelError(f"input '{source.name}' has shape {source.shape}: only the batch may be symbolic")
         self.input_name = source.name
 
         planner = Planner(opset)
@@ -158,7 +158,7 @@ class Plan:
         _set_drops(self.steps, keep={self.output_name, *self.constants})
 
     def run(self, x):
-        """x: (N, C, H, W) float32 ndarray in the declared layout -> the graph output."""
+        """x: float32 ndarray of the declared shape, e.g. (N, C, H, W) -> the graph output."""
         env = dict(self.constants)
         env[self.input_name] = x
         for step in self.steps:

@@ -2,7 +2,7 @@
 Conv/Clip/Add stays NHWC; only broadcast operands are rearranged (at plan time if constant)."""
 import numpy as np
 
-from .registry import broadcast, lowering
+from .registry import broadcast, lowering, scalar
 
 _BINARY = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}
 
@@ -26,7 +26,7 @@ def activation_bounds(node, opset, const):
         lo, hi = node.attrs.get("min"), node.attrs.get("max")
     else:
         lo, hi = const(1), const(2)
-    return (-np.inf if lo is None else float(lo), np.inf if hi is None else float(hi))
+    return (-np.inf if lo is None else scalar(lo), np.inf if hi is None else scalar(hi))
 
 
 @lowering("Relu", "Clip")

@@ -7,6 +7,8 @@ defined next to their lowering.
 """
 from math import prod
 
+import numpy as np
+
 from ..errors import ModelError
 
 LOWERINGS = {}
@@ -46,3 +48,9 @@ def axis(node, value, rank):
     if not -rank <= value < rank:
         raise fail(node, f"axis {value} out of range for rank {rank}")
     return value % rank
+
+
+def scalar(value):
+    """A float from a number or a one-element array (exporters often write ONNX's scalar
+    inputs, like Clip's bounds, with shape [1])."""
+    return float(np.asarray(value).reshape(()))

@@ -3,7 +3,7 @@ only compute a Reshape target; with a static input shape they all fold away at p
 (see Planner.emit), with a symbolic batch they run, on tiny int64 vectors."""
 import numpy as np
 
-from .registry import axis, fail, lowering, size
+from .registry import axis, fail, lowering, scalar, size
 
 _NHWC_AXES = (0, 2, 3, 1)  # stored axis k of an NHWC value is logical axis _NHWC_AXES[k]
 
@@ -72,7 +72,7 @@ def pad_spec(node, opset, rank, const):
     per_axis = [(0, 0)] * rank
     for k, a in enumerate(axes):
         per_axis[a] = (pads[k], pads[k + len(axes)])
-    return per_axis, 0.0 if value is None else float(np.asarray(value).reshape(-1)[0])
+    return per_axis, 0.0 if value is None else scalar(value)
 
 
 @lowering("Constant")
@@ -161,5 +161,6 @@ def lower_concat(p, node):
     if any(len(x.shape) != rank for x in xs):
         raise fail(node, f"inputs of different ranks {[x.shape for x in xs]}")
     shape = list(xs[0].shape)
-    shape[k] = size([x.shape[k] for x in xs])
+    sizes = [x.shape[k] for x in xs]
+    shape[k] = None if None in sizes else sum(sizes)
     return p.emit(concat, xs, shape, axis=k)
