@@ -126,11 +126,12 @@ def test_info():
     helper.set_model_props(model, {"labels": "a.txt", "input_size": "8"})
     engine = load_model(model.SerializeToString())
     assert engine.input_shape == (None, 3, 8, 8)
+    assert engine.output_shape == (None, 4, 6, 6)
     assert engine.info == {
         "producer": "test_engine 1", "ir_version": 8, "opset": 12,
         "inputs": [{"name": "x", "dtype": "float32", "shape": ["N", 3, 8, 8]}],
         "outputs": [{"name": "y", "dtype": "float32", "shape": None}],
-        "op_counts": {"Conv": 1, "Relu": 1}, "parameters": 4 * 3 * 3 * 3 + 4,
+        "op_counts": {"Conv": 1, "Relu": 1}, "output_op": "Relu", "parameters": 4 * 3 * 3 * 3 + 4,
         "metadata": {"labels": "a.txt", "input_size": "8"},
     }
 

@@ -1,5 +1,7 @@
 """Probe component: runs a Python snippet inside the sandbox and returns the bytes it makes.
 
+It has numpy, Pillow and the project's numpy engine (component/engine) imported.
+
 componentize-py snapshots this module after importing it at build time and bundles only the
 modules imported then, so every numpy submodule and Pillow's format plugins load here.
 """
@@ -13,6 +15,7 @@ import numpy.linalg
 import numpy.random
 from PIL import Image, ImageOps
 
+import engine
 import wit_world
 from componentize_py_types import Err
 
@@ -22,7 +25,7 @@ Image.init()  # registers every format plugin now: they could not be imported at
 class WitWorld(wit_world.WitWorld):
     def run(self, source: str, data: bytes) -> bytes:
         scope = {"np": numpy, "Image": Image, "ImageOps": ImageOps, "io": io, "json": json,
-                 "data": data}
+                 "engine": engine, "data": data}
         try:
             exec(source, scope)
         except Exception as e:
