@@ -8,6 +8,8 @@ modules imported then, so every numpy submodule and Pillow's format plugins load
 import io
 import json
 import traceback
+import encodings.cp437  # noqa: F401  zipfile decodes member names with it
+import zipfile  # noqa: F401  np.load reads .npz archives with it
 
 import numpy
 import numpy.fft
