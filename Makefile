@@ -55,11 +55,16 @@ $(WASM): $(W)/.numpy $(W)/.pillow wit/classifier.wit tools/componentize.py $(wil
 	$(PY) tools/componentize.py wit/classifier.wit classifier component app $@ -p $(SITE)
 
 # The grants of spin.toml: the model folder at /models, no network (wasmtime serve --dir has no
-# read-only mode; Spin mounts `files` read-only).
+# read-only mode; Spin mounts `files` read-only). wasmtime serve's pooling allocator reserves
+# 1 MiB of metadata per component instance by default; CPython's component needs a little more.
+# Each request gets a fresh instance, capped at SERVE_MEMORY bytes of linear memory.
+SERVE_MEMORY ?= 536870912
+WASMTIME_SERVE := $(VENV)/bin/wasmtime serve -Scli=y -Stcp=n -Sudp=n -Sallow-ip-name-lookup=n \
+  -O pooling-max-component-instance-size=4194304 -O pooling-max-memory-size=$(SERVE_MEMORY) \
+  --dir $(MODELS)::/models --env MODEL_PATH=/models/efficientnet-lite0.onnx
 serve: $(WASM) $(MODEL)
 	if command -v spin >/dev/null; then spin up --listen 127.0.0.1:$(PORT); else \
-	  $(VENV)/bin/wasmtime serve --addr 127.0.0.1:$(PORT) -Scli=y -Stcp=n -Sudp=n -Sallow-ip-name-lookup=n \
-	    --dir $(MODELS)::/models --env MODEL_PATH=/models/efficientnet-lite0.onnx $(WASM); fi
+	  $(WASMTIME_SERVE) --addr 127.0.0.1:$(PORT) $(WASM); fi
 
 test: venv wasi-deps component model
 	$(PY) -m pytest -q tests

@@ -1,13 +1,18 @@
 """Every route and error status of the HTTP API, through the real component under `wasmtime serve`."""
 import hashlib
+import http.client
+import itertools
 import json
+import os
+import signal
 import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
-import zlib
+from urllib.parse import urlsplit
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -15,7 +20,6 @@ import pytest
 from conftest import MODEL, ROOT, WASM, require
 from photos import CAT_CLASSES, CHELSEA, CHELSEA_JPEG, COFFEE_JPEG, ESPRESSO, encode
 
-WASMTIME = ROOT / ".venv" / "bin" / "wasmtime"
 STARTUP_SECONDS = 120  # the first compile of the component, before wasmtime's cache has it
 
 
@@ -27,12 +31,11 @@ def free_port():
 
 @pytest.fixture(scope="module")
 def server():
+    """`make serve` on a free port: the command users run (wasmtime serve here: no spin CLI)."""
     require(WASM, MODEL)
     port = free_port()
-    proc = subprocess.Popen(
-        [str(WASMTIME), "serve", "--addr", f"127.0.0.1:{port}", "-Scli=y", "-Stcp=n", "-Sudp=n",
-         "--dir", f"{MODEL.parent}::/models", "--env", f"MODEL_PATH=/models/{MODEL.name}", str(WASM)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(["make", "-s", "serve", f"PORT={port}"], cwd=ROOT, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_SECONDS
     while True:
@@ -41,11 +44,11 @@ def server():
             break
         except (urllib.error.URLError, ConnectionError):
             if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 pytest.fail(f"wasmtime serve did not start:\n{proc.stdout.read().decode()}")
             time.sleep(0.2)
     yield base
-    proc.terminate()
+    os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(10)
 
 
@@ -62,11 +65,16 @@ def request(base, path, body=None, method=None, headers=None):
     return status, hdrs, raw.decode()
 
 
-def png_header_claiming(width, height):
-    """A PNG whose IHDR declares width x height; no pixel data follows."""
+def png_chunk(kind, payload):
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def png_claiming(width, height):
+    """A small PNG whose header declares width x height RGB pixels (a decompression bomb:
+    its IDAT would inflate to gigabytes of zeros; here it holds only the first 64 KiB)."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
-    return b"\x89PNG\r\n\x1a\n" + chunk
+    idat = zlib.compress(bytes(65536), 9)
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
 
 
 def test_predict_ranks_real_photos(server):
@@ -105,7 +113,7 @@ BAD_REQUESTS = {
     "text": ("POST", "/predict", b"hello, this is not an image\n" * 10, 400),
     "truncated jpeg": ("POST", "/predict", CHELSEA_JPEG[: len(CHELSEA_JPEG) // 3], 400),
     "header-only png": ("POST", "/predict", encode(CHELSEA, "PNG")[:100], 400),
-    "60000x60000 png": ("POST", "/predict", png_header_claiming(60000, 60000), 422),
+    "60000x60000 png": ("POST", "/predict", png_claiming(60000, 60000), 422),
     "bad top_k": ("POST", "/predict?top_k=zero", CHELSEA_JPEG, 400),
     "wrong method": ("GET", "/predict", None, 405),
     "wrong method on page": ("DELETE", "/", None, 405),
@@ -125,6 +133,27 @@ def test_bad_requests_get_json_errors_and_server_keeps_serving(server, case):
     assert status == 200 and good["predictions"][0]["index"] == ESPRESSO
 
 
-def test_body_over_limit_is_413(server):
-    status, _, answer = request(server, "/predict", b"\xff" * (10 * 1024 * 1024 + 1), "POST")
-    assert status == 413 and "limit" in answer["error"]
+LIMIT = 10 * 1024 * 1024
+
+
+def test_declared_body_over_limit_is_413_before_it_is_sent(server):
+    # As curl does for large uploads: headers first, body only after "100 Continue". The
+    # component answers from Content-Length without reading, so the body never travels.
+    conn = http.client.HTTPConnection(urlsplit(server).netloc, timeout=60)
+    conn.putrequest("POST", "/predict")
+    conn.putheader("Content-Length", str(LIMIT + 1))
+    conn.putheader("Expect", "100-continue")
+    conn.endheaders()
+    response = conn.getresponse()
+    assert response.status == 413 and "limit" in json.loads(response.read())["error"]
+    conn.close()
+
+
+def test_streamed_body_over_limit_is_413(server):
+    # Chunked, so no Content-Length: the component counts while reading and stops past the limit.
+    chunks = (b"\xff" * (1024 * 1024) for _ in range(10))
+    conn = http.client.HTTPConnection(urlsplit(server).netloc, timeout=60)
+    conn.request("POST", "/predict", body=itertools.chain(chunks, [b"\xff"]), encode_chunked=True)
+    response = conn.getresponse()
+    assert response.status == 413 and "limit" in json.loads(response.read())["error"]
+    conn.close()
