@@ -50,18 +50,23 @@ model: $(MODEL)
 $(MODEL): $(VENV)/.done $(wildcard models/*.py) models/imagenet_classes.txt
 	$(PY) models/efficientnet_lite0.py $(MODELS)
 
+# The component embeds EMBED_MODEL: componentize-py's build-time snapshot holds it already
+# planned, so instances start with it loaded. MODEL_PATH at run time overrides it.
+EMBED_MODEL ?= $(MODEL)
 component: $(WASM)
-$(WASM): $(W)/.numpy $(W)/.pillow wit/classifier.wit tools/componentize.py $(wildcard component/*.py component/*/*.py)
-	$(PY) tools/componentize.py wit/classifier.wit classifier component app $@ -p $(SITE)
+$(WASM): $(W)/.numpy $(W)/.pillow $(EMBED_MODEL) wit/classifier.wit tools/componentize.py \
+    $(wildcard component/*.py component/*/*.py)
+	$(PY) tools/componentize.py wit/classifier.wit classifier component app $@ -p $(SITE) \
+	  --embed-model $(EMBED_MODEL)
 
-# The grants of spin.toml: the model folder at /models, no network (wasmtime serve --dir has no
-# read-only mode; Spin mounts `files` read-only). wasmtime serve's pooling allocator reserves
+# The grants of spin.toml: the model folder at /models (for MODEL_PATH), no network (wasmtime
+# serve --dir has no read-only mode; Spin mounts `files` read-only). Its pooling allocator reserves
 # 1 MiB of metadata per component instance by default; CPython's component needs a little more.
 # Each request gets a fresh instance, capped at SERVE_MEMORY bytes of linear memory.
 SERVE_MEMORY ?= 536870912
 WASMTIME_SERVE := $(VENV)/bin/wasmtime serve -Scli=y -Stcp=n -Sudp=n -Sallow-ip-name-lookup=n \
   -O pooling-max-component-instance-size=4194304 -O pooling-max-memory-size=$(SERVE_MEMORY) \
-  --dir $(MODELS)::/models --env MODEL_PATH=/models/efficientnet-lite0.onnx
+  --dir $(MODELS)::/models $(if $(MODEL_PATH),--env MODEL_PATH=$(MODEL_PATH))
 serve: $(WASM) $(MODEL)
 	if command -v spin >/dev/null; then spin up --listen 127.0.0.1:$(PORT); else \
 	  $(WASMTIME_SERVE) --addr 127.0.0.1:$(PORT) $(WASM); fi

@@ -1,9 +1,12 @@
-"""The classifier of one instance: a model file loaded once, then bytes -> ranked classes.
+"""The classifier of one instance: a model loaded once, then bytes -> ranked classes.
 
-The model path comes from MODEL_PATH (default: the default model inside the folder the host
-grants). Beside `NAME.onnx` an optional sidecar `NAME.json` gives the preprocessing (see
-preprocess.Preprocessing), a display name and the class labels (a list, or a file name in the
-same folder); ONNX metadata_props with the same keys are read when there is no sidecar.
+Which model: the file at MODEL_PATH when that is set (in a folder the host grants), loaded on
+first use; otherwise the model embedded at build time (`make component` snapshots the default
+model already planned, so a fresh instance, one per HTTP request on Spin and `wasmtime serve`,
+starts with it ready). Beside `NAME.onnx` an optional sidecar `NAME.json` gives the
+preprocessing (see preprocess.Preprocessing), a display name and the class labels (a list, or
+a file name in the same folder); ONNX metadata_props with the same keys are read when there is
+no sidecar.
 """
 import hashlib
 import json
@@ -16,7 +19,6 @@ import numpy as np
 import engine
 import preprocess
 
-DEFAULT_MODEL_PATH = "/models/efficientnet-lite0.onnx"
 
 
 class ModelUnavailable(RuntimeError):
@@ -53,8 +55,9 @@ def softmax(logits):
 
 
 class Classifier:
-    def __init__(self, model_path):
+    def __init__(self, model_path, source="file"):
         started = time.perf_counter()
+        self.source = source
         self.path = Path(model_path)
         try:
             data = self.path.read_bytes()
@@ -92,7 +95,8 @@ class Classifier:
     def info(self):
         return {
             "name": self.name,
-            "path": str(self.path),
+            "source": self.source,
+            "path": str(self.path) if self.source == "file" else None,
             "sha256": self.sha256,
             "input_size": self.prep.input_size,
             "num_classes": self.num_classes,
@@ -103,13 +107,27 @@ class Classifier:
         }
 
 
-_classifier = None
+def load_embedded():
+    """The model of the build-time snapshot, when `make component` embedded one."""
+    try:
+        import embedded_model
+    except ImportError:
+        return None
+    return Classifier(embedded_model.PATH, source="embedded")
+
+
+_embedded = load_embedded()
+_from_file = None
 
 
 def get():
-    """This instance's classifier, loaded on first use (the host grants the model at run time,
-    so it cannot be loaded while componentize-py snapshots the app at build time)."""
-    global _classifier
-    if _classifier is None:
-        _classifier = Classifier(os.environ.get("MODEL_PATH", DEFAULT_MODEL_PATH))
-    return _classifier
+    """This instance's classifier: MODEL_PATH's model (loaded on first use) or the embedded one."""
+    global _from_file
+    path = os.environ.get("MODEL_PATH")
+    if path:
+        if _from_file is None:
+            _from_file = Classifier(path)
+        return _from_file
+    if _embedded is None:
+        raise ModelUnavailable("no model: this build embeds none and MODEL_PATH is not set")
+    return _embedded

@@ -23,9 +23,11 @@ def runtime():
 
 
 def call(runtime, func, *args, model_path=f"/models/{MODEL.name}"):
-    """Calls an exported function of the interface in a fresh instance granted the model folder.
-    wasmtime-py unwraps the result: the ok value, or the error variant (tag, payload)."""
-    grants = Grants(dirs={MODEL.parent: "/models"}, env={"MODEL_PATH": model_path})
+    """Calls an exported function of the interface in a fresh instance. With a model_path the
+    instance is granted the model folder and loads that file; with None, no grant at all, and
+    it runs the model embedded at build time. wasmtime-py unwraps the result: the ok value, or
+    the error variant (tag, payload)."""
+    grants = Grants(dirs={MODEL.parent: "/models"}, env={"MODEL_PATH": model_path}) if model_path else Grants()
     store, instance = runtime.instantiate(grants)
     iface = instance.get_export_index(store, INTERFACE)
     f = instance.get_func(store, instance.get_export_index(store, func, iface))
@@ -45,6 +47,13 @@ def test_classify_errors_are_typed(runtime):
     assert bad.tag == "not-an-image" and "not an image" in bad.payload
     missing = call(runtime, "classify", CHELSEA_JPEG, 5, model_path="/models/missing.onnx")
     assert missing.tag == "bad-model" and "missing.onnx" in missing.payload
+
+
+def test_embedded_model_needs_no_files(runtime):
+    info = vars(call(runtime, "model-info", model_path=None))
+    assert info["sha256"] == hashlib.sha256(MODEL.read_bytes()).hexdigest()
+    cat = call(runtime, "classify", CHELSEA_JPEG, 1, model_path=None)
+    assert cat[0].index in CAT_CLASSES
 
 
 def test_model_info(runtime):
