@@ -1,5 +1,13 @@
-"""Shared fixtures: components built from test fixtures, and the wasmtime runtime to run them."""
+"""Shared fixtures: components built from test fixtures, the wasmtime runtime to run them,
+and the classifier served over HTTP by `make serve`."""
+import os
+import signal
+import socket
+import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -26,3 +34,37 @@ def require(*paths):
 def probe():
     require(SITE / "numpy", SITE / "PIL")
     return Probe(Runtime(probe_wasm()))
+
+
+STARTUP_SECONDS = 120  # the first compile of the component, before wasmtime's cache has it
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server():
+    """`make serve` on a free port: the command users run (wasmtime serve here: no spin CLI)."""
+    require(WASM, MODEL)
+    port = free_port()
+    proc = subprocess.Popen(["make", "-s", "serve", f"PORT={port}"], cwd=ROOT, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=5)
+            break
+        except (urllib.error.URLError, ConnectionError):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                os.killpg(proc.pid, signal.SIGKILL)
+                pytest.fail(f"wasmtime serve did not start:\n{proc.stdout.read().decode()}")
+            time.sleep(0.2)
+    yield base
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(10)
+
+

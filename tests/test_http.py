@@ -3,53 +3,17 @@ import hashlib
 import http.client
 import itertools
 import json
-import os
-import signal
-import socket
-import subprocess
-import time
+import struct
 import urllib.error
 import urllib.request
-from urllib.parse import urlsplit
-import struct
 import zlib
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
 
-from conftest import MODEL, ROOT, WASM, require
+from conftest import MODEL
 from photos import CAT_CLASSES, CHELSEA, CHELSEA_JPEG, COFFEE_JPEG, ESPRESSO, encode
-
-STARTUP_SECONDS = 120  # the first compile of the component, before wasmtime's cache has it
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server():
-    """`make serve` on a free port: the command users run (wasmtime serve here: no spin CLI)."""
-    require(WASM, MODEL)
-    port = free_port()
-    proc = subprocess.Popen(["make", "-s", "serve", f"PORT={port}"], cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while True:
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=5)
-            break
-        except (urllib.error.URLError, ConnectionError):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                os.killpg(proc.pid, signal.SIGKILL)
-                pytest.fail(f"wasmtime serve did not start:\n{proc.stdout.read().decode()}")
-            time.sleep(0.2)
-    yield base
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(10)
 
 
 def request(base, path, body=None, method=None, headers=None):
