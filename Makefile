@@ -4,6 +4,7 @@
 #   make model       the default model (EfficientNet-Lite0, ImageNet) -> build/models/
 #   make component   the classifier component -> build/classifier.wasm
 #   make serve       serves it on 127.0.0.1:$(PORT) (spin up if spin is on PATH, else wasmtime serve)
+#   make predict IMAGE=cat.jpg   classifies files offline with the host/ harness
 #   make test        the test suite (README's test command)
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -20,7 +21,7 @@ MODEL := $(MODELS)/efficientnet-lite0.onnx
 WASM := build/classifier.wasm
 PORT ?= 3000
 
-.PHONY: all venv wasi-deps model component serve test clean
+.PHONY: all venv wasi-deps model component serve serve-wasm predict test clean
 all: component model
 
 venv: $(VENV)/.done
@@ -59,19 +60,34 @@ $(WASM): $(W)/.numpy $(W)/.pillow $(EMBED_MODEL) wit/classifier.wit tools/compon
 	$(PY) tools/componentize.py wit/classifier.wit classifier component app $@ -p $(SITE) \
 	  --embed-model $(EMBED_MODEL)
 
-# The grants of spin.toml: the model folder at /models (for MODEL_PATH), no network (wasmtime
-# serve --dir has no read-only mode; Spin mounts `files` read-only). Its pooling allocator reserves
-# 1 MiB of metadata per component instance by default; CPython's component needs a little more.
-# Each request gets a fresh instance, capped at SERVE_MEMORY bytes of linear memory.
+# wasmtime serve, when there is no spin CLI: no network, no files (the model is embedded).
+# SERVE_MODEL=path/to/model.onnx serves that file instead: its folder is granted at /models
+# (wasmtime's --dir has no read-only mode; Spin mounts `files` read-only). The pooling allocator
+# reserves 1 MiB of metadata per component instance by default; CPython's component needs a
+# little more. Each request gets a fresh instance, capped at SERVE_MEMORY bytes of linear memory.
 SERVE_MEMORY ?= 536870912
-WASMTIME_SERVE := $(VENV)/bin/wasmtime serve -Scli=y -Stcp=n -Sudp=n -Sallow-ip-name-lookup=n \
+SERVE_MODEL ?=
+WASMTIME_SERVE = $(VENV)/bin/wasmtime serve -Scli=y -Stcp=n -Sudp=n -Sallow-ip-name-lookup=n \
   -O pooling-max-component-instance-size=4194304 -O pooling-max-memory-size=$(SERVE_MEMORY) \
-  --dir $(MODELS)::/models $(if $(MODEL_PATH),--env MODEL_PATH=$(MODEL_PATH))
-serve: $(WASM) $(MODEL)
-	if command -v spin >/dev/null; then spin up --listen 127.0.0.1:$(PORT); else \
-	  $(WASMTIME_SERVE) --addr 127.0.0.1:$(PORT) $(WASM); fi
+  $(if $(SERVE_MODEL),--dir $(abspath $(dir $(SERVE_MODEL)))::/models --env MODEL_PATH=/models/$(notdir $(SERVE_MODEL)))
+serve: $(WASM)
+	if command -v spin >/dev/null && [ -z "$(SERVE_MODEL)" ]; then spin up --listen 127.0.0.1:$(PORT); \
+	else $(MAKE) -s serve-wasm SERVE_WASM=$(WASM); fi
 
-test: venv wasi-deps component model
+# Serves SERVE_WASM as it is, with serve's grants (the sandbox tests serve a probe this way).
+serve-wasm:
+	$(WASMTIME_SERVE) --addr 127.0.0.1:$(PORT) $(SERVE_WASM)
+
+predict: $(WASM)
+	$(PY) -m host predict $(IMAGE)
+
+# Debian's Chromium for the page test (Playwright drives it; no browser download).
+build/.chromium:
+	command -v chromium >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	mkdir -p build && touch $@
+
+test: venv wasi-deps component model build/.chromium
 	$(PY) -m pytest -q tests
 
 clean:

@@ -10,7 +10,9 @@ INDEX_HTML = """<!doctype html>
 <title>Image classifier</title>
 <style>
   body { font: 16px/1.4 system-ui, sans-serif; max-width: 42rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
-  #drop { border: 2px dashed #999; border-radius: 8px; padding: 2rem; text-align: center; cursor: pointer; }
+  #drop { display: block; margin: 1rem 0; border: 2px dashed #999; border-radius: 8px; padding: 2rem; text-align: center; cursor: pointer; }
+  #drop:focus-within { outline: 2px solid #06c; }
+  #file { position: absolute; width: 1px; height: 1px; opacity: 0; }
   #drop.over { border-color: #06c; background: #eef5ff; }
   #preview { max-width: 100%; max-height: 320px; display: block; margin: 1rem auto; }
   #predictions { list-style: none; padding: 0; }
@@ -22,9 +24,9 @@ INDEX_HTML = """<!doctype html>
 </head>
 <body>
 <h1>Image classifier</h1>
-<p>A MobileNetV2-family network running in numpy inside a WebAssembly component.</p>
+<p>A MobileNetV2-family network (EfficientNet-Lite0 by default) running in numpy inside a WebAssembly component.</p>
 <label id="drop">Drop an image here, or click to pick one
-  <input id="file" type="file" accept="image/*" hidden>
+  <input id="file" type="file" accept="image/*">
 </label>
 <img id="preview" alt="">
 <p id="status"></p>
@@ -39,8 +41,15 @@ async function classify(file) {
   list.replaceChildren();
   status.className = "";
   status.textContent = "Classifying " + file.name + "...";
-  const response = await fetch("predict?top_k=5", { method: "POST", body: file });
-  const answer = await response.json();
+  let response, answer;
+  try {
+    response = await fetch("predict?top_k=5", { method: "POST", body: file });
+    answer = await response.json();
+  } catch (e) {
+    status.className = "error";
+    status.textContent = "Request failed: " + e.message;
+    return;
+  }
   if (!response.ok) {
     status.className = "error";
     status.textContent = answer.error;
@@ -58,7 +67,10 @@ async function classify(file) {
   }
 }
 
-document.getElementById("file").addEventListener("change", e => classify(e.target.files[0]));
+document.getElementById("file").addEventListener("change", e => {
+  classify(e.target.files[0]);
+  e.target.value = "";  // so picking the same file again fires "change" again
+});
 drop.addEventListener("dragover", e => { e.preventDefault(); drop.classList.add("over"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", e => {

@@ -1,38 +1,56 @@
-"""Load a component once, then make sandboxed instances of it with wasmtime-py.
+"""Load a component once, then make sandboxed, bounded instances of it with wasmtime-py.
 
-An instance sees only what it is granted here: preopened folders (read-only unless asked),
-the environment variables passed in, and no network (wasi:sockets calls fail: nothing is
-allowed). Compiled code is kept in wasmtime's cache, so a second process does not recompile.
+An instance sees only what it is granted: preopened folders (read-only), the environment
+variables passed in, and no network (the WASI sockets implementation allows no address).
+Two bounds keep a misbehaving guest from hurting the host:
+  - memory: the store caps linear memory; past it, memory.grow fails inside the guest
+    (CPython raises MemoryError);
+  - CPU: epoch interruption; a ticker thread advances the engine's epoch every TICK_SECONDS
+    and a call that runs past its deadline traps with an interrupt.
+Compiled code is kept in wasmtime's on-disk cache, so a second process does not recompile.
 """
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import wasmtime
 import wasmtime.component as wc
 
-# Linear-memory cap of one instance. A forward pass of MobileNetV2 at 224x224 peaks well
-# under this; the cap turns a runaway allocation into a clean error instead of host OOM.
+# Linear-memory cap of one instance: a MobileNetV2-family forward pass at 224x224 with its
+# weights needs far less; the cap turns a runaway allocation into a MemoryError in the guest.
 MEMORY_LIMIT_BYTES = 512 * 1024 * 1024
+# CPU cap of one call: a classification takes well under a second here; the first call on a
+# model file also plans it.
+CPU_LIMIT_SECONDS = 30.0
+TICK_SECONDS = 0.01
+
+
+class LimitExceeded(RuntimeError):
+    """A call ran past the CPU cap (the instance is unusable afterwards)."""
 
 
 @dataclass
 class Grants:
-    """What one instance may touch."""
+    """What one instance may touch and use."""
 
     dirs: dict = field(default_factory=dict)  # host folder -> guest path, read-only
     env: dict = field(default_factory=dict)
     memory_limit: int = MEMORY_LIMIT_BYTES
+    cpu_seconds: float = CPU_LIMIT_SECONDS
 
 
 class Runtime:
     def __init__(self, wasm_path):
         config = wasmtime.Config()
         config.cache = True
+        config.epoch_interruption = True
         self.engine = wasmtime.Engine(config)
         self.component = wc.Component.from_file(self.engine, str(wasm_path))
         self.linker = wc.Linker(self.engine)
         self.linker.add_wasip2()
-        self.linker.add_wasi_http()  # the types behind the exported wasi:http handler
+        self.linker.add_wasi_http()  # the types behind an exported wasi:http handler
+        _start_ticker(self.engine)
 
     def instantiate(self, grants=None):
         """A fresh store and instance: returns (store, instance)."""
@@ -45,4 +63,40 @@ class Runtime:
         store = wasmtime.Store(self.engine)
         store.set_wasi(wasi)
         store.set_limits(memory_size=grants.memory_limit)
-        return store, self.linker.instantiate(store, self.component)
+        instance = call(store, lambda store: self.linker.instantiate(store, self.component),
+                        cpu_seconds=grants.cpu_seconds)
+        return store, instance
+
+
+def call(store, func, *args, cpu_seconds=CPU_LIMIT_SECONDS):
+    """Calls an exported function with a fresh CPU deadline; an overrun raises LimitExceeded."""
+    store.set_epoch_deadline(_ticks(cpu_seconds))
+    try:
+        return func(store, *args)
+    except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
+        # Calls report traps as Trap; instantiation wraps them in WasmtimeError.
+        code = getattr(error, "trap_code", None)
+        if code == wasmtime.TrapCode.INTERRUPT or "wasm trap: interrupt" in str(error):
+            raise LimitExceeded(f"stopped after the CPU limit of {cpu_seconds:g} s") from None
+        raise
+
+
+def _ticks(seconds):
+    return max(1, round(seconds / TICK_SECONDS))
+
+
+_tickers = set()
+
+
+def _start_ticker(engine):
+    """One daemon thread per engine advances its epoch (wasm runs with the GIL released)."""
+    if id(engine) in _tickers:
+        return
+    _tickers.add(id(engine))
+
+    def tick():
+        while True:
+            time.sleep(TICK_SECONDS)
+            engine.increment_epoch()
+
+    threading.Thread(target=tick, name="wasmtime-epoch", daemon=True).start()

@@ -11,12 +11,13 @@ build/test-components/probe-<key>.wasm.
 import hashlib
 from pathlib import Path
 
+from host.runtime import Grants, call
 from tools import componentize
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "build" / "wasi" / "site-packages"
 FIXTURE = ROOT / "tests" / "probe"
-ENGINE = ROOT / "component" / "engine"
+COMPONENT = ROOT / "component"
 OUT_DIR = ROOT / "build" / "test-components"
 
 
@@ -32,7 +33,7 @@ def fingerprint(paths):
 
 def probe_wasm():
     """Path of the probe component for the current sources, building it if needed."""
-    sources = list(FIXTURE.rglob("*.py")) + list(FIXTURE.rglob("*.wit")) + list(ENGINE.rglob("*.py"))
+    sources = list(FIXTURE.rglob("*.py")) + list(FIXTURE.rglob("*.wit")) + list(COMPONENT.rglob("*.py"))
     wasm = OUT_DIR / f"probe-{fingerprint(sources)}.wasm"
     if not wasm.exists():
         # component/ is on the path so the probe can run the engine exactly as the app does.
@@ -56,8 +57,12 @@ class Probe:
 
     def run(self, source, data=b"", grants=None):
         """Returns the bytes the snippet binds to `result`; raises ProbeError on its exception."""
+        grants = grants or Grants()
         store, instance = self.runtime.instantiate(grants)
-        result = instance.get_func(store, "run")(store, source, data)
-        if result.tag == "err":
-            raise ProbeError(result.payload)
-        return bytes(result.payload)
+        result = call(store, instance.get_func(store, "run"), source, data, cpu_seconds=grants.cpu_seconds)
+        # wasmtime-py gives a result<list<u8>, string> untagged (bytes or str) since its two
+        # cases have distinct Python types; a tagged Variant('ok'|'err', payload) otherwise.
+        tag = getattr(result, "tag", None)
+        if tag == "err" or isinstance(result, str):
+            raise ProbeError(result.payload if tag else result)
+        return bytes(result.payload if tag else result)

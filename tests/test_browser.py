@@ -1,0 +1,84 @@
+"""The page at GET /, driven in headless Chromium (Debian's package) by Playwright: upload a
+photo through the file input and read the predictions; upload a non-image and read the error."""
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import MODEL, ROOT
+from photos import CAT_CLASSES, CHELSEA_JPEG
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "build" / "test-artifacts"
+TIMEOUT_MS = 120_000  # one prediction on a shared, busy machine, with margin
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LABELS = (MODEL.parent / "imagenet_classes.txt").read_text().splitlines()
+NOT_AN_IMAGE = b"hello, this is not an image\n" * 10
+
+
+@pytest.fixture(scope="module")
+def browser_page(tmp_path_factory):
+    """One page in a fresh profile; fails (not skips) when Chromium or Playwright is missing."""
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium not found at /usr/bin/chromium: install Debian's package with "
+                    "`apt-get update && apt-get install -y chromium`")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("Playwright for Python is missing: `make venv` (pip install -r requirements.txt)")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            profile, executable_path=str(CHROMIUM), headless=True, args=FLAGS,
+            viewport={"width": 800, "height": 900})
+        page = context.pages[0] if context.pages else context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        errors = []  # uncaught exceptions in the page's script
+        page.on("pageerror", lambda error: errors.append(error))
+        yield page, errors
+        context.close()
+
+
+def upload(page, server, path):
+    page.goto(server + "/")
+    page.set_input_files("#file", str(path))
+
+
+def test_photo_upload_lists_a_cat_and_the_model(server, browser_page, tmp_path):
+    from playwright.sync_api import expect
+    photo = tmp_path / "chelsea.jpg"
+    photo.write_bytes(CHELSEA_JPEG)
+    page, errors = browser_page
+    upload(page, server, photo)
+    items = page.locator("#predictions li")
+    expect(items).to_have_count(5)
+    first = items.first.inner_text()
+    cats = [LABELS[i] for i in CAT_CLASSES]
+    assert any(first.startswith(label + " (") and first.rstrip().endswith("%)") for label in cats), first
+    expect(page.locator("#status")).to_contain_text("efficientnet-lite0")
+    assert page.locator("#status").get_attribute("class") != "error"
+    assert page.locator("#preview").evaluate("img => img.complete && img.naturalWidth") == 451
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser-predictions.png"), full_page=True)
+    assert errors == []
+
+
+def test_non_image_upload_shows_the_json_error(server, browser_page, tmp_path):
+    from playwright.sync_api import expect
+    request = urllib.request.Request(server + "/predict", data=NOT_AN_IMAGE, method="POST")
+    with pytest.raises(urllib.error.HTTPError) as answer:
+        urllib.request.urlopen(request, timeout=60)
+    assert answer.value.code == 400
+    error = json.loads(answer.value.read())["error"]
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(NOT_AN_IMAGE)
+    page, errors = browser_page
+    upload(page, server, notes)
+    status = page.locator("#status")
+    expect(status).to_have_class("error")
+    expect(status).to_have_text(error)
+    expect(page.locator("#predictions li")).to_have_count(0)
+    assert errors == []

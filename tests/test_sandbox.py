@@ -1,0 +1,158 @@
+"""What a component can and cannot touch, under the host/ harness's grants and under `make serve`'s,
+probed from inside with the probe component; and the harness's CPU and memory caps."""
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import MODEL, ROOT, STARTUP_SECONDS, free_port, require
+from host.classifier import ClassifyError, ComponentClassifier
+from host.runtime import Grants, LimitExceeded
+from photos import CHELSEA_JPEG, COFFEE_JPEG, ESPRESSO
+from tools.probe import ProbeError, probe_wasm
+
+OUTSIDE = {
+    "read /etc/passwd": "result = open('/etc/passwd', 'rb').read()",
+    "list the root": "result = repr(os.listdir('/')).encode()",
+    "climb out of the model folder": "result = open('/models/../../../etc/passwd', 'rb').read()",
+    "read the host's working directory": f"result = open({str(ROOT / 'README.md')!r}, 'rb').read()",
+}
+WRITE_MODELS = "open('/models/planted.onnx', 'wb').write(b'x'); result = b'wrote'"
+READ_MODELS = "result = open('/models/imagenet_classes.txt', 'rb').read(5)"
+
+
+@pytest.fixture
+def listener():
+    """A TCP port on loopback that accepts, to tell a blocked connect from a closed port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        s.settimeout(0.5)
+        yield s
+
+
+def connect_to(port):
+    return f"s = socket.socket(); s.connect(('127.0.0.1', {port})); result = b'connected'"
+
+
+def accepted(listener):
+    try:
+        listener.accept()[0].close()
+        return True
+    except TimeoutError:
+        return False
+
+
+# --- under the host/ harness ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def harness():
+    """The probe run with exactly the grants host/ gives a component for `--model MODEL`."""
+    require(MODEL)
+    classifier = ComponentClassifier(probe_wasm(), model=MODEL)
+    return classifier.runtime, classifier.grants
+
+
+def run(harness, source, **limits):
+    from tools.probe import Probe
+    runtime, grants = harness
+    grants = Grants(grants.dirs, grants.env, **limits) if limits else grants
+    return Probe(runtime).run(source, b"", grants)
+
+
+def test_harness_grants_read_access_to_the_model_folder_only(harness):
+    assert run(harness, READ_MODELS) == b"tench"
+    for name, source in OUTSIDE.items():
+        with pytest.raises(ProbeError, match="Error"):
+            run(harness, source)
+    with pytest.raises(ProbeError, match="PermissionError"):
+        run(harness, WRITE_MODELS)
+    assert not (MODEL.parent / "planted.onnx").exists()
+
+
+def test_harness_passes_no_host_environment(harness):
+    assert run(harness, "result = ' '.join(sorted(os.environ)).encode()") == b"MODEL_PATH"
+
+
+def test_harness_allows_no_network(harness, listener):
+    with pytest.raises(ProbeError, match="PermissionError|OSError"):
+        run(harness, connect_to(listener.getsockname()[1]))
+    assert not accepted(listener)
+    with pytest.raises(ProbeError, match="Error"):
+        run(harness, "result = repr(socket.getaddrinfo('localhost', 80)).encode()")
+
+
+def test_cpu_cap_stops_an_endless_loop_and_the_host_goes_on(harness):
+    started = time.monotonic()
+    with pytest.raises(LimitExceeded, match="CPU limit of 1 s"):
+        run(harness, "while True: pass", cpu_seconds=1.0)
+    assert time.monotonic() - started < 10
+    assert run(harness, "result = b'still here'") == b"still here"
+
+
+def test_memory_cap_stops_a_huge_allocation_and_the_host_goes_on(harness):
+    with pytest.raises(ProbeError, match="MemoryError"):
+        run(harness, "x = bytearray(1 << 30); result = b'allocated'", memory_limit=256 << 20)
+    assert run(harness, "result = bytes(len(bytearray(8 << 20)) // (1 << 20))") == bytes(8)
+
+
+def test_classifier_over_its_cpu_cap_is_a_clear_error_then_recovers():
+    require(MODEL)
+    slow = ComponentClassifier(grants=Grants(cpu_seconds=0.001))
+    with pytest.raises(ClassifyError, match="limit: stopped after the CPU limit"):
+        slow.classify(CHELSEA_JPEG)
+    assert ComponentClassifier().classify(COFFEE_JPEG, 1)[0]["index"] == ESPRESSO
+
+
+# --- under make serve ----------------------------------------------------------------
+
+@pytest.fixture(scope="module", params=["embedded model", "SERVE_MODEL"])
+def served_probe(request):
+    """The probe served by `make serve-wasm`, i.e. with the grants `make serve` gives."""
+    port = free_port()
+    extra = [f"SERVE_MODEL={MODEL}"] if request.param == "SERVE_MODEL" else []
+    proc = subprocess.Popen(["make", "-s", "serve-wasm", f"SERVE_WASM={probe_wasm()}", f"PORT={port}", *extra],
+                            cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while post(base, "result = b'up'") != (200, b"up"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail(f"make serve-wasm did not start:\n{proc.stdout.read().decode()}")
+        time.sleep(0.3)
+    yield base, request.param
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(10)
+
+
+def post(base, source):
+    try:
+        with urllib.request.urlopen(base, source.encode(), timeout=60) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except (urllib.error.URLError, ConnectionError):
+        return None, b""
+
+
+def test_make_serve_grants(served_probe, listener):
+    base, grants = served_probe
+    for name, source in OUTSIDE.items():
+        status, answer = post(base, source)
+        assert status == 500 and b"Error" in answer, name
+    status, answer = post(base, connect_to(listener.getsockname()[1]))
+    assert status == 500 and not accepted(listener)
+    # No host variable leaks in; wasmtime serve itself sets INSTANCE_ID.
+    names = post(base, "result = ' '.join(sorted(os.environ)).encode()")[1].split()
+    assert names == ([b"INSTANCE_ID", b"MODEL_PATH"] if grants == "SERVE_MODEL" else [b"INSTANCE_ID"])
+    if grants == "SERVE_MODEL":
+        assert post(base, READ_MODELS) == (200, b"tench")
+    else:
+        # Nothing granted at all: no model folder, nowhere to write.
+        assert post(base, READ_MODELS)[0] == 500
+        assert post(base, WRITE_MODELS)[0] == 500
