@@ -376,6 +376,15 @@ def test_reshape(target):
     compare(make_model(nodes, [2, 3, 4, 5], init), random(2, 3, 4, 5), str(target))
 
 
+def test_reshape_keeps_a_symbolic_batch_and_infers_the_rest():
+    # The model zoo's classifier head: (N, 1000, 1, 1) -> Reshape [0, -1] -> (N, 1000).
+    nodes = [conv_node("x", "w", "c"), helper.make_node("Reshape", ["c", "t"], ["y"])]
+    init = {"w": random(10, 3, 1, 1), "t": np.array([0, -1], np.int64)}
+    model = make_model(nodes, ["N", 3, 1, 1], init)
+    assert load_model(model.SerializeToString()).output_shape == (None, 10)
+    compare(model, random(2, 3, 1, 1))
+
+
 def test_reshape_allowzero():
     nodes = [helper.make_node("Reshape", ["x", "t"], ["y"], allowzero=1)]
     compare(make_model(nodes, [2, 3, 4], {"t": np.array([4, 6], np.int64)}, opset=14), random(2, 3, 4))

@@ -110,7 +110,10 @@ def lower_reshape(p, node):
     if dims.count(-1) > 1:
         raise fail(node, f"shape {target.const.tolist()} has more than one -1")
     if -1 in dims:
-        known, total = size([d for d in dims if d != -1]), size(x.shape)
+        # Dims copied by 0 cancel out, so [0, -1] on (None, 1000, 1, 1) still infers 1000.
+        copied = {i for i, d in enumerate(target.const) if d == 0 and not allowzero}
+        known = size([d for i, d in enumerate(dims) if d != -1 and i not in copied])
+        total = size([d for i, d in enumerate(x.shape) if i not in copied])
         if None not in (known, total) and (known == 0 or total % known):
             raise fail(node, f"cannot reshape {x.shape} to {target.const.tolist()}")
         inferred = None if None in (known, total) else total // known
