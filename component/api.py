@@ -56,7 +56,7 @@ def healthz(query, read_body):
     return json_response(200, {"status": "ok"})
 
 
-def model(query, read_body):
+def model_info(query, read_body):
     return json_response(200, load_classifier().info())
 
 
@@ -66,16 +66,16 @@ def predict(query, read_body):
     data = read_body(MAX_BODY_BYTES)
     if not data:
         raise HttpError(400, "empty body: send the image file as the request body")
-    model = load_classifier()
+    loaded = load_classifier()
     try:
-        predictions, timings = model.classify(data, min(top_k, model.num_classes))
+        predictions, timings = loaded.classify(data, min(top_k, loaded.num_classes))
     except preprocess.ImageTooLarge as e:
         raise HttpError(422, str(e)) from None
     except preprocess.BadImage as e:
         raise HttpError(400, str(e)) from None
     timings["total"] = (time.perf_counter() - started) * 1000
     return json_response(200, {
-        "model": model.name,
+        "model": loaded.name,
         "predictions": predictions,
         "timings_ms": {k: round(v, 2) for k, v in timings.items()},
     })
@@ -102,7 +102,7 @@ def load_classifier():
 ROUTES = {
     "/": {"GET": index},
     "/healthz": {"GET": healthz},
-    "/model": {"GET": model},
+    "/model": {"GET": model_info},
     "/predict": {"POST": predict},
 }
 

@@ -17,7 +17,8 @@ def main(argv=None):
     parser.add_argument("--wasm", type=Path, default=DEFAULT_WASM, help="the component (default: %(default)s)")
     parser.add_argument("--model", type=Path, help="an ONNX file to run instead of the embedded model")
     parser.add_argument("--memory-mib", type=int, default=MEMORY_LIMIT_BYTES >> 20, help="memory cap per instance")
-    parser.add_argument("--cpu-seconds", type=float, default=CPU_LIMIT_SECONDS, help="CPU cap per call")
+    parser.add_argument("--cpu-seconds", type=float, default=CPU_LIMIT_SECONDS,
+                        help="CPU cap per call; 0 for none, which also runs faster (default: %(default)s)")
     commands = parser.add_subparsers(dest="command", required=True)
     predict = commands.add_parser("predict", help="classify images")
     predict.add_argument("images", nargs="+", type=Path)
@@ -29,7 +30,7 @@ def main(argv=None):
 
     if args.model is not None and not args.model.is_file():
         parser.error(f"no model file {args.model}")
-    grants = Grants(memory_limit=args.memory_mib << 20, cpu_seconds=args.cpu_seconds)
+    grants = Grants(memory_limit=args.memory_mib << 20, cpu_seconds=args.cpu_seconds or None)
     classifier = ComponentClassifier(args.wasm, args.model, getattr(args, "instance_per_image", False), grants)
     if args.command == "info":
         try:

@@ -25,8 +25,8 @@ class ClassifyError(Exception):
 
 class ComponentClassifier:
     def __init__(self, wasm=DEFAULT_WASM, model=None, instance_per_call=False, grants=None):
-        self.runtime = Runtime(wasm)
         self.grants = grants or Grants()
+        self.runtime = Runtime(wasm, cpu_cap=self.grants.cpu_seconds is not None)
         if model is not None:
             model = Path(model).resolve()
             self.grants.dirs = {model.parent: "/models"}

@@ -6,7 +6,9 @@ Two bounds keep a misbehaving guest from hurting the host:
   - memory: the store caps linear memory; past it, memory.grow fails inside the guest
     (CPython raises MemoryError);
   - CPU: epoch interruption; a ticker thread advances the engine's epoch every TICK_SECONDS
-    and a call that runs past its deadline traps with an interrupt.
+    and a call that runs past its deadline traps with an interrupt. The checks it compiles
+    into every loop cost time (about 1.6x on a MobileNetV2 pass: bench/bench.py), so a
+    Runtime made with `cpu_cap=False` (grants with cpu_seconds=None) runs without them.
 Compiled code is kept in wasmtime's on-disk cache, so a second process does not recompile.
 """
 import threading
@@ -37,20 +39,22 @@ class Grants:
     dirs: dict = field(default_factory=dict)  # host folder -> guest path, read-only
     env: dict = field(default_factory=dict)
     memory_limit: int = MEMORY_LIMIT_BYTES
-    cpu_seconds: float = CPU_LIMIT_SECONDS
+    cpu_seconds: float | None = CPU_LIMIT_SECONDS  # None: no cap, on a Runtime(cpu_cap=False)
 
 
 class Runtime:
-    def __init__(self, wasm_path):
+    def __init__(self, wasm_path, cpu_cap=True):
         config = wasmtime.Config()
         config.cache = True
-        config.epoch_interruption = True
+        config.epoch_interruption = cpu_cap
+        self.cpu_cap = cpu_cap
         self.engine = wasmtime.Engine(config)
         self.component = wc.Component.from_file(self.engine, str(wasm_path))
         self.linker = wc.Linker(self.engine)
         self.linker.add_wasip2()
         self.linker.add_wasi_http()  # the types behind an exported wasi:http handler
-        _start_ticker(self.engine)
+        if cpu_cap:
+            _start_ticker(self.engine)
 
     def instantiate(self, grants=None):
         """A fresh store and instance: returns (store, instance)."""
@@ -63,14 +67,18 @@ class Runtime:
         store = wasmtime.Store(self.engine)
         store.set_wasi(wasi)
         store.set_limits(memory_size=grants.memory_limit)
+        if (grants.cpu_seconds is not None) != self.cpu_cap:
+            raise ValueError(f"grants with cpu_seconds={grants.cpu_seconds} on a Runtime with cpu_cap={self.cpu_cap}")
         instance = call(store, lambda store: self.linker.instantiate(store, self.component),
                         cpu_seconds=grants.cpu_seconds)
         return store, instance
 
 
 def call(store, func, *args, cpu_seconds=CPU_LIMIT_SECONDS):
-    """Calls an exported function with a fresh CPU deadline; an overrun raises LimitExceeded."""
-    store.set_epoch_deadline(_ticks(cpu_seconds))
+    """Calls an exported function with a fresh CPU deadline (None: no cap, on a Runtime
+    without epoch interruption); an overrun raises LimitExceeded."""
+    if cpu_seconds is not None:
+        store.set_epoch_deadline(_ticks(cpu_seconds))
     try:
         return func(store, *args)
     except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
