@@ -62,3 +62,9 @@ def test_model_option_reports_an_unusable_model(tmp_path):
     (tmp_path / "broken.onnx").write_bytes(b"\x08\x07garbage")
     status, [line] = host("--model", tmp_path / "broken.onnx", "info")
     assert status == 1 and line["error"].startswith("bad-model")
+
+
+def test_without_a_cpu_cap(tmp_path):
+    (tmp_path / "coffee.jpg").write_bytes(COFFEE_JPEG)
+    status, [line] = host("--cpu-seconds", 0, "predict", tmp_path / "coffee.jpg")
+    assert status == 0 and line["predictions"][0]["index"] == ESPRESSO
