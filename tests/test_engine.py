@@ -6,6 +6,7 @@ dependencies are missing). Every comparison asserts max |engine - onnxruntime| <
 prints the difference (see it with `pytest -rP`).
 """
 import sys
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -651,3 +652,53 @@ def _fixture_module(folder, name):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
     return pytest.importorskip(name)
+
+
+# --- lean loading ----------------------------------------------------------------------------
+def test_plan_does_not_borrow_the_file_bytes():
+    """Initializers are read as views of the file; the plan copies what it keeps as is (here
+    MatMul's B and Add's operand), so a reused buffer cannot change the model."""
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]), helper.make_node("Add", ["m", "b"], ["y"])]
+    model = make_model(nodes, [2, 4], {"w": random(4, 3), "b": random(3)})
+    data = bytearray(model.SerializeToString())
+    engine, _ = compare(bytes(data), random(2, 4))
+    engine = load_model(data)
+    x = random(2, 4)
+    before = engine.run(x)
+    data[:] = bytes(len(data))
+    np.testing.assert_array_equal(engine.run(x), before)
+
+
+def test_loading_holds_only_the_plan():
+    """Peak memory while loading stays near what the plan keeps (no whole-model copies of the
+    weights on the way: they would end up in the component's memory and snapshot)."""
+    data = _fixture_module(ROOT, "models.mobilenetv2").build_mobilenetv2_zoo_style(seed=3).SerializeToString()
+    tracemalloc.start()
+    try:
+        engine = load_model(data)
+        live, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    arrays = [v for step in engine._plan.steps for v in step.params.values() if isinstance(v, np.ndarray)]
+    planned = sum(a.nbytes for a in arrays) + sum(a.nbytes for a in engine._plan.constants.values())
+    assert live < planned + 1e6, (live, planned)  # nothing but the plan's own arrays stays
+    assert peak < 1.1 * live, (peak, live)        # plus one layer's temporaries at most
+
+
+def test_nodes_in_any_order():
+    """ONNX wants nodes sorted, not every tool complies: fusions still happen."""
+    model = own_mobilenet(1)
+    reversed_nodes = list(model.graph.node)[::-1]
+    del model.graph.node[:]
+    model.graph.node.extend(reversed_nodes)
+    engine, _ = compare(model, random(1, 3, 32, 32))
+    assert "affine" not in kernels(engine) and "clip" not in kernels(engine)
+
+
+def test_batchnorm_chain_folds_into_conv():
+    bn1, init = batchnorm("c", "n", 6, "bn1")
+    bn2, init2 = batchnorm("n", "y", 6, "bn2", epsilon=1e-3)
+    init.update(init2, w=random(6, 4, 3, 3))
+    model = make_model([conv_node("x", "w", "c", pads=[1, 1, 1, 1]), bn1, bn2], [2, 4, 8, 8], init)
+    engine, _ = compare(model, random(2, 4, 8, 8))
+    assert kernels(engine) == ["to_nhwc", "conv_im2col", "to_nchw"]

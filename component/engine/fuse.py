@@ -1,7 +1,9 @@
 """Graph rewrites before planning, each merging a producer -> consumer pair into one Conv:
 
-- Conv -> BatchNormalization: BN is an affine map per output channel, so it folds into the
-  conv's weights and bias (computed in float64, rounded once to float32);
+- Conv -> BatchNormalization: BN is an affine map per output channel; its (scale, shift)
+  vectors, computed here in float64, become a Conv attribute (conv.SCALE_SHIFT) that the Conv
+  lowering folds into the weights it prepares anyway -- so no folded copy of the weights is
+  ever made besides the planned one;
 - Pad -> Conv: zero padding of H/W only adds to the conv's own pads, saving a padded copy;
 - Conv -> Relu/Clip: the clip runs in place on the conv's fresh output (conv.ACTIVATION).
 
@@ -15,15 +17,14 @@ import numpy as np
 
 from .errors import ModelError
 from .onnx_reader import Graph
-from .ops.conv import ACTIVATION
+from .ops.conv import ACTIVATION, SCALE_SHIFT
 from .ops.elementwise import activation_bounds
 from .ops.tensor import constant_value, pad_spec
 
 
 def fuse(graph, opset):
     """A new Graph with the merges done; the given one is left as it was."""
-    initializers = dict(graph.initializers)
-    constants = dict(initializers)
+    constants = dict(graph.initializers)
     constants.update((n.outputs[0], constant_value(n)) for n in graph.nodes if n.op_type == "Constant")
 
     def const_input(node):
@@ -36,19 +37,13 @@ def fuse(graph, opset):
         return const
 
     def fold_batchnorm(conv, bn):
-        conv_const, bn_const = const_input(conv), const_input(bn)
-        w = conv_const(1).astype(np.float64)  # (Cout, C/G, kh, kw)
-        bias = conv_const(2)
-        bias = np.zeros(w.shape[0]) if bias is None else bias.astype(np.float64)
-        gamma, beta, mean, var = (bn_const(i).astype(np.float64) for i in range(1, 5))
-        scale = gamma / np.sqrt(var + bn.attrs.get("epsilon", 1e-5))  # (Cout,)
-        name = bn.outputs[0]  # unique, and tells where the folded weights came from
-        initializers[name + "/folded_weight"] = constants[name + "/folded_weight"] = \
-            (w * scale.reshape(-1, 1, 1, 1)).astype(np.float32)
-        initializers[name + "/folded_bias"] = constants[name + "/folded_bias"] = \
-            ((bias - mean) * scale + beta).astype(np.float32)
-        return replace(conv, inputs=[conv.inputs[0], name + "/folded_weight", name + "/folded_bias"],
-                       outputs=bn.outputs)
+        gamma, beta, mean, var = (const_input(bn)(i).astype(np.float64) for i in range(1, 5))  # (Cout,)
+        scale = gamma / np.sqrt(var + bn.attrs.get("epsilon", 1e-5))
+        shift = beta - mean * scale
+        # A conv already followed by a BN (Conv -> BN -> BN) composes the two affine maps.
+        old_scale, old_shift = conv.attrs.get(SCALE_SHIFT, (1.0, 0.0))
+        return replace(conv, outputs=bn.outputs,
+                       attrs={**conv.attrs, SCALE_SHIFT: (old_scale * scale, old_shift * scale + shift)})
 
     def fold_pad(pad, conv):
         pads, value = pad_spec(pad, opset, 4, const_input(pad))  # ((begin, end) per NCHW axis)
@@ -71,30 +66,33 @@ def fuse(graph, opset):
     nodes = _merge_pairs(graph.nodes, outputs, "Conv", {"BatchNormalization"}, fold_batchnorm)
     nodes = _merge_pairs(nodes, outputs, "Pad", {"Conv"}, fold_pad)
     nodes = _merge_pairs(nodes, outputs, "Conv", {"Relu", "Clip"}, fuse_activation)
-    return Graph(nodes, initializers, graph.inputs, graph.outputs, graph.name)
+    return Graph(nodes, graph.initializers, graph.inputs, graph.outputs, graph.name)
 
 
 def _merge_pairs(nodes, graph_outputs, first, seconds, merge):
     """Replace each pair (a: `first` op whose only output feeds only b: one of `seconds`, as its
-    first input) by merge(a, b), unless merge declines (returns None or finds a non-constant)."""
+    first input) by merge(a, b), unless merge declines (returns None or finds a non-constant).
+
+    One pass in node order (ONNX lists producers first). The merged node takes b's place and
+    outputs, so it is the producer later nodes see (Conv -> BN -> BN merges twice), and it is
+    tried again as b (Pad -> Pad -> Conv). A merge drops only reads of constants (statistics,
+    pads, bounds), so the reader counts taken at the start stay right."""
     nodes = list(nodes)
-    declined = set()
-    while True:
-        producers = {n.outputs[0]: n for n in nodes if n.outputs}
-        readers = Counter(name for n in nodes for name in n.inputs)
-        for b in nodes:
-            a = producers.get(b.inputs[0]) if b.op_type in seconds and b.inputs else None
-            if (a is None or a.op_type != first or len(a.outputs) != 1 or len(b.outputs) != 1
-                    or readers[b.inputs[0]] != 1 or b.inputs[0] in graph_outputs or id(b) in declined):
-                continue
+    producers = {n.outputs[0]: i for i, n in enumerate(nodes) if n.outputs}  # name -> index
+    readers = Counter(name for n in nodes for name in n.inputs)
+    for i, b in enumerate(nodes):
+        while b is not None and b.op_type in seconds and b.inputs and len(b.outputs) == 1:
+            j = producers.get(b.inputs[0])
+            a = None if j is None else nodes[j]
+            if (a is None or a.op_type != first or len(a.outputs) != 1
+                    or readers[b.inputs[0]] != 1 or b.inputs[0] in graph_outputs):
+                break
             try:
                 merged = merge(a, b)
             except ModelError:  # something needed is computed at run time: leave the pair
                 merged = None
             if merged is None:
-                declined.add(id(b))
-                continue
-            nodes = [merged if n is b else n for n in nodes if n is not a]
-            break
-        else:
-            return nodes
+                break
+            nodes[i], nodes[j] = merged, None
+            b = merged
+    return [n for n in nodes if n is not None]

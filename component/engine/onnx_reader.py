@@ -51,7 +51,7 @@ class ValueInfo:
 @dataclass
 class Graph:
     nodes: list
-    initializers: dict  # name -> ndarray
+    initializers: dict  # name -> ndarray (mostly views of the file's bytes)
     inputs: list        # ValueInfo of the real inputs (initializers listed as inputs are dropped)
     outputs: list
     name: str = ""
@@ -80,7 +80,7 @@ def read_model(data):
 
 
 def read_tensor(msg):
-    """A TensorProto message -> ndarray with its dims."""
+    """A TensorProto message -> ndarray with its dims (a view of the message's bytes if raw_data)."""
     name = msg.string(8)
     dims = msg.ints(1)
     code = msg.int(2)
@@ -93,7 +93,9 @@ def read_tensor(msg):
     if raw is not None:
         if len(raw) % dtype.itemsize:
             raise ModelError(f"tensor '{name}': raw_data size {len(raw)} is not a multiple of {dtype}")
-        array = np.frombuffer(raw, dtype).copy()  # own the memory, not the file's bytes
+        # A view of the file's bytes, not a copy: most weights are only read once, to prepare
+        # the plan's own arrays (and plan.Planner.emit copies whatever a step would keep as is).
+        array = np.frombuffer(raw, dtype)
     elif code == _FLOAT:
         array = msg.fixed(4, "<f4")
     elif code == _DOUBLE:

@@ -11,7 +11,14 @@ runs of NHWC-friendly ops (usually: after the graph input and before the classif
 Constant folding falls out of `Planner.emit`: a step whose inputs are all known at plan time
 is run there and then, so weight transforms, shape subgraphs (Shape -> Gather -> Concat ->
 Reshape) and layout conversions of constants cost nothing at run time.
+
+Memory while planning: what a load touches stays in the component's linear memory (and in the
+build-time snapshot when the model is embedded), so the planner holds little besides the plan.
+Initializers become constants only when first read (they are views of the file's bytes until
+then), each constant is released once its last reader is lowered, and what steps keep is
+copied out of the file's bytes so that the plan does not keep them alive.
 """
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,22 +58,33 @@ def to_nchw(x):
 class Planner:
     """What lowerings see: values by name, their constants, and `emit` to add a step."""
 
-    def __init__(self, opset):
+    def __init__(self, opset, initializers):
         self.opset = opset
-        self.values = {}      # graph value name -> Value
+        self.initializers = initializers  # graph name -> ndarray, made a Value when first read
+        self.values = {}      # graph value name -> Value, while a node still has to read it
         self.steps = []
-        self.consts = {}      # slot -> ndarray, for every value known at plan time
+        self.constants = {}   # slot -> ndarray, for the constants that steps read at run time
         self._converted = {}  # (slot, "nhwc"|"plain") -> Value, so each conversion happens once
         self._count = 0
+
+    def value(self, name):
+        """The Value of a graph value name, or None if nothing produces it."""
+        if name not in self.values and name in self.initializers:
+            array = self.initializers[name]
+            if array.dtype.kind == "f":  # the engine computes in float32 whatever the file stores
+                array = array.astype(np.float32, copy=False)
+            self.values[name] = self.constant(array)
+        return self.values.get(name)
 
     def input(self, node, i):
         """The Value of the node's i-th input, or None if it is omitted."""
         if i >= len(node.inputs) or not node.inputs[i]:
             return None
         name = node.inputs[i]
-        if name not in self.values:
+        value = self.value(name)
+        if value is None:
             raise ModelError(f"node '{node.name}' ({node.op_type}) reads '{name}', which nothing produces")
-        return self.values[name]
+        return value
 
     def const(self, node, i, what="input"):
         """The node's i-th input as a logical ndarray; None if omitted; ModelError if not constant."""
@@ -82,15 +100,18 @@ class Planner:
         """Add kernel(*inputs, **params) as a step (or run it now if all inputs are constant)."""
         if all(v.const is not None for v in inputs):
             return self.constant(kernel(*(v.const for v in inputs), **params), nhwc)
+        # What the step keeps must not borrow the file's bytes (see _own).
+        for v in inputs:
+            if v.const is not None and v.name not in self.constants:
+                self.constants[v.name] = _own(v.const)
+        params = {k: _own(a) if isinstance(a, np.ndarray) else a for k, a in params.items()}
         value = Value(self._slot(), tuple(shape), nhwc)
         self.steps.append(Step(kernel, tuple(v.name for v in inputs), value.name, params))
         return value
 
     def constant(self, array, nhwc=False):
         shape = (array.shape[0], array.shape[3], *array.shape[1:3]) if nhwc else array.shape
-        value = Value(self._slot(), shape, nhwc, array)
-        self.consts[value.name] = array
-        return value
+        return Value(self._slot(), shape, nhwc, array)
 
     def _slot(self):
         self._count += 1
@@ -134,27 +155,30 @@ class Plan:
             raise ModelError(f"input '{source.name}' has shape {source.shape}: only the batch may be symbolic")
         self.input_name = source.name
 
-        planner = Planner(opset)
-        for name, array in graph.initializers.items():
-            # The engine computes in float32 whatever the file stores (float16/float64 weights).
-            planner.values[name] = planner.constant(array.astype(np.float32) if array.dtype.kind == "f" else array)
+        planner = Planner(opset, graph.initializers)
         planner.values[source.name] = Value(source.name, self.input_shape)
-        for node in _topological(graph):
-            result = LOWERINGS[node.op_type](planner, node)
-            planner.values[node.outputs[0]] = result
-
         output = graph.outputs[0].name
-        if output not in planner.values:
+        nodes = _topological(graph)
+        unread = Counter(name for node in nodes for name in node.inputs)  # readers still to lower
+        unread[output] += 1  # read at the end
+        for node in nodes:
+            planner.values[node.outputs[0]] = LOWERINGS[node.op_type](planner, node)
+            for name in node.inputs:
+                unread[name] -= 1
+                if not unread[name]:
+                    planner.values.pop(name, None)  # a constant goes, unless a step keeps it
+
+        result = planner.value(output)
+        if result is None:
             raise ModelError(f"graph output '{output}' is not produced by any node")
-        result = planner.plain(planner.values[output])
+        result = planner.plain(result)
         if result.const is not None:
             raise ModelError(f"graph output '{output}' does not depend on the input")
         self.output_shape = result.shape
         self.output_name = result.name
         self.steps = planner.steps
         # Constants that steps read at run time are the first entries of the environment.
-        needed = {name for step in self.steps for name in step.inputs}
-        self.constants = {name: planner.consts[name] for name in needed if name in planner.consts}
+        self.constants = planner.constants
         _set_drops(self.steps, keep={self.output_name, *self.constants})
 
     def run(self, x):
@@ -168,22 +192,34 @@ class Plan:
         return env[self.output_name]
 
 
+def _own(array):
+    """The array, or a copy if its memory is borrowed from outside numpy (the file's bytes, for
+    the reader's views): a plan keeping a view would keep the whole file alive, and would change
+    if the caller reused a mutable buffer."""
+    root = array
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    return array if root.base is None else array.copy()
+
+
 def _topological(graph):
-    """Nodes in an order where each runs after the producers of its inputs (Kahn's algorithm,
-    keeping file order among ready nodes; ONNX requires sorted graphs, but not all tools comply)."""
+    """Nodes in an order where each runs after the producers of its inputs: file order, except
+    that a node listed before one of its producers waits until after it (ONNX requires sorted
+    graphs, but not all tools comply). A sorted graph takes one pass."""
     available = set(graph.initializers) | {v.name for v in graph.inputs} | {""}
-    pending = list(graph.nodes)
-    ordered = []
+    pending, ordered = list(graph.nodes), []
     while pending:
-        ready = [n for n in pending if all(name in available for name in n.inputs)]
-        if not ready:
-            missing = sorted({name for n in pending for name in n.inputs if name not in available})
+        waiting = []
+        for node in pending:
+            if all(name in available for name in node.inputs):
+                ordered.append(node)
+                available.update(node.outputs)
+            else:
+                waiting.append(node)
+        if len(waiting) == len(pending):
+            missing = sorted({name for n in waiting for name in n.inputs if name not in available})
             raise ModelError(f"graph has a cycle or reads undefined values: {missing[:5]}")
-        for node in ready:
-            available.update(node.outputs)
-        ordered += ready
-        ready_ids = {id(n) for n in ready}
-        pending = [n for n in pending if id(n) not in ready_ids]
+        pending = waiting
     return ordered
 
 

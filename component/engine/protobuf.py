@@ -9,8 +9,6 @@ Nothing is decoded until asked for: `Message` only splits its bytes into fields,
 who knows the schema, says how to read each one. Length-delimited values stay memoryviews of the
 original buffer, so the megabytes of weights are never copied while parsing.
 """
-from collections import defaultdict
-
 import numpy as np
 
 VARINT, FIXED64, LEN, FIXED32 = 0, 1, 2, 5
@@ -50,37 +48,49 @@ def _utf8(number, view):
 
 
 def _split(buf):
-    """Yield (field_number, wire_type, raw value) for each field of one message."""
+    """{field_number: [(wire_type, raw value), ...]} of one message, in the order they appear."""
+    fields = {}
     pos, end = 0, len(buf)
-    while pos < end:
-        key, pos = read_varint(buf, pos)
-        number, wire = key >> 3, key & 7
-        if number == 0:
-            raise DecodeError("field number 0")
-        if wire == VARINT:
-            value, pos = read_varint(buf, pos)
-        elif wire == LEN:
-            size, pos = read_varint(buf, pos)
-            if pos + size > end:
-                raise DecodeError(f"field {number}: length {size} runs past the end")
-            value, pos = buf[pos:pos + size], pos + size
-        elif wire in _FIXED_SIZE:
-            size = _FIXED_SIZE[wire]
-            if pos + size > end:
-                raise DecodeError(f"field {number}: truncated fixed-size value")
-            value, pos = buf[pos:pos + size], pos + size
-        else:
-            raise DecodeError(f"field {number}: invalid wire type {wire}")
-        yield number, wire, value
+    try:
+        while pos < end:
+            # Keys, lengths and small integers are nearly all one-byte varints: those are decoded
+            # inline, as this loop runs for every field of every node and tensor and a call is
+            # what costs most in CPython. buf[pos] past the end raises IndexError: truncation.
+            key = buf[pos]
+            key, pos = (key, pos + 1) if key < 0x80 else read_varint(buf, pos)
+            number, wire = key >> 3, key & 7
+            if number == 0:
+                raise DecodeError("field number 0")
+            if wire == LEN:
+                size = buf[pos]
+                size, pos = (size, pos + 1) if size < 0x80 else read_varint(buf, pos)
+                if pos + size > end:
+                    raise DecodeError(f"field {number}: length {size} runs past the end")
+                value, pos = buf[pos:pos + size], pos + size
+            elif wire == VARINT:
+                value = buf[pos]
+                value, pos = (value, pos + 1) if value < 0x80 else read_varint(buf, pos)
+            elif wire in _FIXED_SIZE:
+                size = _FIXED_SIZE[wire]
+                if pos + size > end:
+                    raise DecodeError(f"field {number}: truncated fixed-size value")
+                value, pos = buf[pos:pos + size], pos + size
+            else:
+                raise DecodeError(f"field {number}: invalid wire type {wire}")
+            if number in fields:
+                fields[number].append((wire, value))
+            else:
+                fields[number] = [(wire, value)]
+    except IndexError:
+        raise DecodeError("truncated varint") from None
+    return fields
 
 
 class Message:
     """The fields of one message, grouped by field number, read on demand by type."""
 
     def __init__(self, data):
-        self._fields = defaultdict(list)  # number -> [(wire_type, raw value), ...]
-        for number, wire, value in _split(memoryview(data)):
-            self._fields[number].append((wire, value))
+        self._fields = _split(memoryview(data))  # number -> [(wire_type, raw value), ...]
 
     def has(self, number):
         return number in self._fields
@@ -93,27 +103,35 @@ class Message:
             values.append(value)
         return values
 
-    # Singular fields: protobuf says the last occurrence wins.
+    def _last(self, number, wire):
+        """A singular field's raw value, None when absent: protobuf says the last occurrence wins."""
+        values = self._fields.get(number)
+        if values is None:
+            return None
+        got, value = values[-1]
+        if got != wire:
+            raise DecodeError(f"field {number}: wire type {got}, expected {wire}")
+        return value
+
     def int(self, number, default=0):
-        values = self._values(number, VARINT)
-        return _signed64(values[-1]) if values else default
+        value = self._last(number, VARINT)
+        return default if value is None else _signed64(value)
 
     def float(self, number, default=0.0):
-        values = self._values(number, FIXED32)
-        return float(np.frombuffer(values[-1], "<f4")[0]) if values else default
+        value = self._last(number, FIXED32)
+        return default if value is None else float(np.frombuffer(value, "<f4")[0])
 
     def bytes(self, number, default=b""):
-        values = self._values(number, LEN)
-        return bytes(values[-1]) if values else default
+        value = self._last(number, LEN)
+        return default if value is None else bytes(value)
 
     def view(self, number):
         """A length-delimited field as a memoryview (no copy), or None when absent."""
-        values = self._values(number, LEN)
-        return values[-1] if values else None
+        return self._last(number, LEN)
 
     def string(self, number, default=""):
-        values = self._values(number, LEN)
-        return _utf8(number, values[-1]) if values else default
+        value = self._last(number, LEN)
+        return default if value is None else _utf8(number, value)
 
     def message(self, number):
         view = self.view(number)
