@@ -5,6 +5,7 @@
 #   make component   the classifier component -> build/classifier.wasm
 #   make serve       serves it on 127.0.0.1:$(PORT) (spin up if spin is on PATH, else wasmtime serve)
 #   make predict IMAGE=cat.jpg   classifies files offline with the host/ harness
+#   make bench       inference speed, load time, memory and size against named peers
 #   make test        the test suite (README's test command)
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -21,7 +22,7 @@ MODEL := $(MODELS)/efficientnet-lite0.onnx
 WASM := build/classifier.wasm
 PORT ?= 3000
 
-.PHONY: all venv wasi-deps model component serve serve-wasm predict test clean
+.PHONY: all venv wasi-deps model component serve serve-wasm predict bench test clean
 all: component model
 
 # The Dockerfile's builder takes REQUIREMENTS=requirements.txt (no test-only packages).
@@ -82,6 +83,13 @@ serve-wasm:
 
 predict: $(WASM)
 	$(PY) -m host predict $(IMAGE)
+
+# Speed against named peers (bench/bench.py): the component, the same numpy code natively,
+# onnxruntime and onnxruntime-web (Node; installed by npm ci from bench/package-lock.json into
+# build/bench-node). e.g. make bench BENCH_ARGS="--runs 50 --models mobilenetv2-zoo"
+BENCH_ARGS ?=
+bench: $(WASM) $(MODEL)
+	$(PY) bench/bench.py $(BENCH_ARGS)
 
 # Debian's Chromium for the page test (Playwright drives it; no browser download).
 build/.chromium:

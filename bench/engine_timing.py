@@ -1,0 +1,163 @@
+"""Timing of the project's numpy engine, the same code natively and inside the component.
+
+bench.py imports this module natively (through bench/native_numpy.py) and sends its source
+to the probe component, which execs it with `np` and `engine` bound; so it imports nothing
+but numpy and the standard library, and reads only what the engine exposes:
+`engine.load_model`, `Model.run`, and for the per-step profile the plan behind
+`Model._plan` (`steps` with `kernel`, `inputs`, `output`, `params`, `drop`; `constants`,
+`input_name`, `output_name`), which it walks exactly as `Plan.run` does without changing
+the engine.
+"""
+import time
+
+import numpy as np
+
+
+def _ms(seconds):
+    return seconds * 1000.0
+
+
+def _median(values):
+    """In plain Python: numpy's median needs numpy.ma, which the probe does not bundle."""
+    v = sorted(values)
+    mid = len(v) // 2
+    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
+
+
+def time_model(model_bytes, x, warmup, runs):
+    """Loads the model and times `model.run(x)` `runs` times after `warmup` runs."""
+    import engine  # the component's engine: on the path natively, preloaded in the probe
+
+    t0 = time.perf_counter()
+    model = engine.load_model(model_bytes)
+    load_ms = _ms(time.perf_counter() - t0)
+    y = None
+    for _ in range(warmup):
+        y = model.run(x)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        y = model.run(x)
+        times.append(_ms(time.perf_counter() - t0))
+    return model, {"load_ms": load_ms, "times_ms": times,
+                   "logits": np.asarray(y, np.float64).ravel().tolist()}
+
+
+def load_phases(path, repeats):
+    """Where a model load's time goes, phase by phase, as the classifier loads a model:
+    read the file, its sha256 (the classifier reports it), parse (onnx_reader.read_model),
+    fuse (fuse.fuse), plan (plan.Plan). The first round runs on a fresh instance's cold
+    memory, as a real first load does; the later rounds are warm.
+    Returns {"first": {phase: ms}, "warm": {phase: median ms}}."""
+    from engine import fuse, onnx_reader, plan
+    try:
+        from hashlib import sha256
+    except ImportError:  # the probe bundles no hashlib.py; its C module is built in
+        from _sha2 import sha256
+
+    rounds = []
+    for _ in range(repeats + 1):
+        t0 = time.perf_counter()
+        with open(path, "rb") as f:
+            data = f.read()
+        t1 = time.perf_counter()
+        sha256(data).hexdigest()
+        t2 = time.perf_counter()
+        model = onnx_reader.read_model(data)
+        t3 = time.perf_counter()
+        graph = fuse.fuse(model.graph, model.opset)
+        t4 = time.perf_counter()
+        plan.Plan(graph, model.opset)
+        t5 = time.perf_counter()
+        ms = {"read_file": _ms(t1 - t0), "sha256": _ms(t2 - t1), "parse": _ms(t3 - t2), "fuse": _ms(t4 - t3),
+              "plan": _ms(t5 - t4)}
+        ms["total"] = sum(ms.values())
+        rounds.append(ms)
+        del data, model, graph
+    warm = {k: _median([r[k] for r in rounds[1:]]) for k in rounds[0]} if repeats else {}
+    return {"first": rounds[0], "warm": warm}
+
+
+def _shape(a):
+    return list(np.shape(a))
+
+
+def _flops(name, inputs, params, out):
+    """Multiply-adds x 2 of the compute-heavy kernels; None for the others."""
+    try:
+        if name == "conv_pointwise":
+            return 2 * int(inputs[0].size) * int(params["w"].shape[1])
+        if name == "conv_depthwise":
+            kh, kw = params["w"].shape[:2]
+            return 2 * int(out.size) * int(kh) * int(kw)
+        if name == "conv_im2col":
+            return 2 * int(out.size) * int(params["w"].shape[1])
+        if name == "matmul":
+            a, b = inputs[0], inputs[1]
+            return 2 * int(a.size) * int(b.shape[-1])
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return None
+    return None
+
+
+def _describe(step, inputs, out):
+    """A short label: the kernel, its geometry where it has one, the output shape."""
+    name = getattr(step.kernel, "__name__", type(step.kernel).__name__)
+    params = step.params
+    extra = ""
+    w = params.get("w")
+    if name == "conv_depthwise" and w is not None:
+        extra = f" k{w.shape[0]}x{w.shape[1]} s{params.get('strides', (1, 1))[0]}"
+    elif name == "conv_im2col" and "kernel" in params:
+        extra = f" k{params['kernel'][0]}x{params['kernel'][1]} s{params.get('strides', (1, 1))[0]}"
+    elif name == "conv_pointwise" and w is not None:
+        extra = f" {w.shape[0]}->{w.shape[1]}"
+    return name, f"{name}{extra} -> {tuple(np.shape(out))}"
+
+
+def profile_plan(model, x, passes):
+    """Times every step of the model's plan over `passes` forward passes (after one warm-up),
+    walking the plan as Plan.run does. For each 1x1 conv step it also times the bare matmul of
+    the same operands, to split matmul from the bias/activation work around it.
+
+    Returns {"steps": [...], "passes": n, "run_ms": [...]} with per-step medians."""
+    plan = model._plan
+    steps = plan.steps
+    per_step = [[] for _ in steps]
+    matmul_only = {}
+    info = [None] * len(steps)
+    run_ms = []
+    for p in range(passes + 1):
+        env = dict(plan.constants)
+        env[plan.input_name] = x
+        started = time.perf_counter()
+        for i, step in enumerate(steps):
+            args = [env[name] for name in step.inputs]
+            t0 = time.perf_counter()
+            out = step.kernel(*args, **step.params)
+            dt = time.perf_counter() - t0
+            if p:
+                per_step[i].append(_ms(dt))
+            if info[i] is None:
+                name, label = _describe(step, args, out)
+                info[i] = {"kernel": name, "label": label, "out_shape": _shape(out),
+                           "flops": _flops(name, args, step.params, out)}
+            if p and info[i]["kernel"] == "conv_pointwise":
+                a = args[0].reshape(-1, args[0].shape[-1])
+                t0 = time.perf_counter()
+                np.matmul(a, step.params["w"])
+                matmul_only.setdefault(i, []).append(_ms(time.perf_counter() - t0))
+            env[step.output] = out
+            for name in step.drop:
+                del env[name]
+        if p:
+            # The walk's own wall time minus the extra matmuls timed for the split.
+            extra = sum(v[-1] for v in matmul_only.values())
+            run_ms.append(_ms(time.perf_counter() - started) - extra)
+    result = []
+    for i, times in enumerate(per_step):
+        entry = dict(info[i], index=i, ms=_median(times))
+        if i in matmul_only:
+            entry["matmul_ms"] = _median(matmul_only[i])
+        result.append(entry)
+    return {"steps": result, "passes": passes, "run_ms": run_ms}
