@@ -20,7 +20,6 @@ import engine
 import preprocess
 
 
-
 class ModelUnavailable(RuntimeError):
     """The model file is missing, malformed, or uses an operator the engine lacks."""
 
@@ -80,14 +79,14 @@ class Classifier:
         # The plan holds no view of the file's bytes. Zeroed, their freed memory costs nothing
         # in the build-time snapshot of an embedded model (which stores non-zero pages only).
         np.frombuffer(data, np.uint8).fill(0)
-        settings = read_settings(self.path, self.model.info.get("metadata", {}))
-        self.name = settings.get("name", self.path.stem)
-        try:
-            self.prep = preprocess.Preprocessing.from_settings(settings)
-        except (TypeError, ValueError) as e:
-            raise ModelUnavailable(f"preprocessing settings of {self.path}: {e}") from None
         self.num_classes = int(self.model.output_shape[-1])
-        self.labels = read_labels(settings.get("labels"), self.path.parent, self.num_classes)
+        try:
+            settings = read_settings(self.path, self.model.info.get("metadata", {}))
+            self.prep = preprocess.Preprocessing.from_settings(settings)
+            self.labels = read_labels(settings.get("labels"), self.path.parent, self.num_classes)
+        except (OSError, TypeError, ValueError) as e:  # a broken sidecar or labels file
+            raise ModelUnavailable(f"settings of {self.path}: {e}") from None
+        self.name = settings.get("name", self.path.stem)
         # The default model ends in logits; a graph that ends in Softmax already gives scores.
         self.outputs_probabilities = self.model.info["output_op"] == "Softmax"
         self.load_ms = (time.perf_counter() - started) * 1000
@@ -122,7 +121,7 @@ class Classifier:
             "num_classes": self.num_classes,
             "parameters": self.model.info["parameters"],
             "op_counts": self.model.info["op_counts"],
-            "preprocessing": {"resize": self.prep.resize, "mean": self.prep.mean, "std": self.prep.std},
+            "preprocessing": vars(self.prep),
             "load_ms": round(self.load_ms, 1),
         }
 

@@ -68,3 +68,10 @@ def test_without_a_cpu_cap(tmp_path):
     (tmp_path / "coffee.jpg").write_bytes(COFFEE_JPEG)
     status, [line] = host("--cpu-seconds", 0, "predict", tmp_path / "coffee.jpg")
     assert status == 0 and line["predictions"][0]["index"] == ESPRESSO
+
+
+def test_broken_sidecar_is_a_bad_model(tmp_path):
+    onnx.save(build_mobilenetv2_zoo_style(seed=3, num_classes=10), str(tmp_path / "mnv2.onnx"))
+    (tmp_path / "mnv2.json").write_text('{"labels": "missing.txt"}')
+    status, [line] = host("--model", tmp_path / "mnv2.onnx", "info")
+    assert status == 1 and line["error"].startswith("bad-model") and "missing.txt" in line["error"]
