@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import MODEL
 from photos import CAT_CLASSES, CHELSEA, CHELSEA_JPEG, COFFEE_JPEG, ESPRESSO, encode
@@ -77,6 +78,7 @@ BAD_REQUESTS = {
     "text": ("POST", "/predict", b"hello, this is not an image\n" * 10, 400),
     "truncated jpeg": ("POST", "/predict", CHELSEA_JPEG[: len(CHELSEA_JPEG) // 3], 400),
     "header-only png": ("POST", "/predict", encode(CHELSEA, "PNG")[:100], 400),
+    "header-only jpeg": ("POST", "/predict", CHELSEA_JPEG[:CHELSEA_JPEG.index(b"\xff\xda")], 400),
     "60000x60000 png": ("POST", "/predict", png_claiming(60000, 60000), 422),
     "bad top_k": ("POST", "/predict?top_k=zero", CHELSEA_JPEG, 400),
     "wrong method": ("GET", "/predict", None, 405),
@@ -95,6 +97,54 @@ def test_bad_requests_get_json_errors_and_server_keeps_serving(server, case):
         assert headers["allow"]
     status, _, good = request(server, "/predict", COFFEE_JPEG, "POST")
     assert status == 200 and good["predictions"][0]["index"] == ESPRESSO
+
+
+def exif_rotated_jpeg():
+    """Chelsea stored lying on her side, with the EXIF orientation (6: rotate 90 degrees
+    clockwise to view) that makes a viewer show her upright."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return encode(CHELSEA.transpose(Image.Transpose.ROTATE_90), exif=exif, quality=90)
+
+
+def sixteen_bit_png():
+    wide = (np.asarray(CHELSEA.convert("L"), np.uint16) * 257)  # full 16-bit range
+    return encode(Image.fromarray(wide), "PNG")
+
+
+def rgba_png():
+    rgba = CHELSEA.convert("RGBA")
+    rgba.putalpha(200)
+    return encode(rgba, "PNG")
+
+
+GOOD_VARIANTS = {
+    "gif": encode(CHELSEA.convert("P", palette=Image.ADAPTIVE), "GIF"),
+    "grayscale jpeg": encode(CHELSEA.convert("L")),
+    "cmyk jpeg": encode(CHELSEA.convert("CMYK")),
+    "rgba png": rgba_png(),
+    "16-bit grayscale png": sixteen_bit_png(),
+    "exif-rotated jpeg": exif_rotated_jpeg(),
+}
+
+
+@pytest.mark.parametrize("variant", GOOD_VARIANTS)
+def test_every_image_mode_is_classified(server, variant):
+    status, _, answer = request(server, "/predict", GOOD_VARIANTS[variant], "POST")
+    assert status == 200, answer
+    assert answer["predictions"][0]["index"] in CAT_CLASSES
+
+
+def test_exif_orientation_is_applied(server):
+    def scores(jpeg):  # the whole distribution, by class index
+        predictions = request(server, "/predict?top_k=1000", jpeg, "POST")[2]["predictions"]
+        return np.array([p["score"] for p in sorted(predictions, key=lambda p: p["index"])])
+
+    upright = scores(CHELSEA_JPEG)
+    rotated = scores(GOOD_VARIANTS["exif-rotated jpeg"])
+    sideways = scores(encode(CHELSEA.transpose(Image.Transpose.ROTATE_90), quality=90))
+    # Only JPEG re-encoding separates the EXIF-rotated photo from the upright one.
+    assert np.abs(rotated - upright).sum() < 0.1 < np.abs(sideways - upright).sum()
 
 
 LIMIT = 10 * 1024 * 1024
