@@ -59,7 +59,7 @@ $(MODEL): $(VENV)/.done $(wildcard models/*.py) models/imagenet_classes.txt
 EMBED_MODEL ?= $(MODEL)
 component: $(WASM)
 $(WASM): $(W)/.numpy $(W)/.pillow $(EMBED_MODEL) wit/classifier.wit tools/componentize.py \
-    $(wildcard component/*.py component/*/*.py)
+    $(shell find component -name "*.py")
 	$(PY) tools/componentize.py wit/classifier.wit classifier component app $@ -p $(SITE) \
 	  --embed-model $(EMBED_MODEL)
 
