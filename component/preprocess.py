@@ -79,7 +79,7 @@ def decode(image, min_size):
 
 def to_rgb(image):
     """Upright RGB: EXIF orientation applied, transparency over white, wide samples to 8 bits."""
-    image = ImageOps.exif_transpose(image)
+    ImageOps.exif_transpose(image, in_place=True)  # no copy when there is nothing to turn
     if image.mode in WIDE_MODES:
         wide = np.asarray(image, dtype=np.float32)  # (H, W)
         image = Image.fromarray(np.clip(wide * (255 / WIDE_MODES[image.mode]), 0, 255).astype(np.uint8))
