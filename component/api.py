@@ -21,6 +21,7 @@ import page
 import preprocess
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
+INDEX_PAGE = page.INDEX_HTML.encode()  # encoded once, at build time
 DEFAULT_TOP_K = 5
 
 
@@ -49,7 +50,7 @@ def json_response(status, obj, headers=()):
 
 
 def index(query, read_body):
-    return Response(200, page.INDEX_HTML.encode(), "text/html; charset=utf-8")
+    return Response(200, INDEX_PAGE, "text/html; charset=utf-8")
 
 
 def healthz(query, read_body):

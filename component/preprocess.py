@@ -4,6 +4,7 @@ The default convention is torchvision's ImageNet one: honour EXIF orientation, r
 shorter side to 256 with bicubic (Catmull-Rom, a = -0.5) filtering, center-crop 224, scale to
 [0, 1], subtract the mean and divide by the std per channel, NCHW layout.
 """
+import functools
 import io
 from dataclasses import dataclass
 
@@ -99,10 +100,17 @@ def resize_and_crop(image, prep):
     return image.crop((left, top, left + prep.input_size, top + prep.input_size))
 
 
+@functools.lru_cache(maxsize=8)
+def normalization(mean, std):
+    """(x / 255 - mean) / std as one multiply-add: per-channel (scale, offset), made once per model."""
+    std = np.asarray(std, np.float64)
+    return (1 / (255 * std)).astype(np.float32), (-np.asarray(mean) / std).astype(np.float32)
+
+
 def to_tensor(image, prep):
     """RGB image (S, S) -> float32 (1, 3, S, S), normalized per channel."""
-    pixels = np.asarray(image, dtype=np.float32) / 255.0  # (S, S, 3)
-    pixels = (pixels - np.asarray(prep.mean, np.float32)) / np.asarray(prep.std, np.float32)
+    scale, offset = normalization(prep.mean, prep.std)  # (3,), (3,)
+    pixels = np.asarray(image, dtype=np.float32) * scale + offset  # (S, S, 3)
     return np.ascontiguousarray(pixels.transpose(2, 0, 1)[np.newaxis])  # (1, 3, S, S)
 
 
