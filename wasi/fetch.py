@@ -4,7 +4,11 @@
 
 PyPI files come from the index pip is configured with (PIP_INDEX_URL or pip's default); Debian
 files come through apt-get with a private state folder under DEST, pointed at unstable on the
-same mirror as the system's own sources. Nothing is installed into the system.
+same mirror as the system's own sources: binary packages (`deb`) with `apt-get download`, and
+the upstream tarball of a source package (`debsrc`) from the address `apt-get source
+--print-uris` gives, checked against the hash of the signed Sources index as well as ours
+(the system has no deb-src lines, and the .dsc of some packages is missing from the mirror,
+so `apt-get source` itself is not used). Nothing is installed into the system.
 """
 import hashlib
 import os
@@ -71,14 +75,22 @@ def debian_mirror():
     sys.exit("fetch: no Debian mirror found in /etc/apt sources")
 
 
-def fetch_deb(name, version, filename, folder):
+def apt_state(folder):
+    """The private apt state folder for unstable (binary and source indexes), updated once."""
     state = folder / "apt-unstable"
-    if not (state / "lists").exists():
+    sources = "".join(f"{kind} [signed-by={APT_KEYRING}] {debian_mirror()} sid main\n" for kind in ("deb", "deb-src"))
+    listed = state / "sid.list"
+    if not listed.exists() or listed.read_text() != sources:
         for sub in ["lists/partial", "cache/archives/partial"]:
             (state / sub).mkdir(parents=True, exist_ok=True)
-        (state / "sid.list").write_text(f"deb [signed-by={APT_KEYRING}] {debian_mirror()} sid main\n")
+        listed.write_text(sources)
         print("  apt-get update (Debian unstable, private state folder)", flush=True)
         subprocess.run(["apt-get", *apt_options(state), "-qq", "update"], check=True)
+    return state
+
+
+def fetch_deb(name, version, filename, folder):
+    state = apt_state(folder)
     got = subprocess.run(["apt-get", *apt_options(state), "-qq", "download", f"{name}={version}"], cwd=folder)
     if got.returncode != 0:
         print(f"  WARNING: {name} {version} is gone from unstable; taking the current version", flush=True)
@@ -87,6 +99,39 @@ def fetch_deb(name, version, filename, folder):
         newest.rename(folder / filename)
         return False
     return True
+
+
+def fetch_debsrc(name, version, filename, folder):
+    """The file `filename` (an upstream tarball) of source package `name`, version `version`."""
+    state = apt_state(folder)
+
+    def uris(spec):
+        listing = subprocess.run(["apt-get", *apt_options(state), "-qq", "source", "--print-uris", spec],
+                                 capture_output=True, text=True)
+        # lines: 'URL' FILENAME SIZE SHA256:HEX
+        return {f: (u.strip("'"), h.split(":", 1)[1]) for u, f, _, h in
+                (line.split() for line in listing.stdout.splitlines() if line.startswith("'"))}
+
+    files, exact, locked_name = uris(f"{name}={version}"), True, filename
+    if filename not in files:
+        print(f"  WARNING: source {name} {version} is gone from unstable; taking the current version", flush=True)
+        files, exact = uris(name), False
+        filename = next((f for f in files if ".orig.tar." in f and not f.endswith(".asc")), None)
+        if filename is None:
+            sys.exit(f"fetch: no upstream tarball of source package {name} in unstable")
+    url, index_sha256 = files[filename]
+    path = folder / locked_name  # a newer tarball takes the pinned name, as fetch_deb does
+    print(f"  downloading {url}", flush=True)
+    with urllib.request.urlopen(url, timeout=600) as r, open(path, "wb") as f:
+        shutil.copyfileobj(r, f)
+    if sha256_of(path) != index_sha256:
+        path.unlink()
+        sys.exit(f"fetch: {filename}: sha256 differs from Debian's signed Sources index")
+    return exact
+
+
+FETCHERS = {"pypi": lambda name, version, filename, dest: fetch_pypi(name, filename, dest / filename),
+            "deb": fetch_deb, "debsrc": fetch_debsrc}
 
 
 def main():
@@ -100,7 +145,7 @@ def main():
         if path.exists() and (kind == "deb" or sha256_of(path) == sha256):
             continue
         print(f"fetch: {name} {version}", flush=True)
-        exact = fetch_pypi(name, filename, path) if kind == "pypi" else fetch_deb(name, version, filename, dest)
+        exact = FETCHERS[kind](name, version, filename, dest)
         if exact is not False and sha256_of(path) != sha256:
             path.unlink()
             sys.exit(f"fetch: {filename}: sha256 mismatch (expected {sha256})")
