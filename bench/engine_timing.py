@@ -3,10 +3,8 @@
 bench.py imports this module natively (through bench/native_numpy.py) and sends its source
 to the probe component, which execs it with `np` and `engine` bound; so it imports nothing
 but numpy and the standard library, and reads only what the engine exposes:
-`engine.load_model`, `Model.run`, and for the per-step profile the plan behind
-`Model._plan` (`steps` with `kernel`, `inputs`, `output`, `params`, `drop`; `constants`,
-`input_name`, `output_name`), which it walks exactly as `Plan.run` does without changing
-the engine.
+`engine.load_model`, `Model.run` and, for the per-step profile, its `on_step` hook (each step's
+`kernel` and `params`, its inputs, output and time).
 """
 import time
 
@@ -117,46 +115,39 @@ def _describe(step, inputs, out):
 
 def profile_plan(model, x, passes):
     """Times every step of the model's plan over `passes` forward passes (after one warm-up),
-    walking the plan as Plan.run does. For each 1x1 conv step it also times the bare matmul of
+    through Model.run's per-step hook. For each 1x1 conv step it also times the bare matmul of
     the same operands, to split matmul from the bias/activation work around it.
 
     Returns {"steps": [...], "passes": n, "run_ms": [...]} with per-step medians."""
-    plan = model._plan
-    steps = plan.steps
-    per_step = [[] for _ in steps]
-    matmul_only = {}
-    info = [None] * len(steps)
-    run_ms = []
+    per_step, matmul_only, info, run_ms = {}, {}, {}, []
     for p in range(passes + 1):
-        env = dict(plan.constants)
-        env[plan.input_name] = x
-        started = time.perf_counter()
-        for i, step in enumerate(steps):
-            args = [env[name] for name in step.inputs]
-            t0 = time.perf_counter()
-            out = step.kernel(*args, **step.params)
-            dt = time.perf_counter() - t0
-            if p:
-                per_step[i].append(_ms(dt))
-            if info[i] is None:
+        index = iter(range(1 << 30))
+        extra = []
+
+        def on_step(step, args, out, seconds):
+            i = next(index)
+            if i not in info:
                 name, label = _describe(step, args, out)
                 info[i] = {"kernel": name, "label": label, "out_shape": _shape(out),
                            "flops": _flops(name, args, step.params, out)}
-            if p and info[i]["kernel"] == "conv_pointwise":
+            if not p:
+                return
+            per_step.setdefault(i, []).append(_ms(seconds))
+            if info[i]["kernel"] == "conv_pointwise":
                 a = args[0].reshape(-1, args[0].shape[-1])
                 t0 = time.perf_counter()
                 np.matmul(a, step.params["w"])
-                matmul_only.setdefault(i, []).append(_ms(time.perf_counter() - t0))
-            env[step.output] = out
-            for name in step.drop:
-                del env[name]
+                extra.append(_ms(time.perf_counter() - t0))
+                matmul_only.setdefault(i, []).append(extra[-1])
+
+        started = time.perf_counter()
+        model.run(x, on_step)
         if p:
             # The walk's own wall time minus the extra matmuls timed for the split.
-            extra = sum(v[-1] for v in matmul_only.values())
-            run_ms.append(_ms(time.perf_counter() - started) - extra)
+            run_ms.append(_ms(time.perf_counter() - started) - sum(extra))
     result = []
-    for i, times in enumerate(per_step):
-        entry = dict(info[i], index=i, ms=_median(times))
+    for i in sorted(per_step):
+        entry = dict(info[i], index=i, ms=_median(per_step[i]))
         if i in matmul_only:
             entry["matmul_ms"] = _median(matmul_only[i])
         result.append(entry)

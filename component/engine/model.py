@@ -31,13 +31,14 @@ class Model:
         self.input_shape = plan.input_shape     # e.g. (N, C, H, W); N is None when symbolic
         self.output_shape = plan.output_shape   # e.g. (N, 1000)
 
-    def run(self, x):
-        """x: float32 in the graph input's shape, e.g. (N, C, H, W) -> the graph output, float32."""
+    def run(self, x, on_step=None):
+        """x: float32 in the graph input's shape, e.g. (N, C, H, W) -> the graph output, float32.
+        on_step: see Plan.run (a per-step hook for profilers)."""
         x = np.asarray(x, dtype=np.float32)
         expected = self.input_shape
         if x.ndim != len(expected) or any(e is not None and e != d for e, d in zip(expected, x.shape)):
             raise ModelError(f"input shape {x.shape} does not match the model's {expected}")
-        return np.ascontiguousarray(self._plan.run(x), dtype=np.float32)
+        return np.ascontiguousarray(self._plan.run(x, on_step), dtype=np.float32)
 
 
 def _check_supported(model):

@@ -20,6 +20,7 @@ copied out of the file's bytes so that the plan does not keep them alive.
 """
 from collections import Counter
 from dataclasses import dataclass
+from time import perf_counter
 
 import numpy as np
 
@@ -181,12 +182,30 @@ class Plan:
         self.constants = planner.constants
         _set_drops(self.steps, keep={self.output_name, *self.constants})
 
-    def run(self, x):
-        """x: float32 ndarray of the declared shape, e.g. (N, C, H, W) -> the graph output."""
+    def run(self, x, on_step=None):
+        """x: float32 ndarray of the declared shape, e.g. (N, C, H, W) -> the graph output.
+
+        on_step(step, inputs, output, seconds), if given, is called after each step with what
+        it read, what it made and how long the kernel took (profilers; the plain loop is kept
+        apart so that a forward pass pays nothing for the hook)."""
+        if on_step is not None:
+            return self._run_observed(x, on_step)
         env = dict(self.constants)
         env[self.input_name] = x
         for step in self.steps:
             env[step.output] = step.kernel(*(env[name] for name in step.inputs), **step.params)
+            for name in step.drop:
+                del env[name]
+        return env[self.output_name]
+
+    def _run_observed(self, x, on_step):
+        env = dict(self.constants)
+        env[self.input_name] = x
+        for step in self.steps:
+            inputs = [env[name] for name in step.inputs]
+            started = perf_counter()
+            env[step.output] = step.kernel(*inputs, **step.params)
+            on_step(step, inputs, env[step.output], perf_counter() - started)
             for name in step.drop:
                 del env[name]
         return env[self.output_name]
