@@ -10,7 +10,7 @@ one 1x3x224x224 forward pass (median, p90, min, max over --runs runs after --war
                (bench/native_numpy.py, in a subprocess with its own OPENBLAS_* environment);
   ort          onnxruntime native, 1 thread, sequential;
   ort-web      onnxruntime-web's wasm backend (SIMD, 1 thread) under Node (bench/ort_web.mjs);
-and, through build/classifier.wasm's typed interface (imgcls:classifier/classify@0.1.0), per
+and, through build/classifier.wasm's typed interface (imgcls:classifier/classify), per
 model granted as a file at /models + MODEL_PATH ("[file]"), and for the model the component
 embeds in its build-time snapshot, if any, without MODEL_PATH ("[embedded]"):
   e2e          classify(a real JPEG, 5) wall time from the host, decode + preprocessing included,
@@ -51,7 +51,7 @@ from interface_timings import interface_cases, run_e2e, run_load, run_memory  # 
 from model_cache import MODELS, prepare_models  # noqa: E402
 from peers import run_component, run_component_load, run_native_numpy, run_ort_native, run_ort_web  # noqa: E402
 from report import PEERS, report  # noqa: E402
-from settings import BUSY_LOADAVG, OUT, ROOT, SHAPE, WASM, log, stats  # noqa: E402
+from bench_common import BUSY_LOADAVG, OUT, ROOT, SHAPE, WASM, log, stats  # noqa: E402
 from targets import evaluate_targets  # noqa: E402
 from tools.probe import SITE, Probe, probe_wasm  # noqa: E402
 from wasm_calls import PlainRuntime, Runtime  # noqa: E402

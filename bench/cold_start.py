@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from interface_timings import Case, run_memory
-from settings import ROOT, log, stats
+from bench_common import ROOT, log, stats
 from tools import footprint
 from wasm_calls import Grants, Runtime
 

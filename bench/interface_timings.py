@@ -3,7 +3,7 @@ end to end classify calls, model load per fresh instance, and an instance's peak
 import hashlib
 import time
 
-from settings import MiB, log
+from bench_common import MiB, log
 from wasm_calls import Grants, describe_error, export, guarded_call, quiet_stderr, short_error, timed, unwrap
 
 

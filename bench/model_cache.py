@@ -5,7 +5,7 @@ import shutil
 import subprocess
 import sys
 
-from settings import OUT, ROOT, digest, log
+from bench_common import OUT, ROOT, digest, log
 
 DEFAULT_MODEL = ROOT / "build" / "models" / "efficientnet-lite0.onnx"
 MODELS = {

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from settings import HERE, OUT, ROOT, SHAPE, log
+from bench_common import HERE, OUT, ROOT, SHAPE, log
 from wasm_calls import Grants
 
 NODE_DIR = ROOT / "build" / "bench-node"

@@ -4,7 +4,7 @@ import numpy as np
 import cold_start
 from interface_timings import cases_of
 from model_cache import MODELS
-from settings import BUSY_LOADAVG, SHAPE, stats
+from bench_common import BUSY_LOADAVG, SHAPE, stats
 
 PEERS = {
     "component": "component (host/runtime.py config)",

@@ -1,6 +1,6 @@
 """The issue's targets, checked against a run's results."""
 from interface_timings import cases_of
-from settings import stats
+from bench_common import stats
 
 # The issue's targets.
 TARGET_RATIO_ORT_WEB = 4.0     # MobileNetV2 inside the component within 4x of ort-web 1 thread

@@ -45,13 +45,29 @@ def free_port():
         return s.getsockname()[1]
 
 
+class Server(str):
+    """The base URL (what tests use as a string), with the server's log beside it."""
+
+    def __new__(cls, base, log):
+        self = super().__new__(cls, base)
+        self.log = log
+        return self
+
+    def log_text(self):
+        return self.log.read_text(errors="replace")
+
+
 @pytest.fixture(scope="session")
 def server():
-    """`make serve` on a free port: the command users run (wasmtime serve here: no spin CLI)."""
+    """`make serve` on a free port: the command users run (wasmtime serve here: no spin CLI).
+    Its output goes to a file (a pipe nobody reads would block it once full)."""
     require(WASM, MODEL)
     port = free_port()
-    proc = subprocess.Popen(["make", "-s", "serve", f"PORT={port}"], cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log = ROOT / "build" / "test-artifacts" / f"serve-{port}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(["make", "-s", "serve", f"PORT={port}"], cwd=ROOT, start_new_session=True,
+                                stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_SECONDS
     while True:
@@ -61,10 +77,8 @@ def server():
         except (urllib.error.URLError, ConnectionError):
             if proc.poll() is not None or time.monotonic() > deadline:
                 os.killpg(proc.pid, signal.SIGKILL)
-                pytest.fail(f"wasmtime serve did not start:\n{proc.stdout.read().decode()}")
+                pytest.fail(f"wasmtime serve did not start:\n{log.read_text()}")
             time.sleep(0.2)
-    yield base
+    yield Server(base, log)
     os.killpg(proc.pid, signal.SIGTERM)
     proc.wait(10)
-
-
