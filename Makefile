@@ -57,23 +57,25 @@ $(MODEL): $(VENV)/.done $(wildcard models/*.py) models/imagenet_classes.txt
 # The component embeds EMBED_MODEL: componentize-py's build-time snapshot holds it already
 # planned, so instances start with it loaded. MODEL_PATH at run time overrides it.
 # componentize-py links every extension module on its -p path, imported or not: UNUSED are the
-# parts of numpy and Pillow the classifier never imports (fft, random, ImageMath, ImageMorph).
+# parts of numpy and Pillow the classifier never imports (fft, random, linalg: see
+# wasi/numpy/patches/0002-lazy-linalg-import.patch; ImageMath, ImageMorph).
 # --lean: no docstrings, no garbage, no custom sections in the snapshot (tools/componentize.py).
 EMBED_MODEL ?= $(MODEL)
-UNUSED := numpy/random numpy/fft numpy/linalg/lapack_lite PIL/_imagingmath PIL/_imagingmorph
-COMPONENTIZE_CLASSIFIER = $(PY) tools/componentize.py wit/classifier.wit classifier component app \
-  $@ -p $(SITE) --embed-model $(EMBED_MODEL) $(addprefix --drop ,$(UNUSED)) --lean
-COMPONENT_INPUTS := $(W)/.numpy $(W)/.pillow $(EMBED_MODEL) wit/classifier.wit $(wildcard tools/*.py) \
+UNUSED := numpy/random numpy/fft numpy/linalg PIL/_imagingmath PIL/_imagingmorph
+componentize_classifier = $(PY) tools/componentize.py wit/classifier.wit classifier component app \
+  $(1) -p $(SITE) --embed-model $(EMBED_MODEL) $(addprefix --drop ,$(UNUSED)) --lean
+COMPONENT_INPUTS := $(W)/.numpy $(W)/.pillow $(EMBED_MODEL) wit/classifier.wit \
+  $(addprefix tools/,componentize.py shrink.py dlmalloc.py wasm_binary.py) \
   $(wildcard tools/guest/*.py) $(shell find component -name "*.py")
 component: $(WASM)
 $(WASM): $(COMPONENT_INPUTS)
-	$(COMPONENTIZE_CLASSIFIER)
+	$(call componentize_classifier,$@)
 
 # The same build measured: which module's import left what on the snapshot's heap (tracemalloc
-# inside the build; tools/footprint.py --modules reads the .json).
-FOOTPRINT_TRACE := build/footprint/heap-trace.wasm
+# inside the build: tools/guest/heap_trace.py), read by tools/footprint.py --modules.
+FOOTPRINT_TRACE := build/footprint/heap-trace.json
 $(FOOTPRINT_TRACE): $(COMPONENT_INPUTS)
-	$(COMPONENTIZE_CLASSIFIER) --trace-heap $(@:.wasm=.json)
+	$(call componentize_classifier,build/footprint/heap-trace.wasm) --trace-heap $@
 
 # wasmtime serve, when there is no spin CLI: no network, no files (the model is embedded).
 # SERVE_MODEL=path/to/model.onnx serves that file instead: its folder is granted at /models

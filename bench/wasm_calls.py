@@ -7,10 +7,9 @@ import os
 import sys
 import time
 
+from host.classifier import INTERFACE
 from host.runtime import Grants, Runtime  # noqa: F401  (re-exported for the bench's modules)
 from host.runtime import call as guarded_call  # a fresh CPU deadline per call
-
-INTERFACE = "imgcls:classifier/classify@0.2.0"
 
 
 class PlainRuntime:

@@ -40,7 +40,10 @@ def main():
     # Its build reads the WIT packages from its build/wit-deps (else it would download them).
     shutil.copytree(ROOT / "build" / "wit-deps", SRC / "build" / "wit-deps")
     wasi = ROOT / "build" / "wasi"
-    # Its Makefile's own rule, told that the cross-builds are done and where they are.
+    # Its Makefile's own rule, told that the cross-builds are done (stamps, -o) and where they are.
+    (SRC / "build" / "wasi").mkdir(parents=True, exist_ok=True)
+    for stamp_name in (".toolchain", ".numpy", ".pillow"):
+        (SRC / "build" / "wasi" / stamp_name).touch()
     subprocess.run(["make", "-C", str(SRC), "build/classifier.wasm", f"PY={sys.executable}",
                     f"SITE={wasi / 'site-packages'}", f"EMBED_MODEL={MODEL}",
                     "-o", "build/wasi/.numpy", "-o", "build/wasi/.pillow"], check=True)

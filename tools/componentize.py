@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: `from tools import ...` below
     sys.path.insert(0, str(ROOT))
 
-from tools import shrink  # noqa: E402
+from tools import shrink, wasm_binary  # noqa: E402
 DOWNLOADS = ROOT / "build" / "wasi" / "downloads"
 WIT_DEPS = ["cli", "clocks", "filesystem", "http", "io", "random", "sockets"]
 WHEEL_DEPS = "spin_sdk/wit/deps/"
@@ -94,7 +94,6 @@ gc.collect()
 LEAN = ("import lean_import", "lean_import.install()")
 TRACE = ("import heap_trace", "heap_trace.start()")
 GUEST_TOOLS = ROOT / "tools" / "guest"
-TRACE_PREFIX = "HEAP-TRACE "
 
 
 def entry_folder(staging, module, lean, trace):
@@ -163,20 +162,24 @@ def build(world_file, world, app_dir, module, out, paths=(), embed_model=None, d
     cmd += [module, "-o", str(out)]
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     print(f"componentize-py: {module} -> {out}", flush=True)
-    if trace_heap:
-        run = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
-        lines = run.stdout.splitlines()
-        print("\n".join(line for line in lines if not line.startswith(TRACE_PREFIX)))
-        trace = [line[len(TRACE_PREFIX):] for line in lines if line.startswith(TRACE_PREFIX)]
-        if not trace:
-            raise SystemExit("the measuring build printed no heap trace")
-        Path(trace_heap).write_text(trace[-1])
-    else:
-        subprocess.run(cmd, check=True)
+    subprocess.run(cmd, check=True)
     if lean:
         size = Path(out).stat().st_size
         Path(out).write_bytes(shrink.shrink(Path(out).read_bytes(), keep_names))
         print(f"shrunk {out}: {size / 2**20:.1f} MiB -> {Path(out).stat().st_size / 2**20:.1f} MiB")
+    if trace_heap:
+        Path(trace_heap).write_text(heap_trace_report(Path(out).read_bytes()))
+        print(f"heap trace: {trace_heap}")
+
+
+def heap_trace_report(component):
+    """The report tools/guest/heap_trace.py left in the snapshot of a measuring build."""
+    image, _, _ = shrink.snapshot_image(shrink.memory_owner(wasm_binary.core_modules(component)))
+    start = image.find(b"<<HEAP-TRACE{")
+    end = image.find(b"HEAP-TRACE>>", start)
+    if start < 0 or end < 0:
+        raise SystemExit("the measuring build's snapshot holds no heap trace")
+    return image[start + len(b"<<HEAP-TRACE"):end].decode()
 
 
 def main():

@@ -3,8 +3,8 @@ build-time snapshot (the data segments of the module owning the memory) holds.
 
     python tools/footprint.py [WASM]            # default build/classifier.wasm
     python tools/footprint.py --modules         # also: the snapshot's heap by Python module
-                                                # (builds a measuring component, ~3 min)
-    python tools/footprint.py --json WASM       # the figures as JSON (bench/footprint uses them)
+                                                # (`make` builds a measuring component, minutes)
+    python tools/footprint.py --json WASM       # the figures as JSON (bench/cold_start.py: measure())
 
 The snapshot is split into: memory below the heap (the shadow stack and the static data of
 CPython, libc and the extension modules), the heap's live chunks (those of 64 KiB and more are
@@ -15,7 +15,6 @@ segments. --modules charges the live heap to the modules whose import made it
 """
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -29,7 +28,6 @@ from tools import wasm_binary as wb  # noqa: E402
 
 MIB = 2**20
 BIG_CHUNK = 65536
-DEBUG = re.compile(r"^custom:(\.debug_.*)$")
 
 
 def module_row(module):
@@ -115,11 +113,12 @@ def main():
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--modules", action="store_true",
                         help="also charge the snapshot's heap to Python modules (a measuring build)")
+    parser.add_argument("--trace", type=Path, help="with --modules: a heap trace made before (--trace-heap)")
     args = parser.parse_args()
     fig = measure(args.wasm)
     if args.modules:
         from tools import heap_by_module
-        fig["heap_by_module"] = heap_by_module.measure()
+        fig["heap_by_module"] = heap_by_module.measure(args.trace)
     if args.json:
         print(json.dumps(fig))
         return

@@ -8,7 +8,7 @@ Spec: the core binary format (section ids 0-13) and the component model's Binary
 section holding a core module is id 1, a nested component id 4; the `component-name` custom
 section maps core modules to names).
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,8 +26,8 @@ SORT_CORE_MODULE = 0x11
 WASM_PAGE = 65536
 
 
-def read_u32(buf, pos):
-    """An unsigned LEB128 at `pos`: (value, position after it)."""
+def read_leb(buf, pos, signed=False):
+    """A LEB128 number at `pos`: (value, position after it)."""
     value = shift = 0
     while True:
         byte = buf[pos]
@@ -35,7 +35,15 @@ def read_u32(buf, pos):
         value |= (byte & 0x7F) << shift
         shift += 7
         if byte < 0x80:
-            return value, pos
+            return (value - (1 << shift) if signed and byte & 0x40 else value), pos
+
+
+def read_u32(buf, pos):
+    return read_leb(buf, pos)
+
+
+def read_s32(buf, pos):
+    return read_leb(buf, pos, signed=True)
 
 
 def write_u32(value):
@@ -86,17 +94,6 @@ def sections(buf, version):
 CONST_OPS_WITH_LEB = {0x41, 0x42, 0x23}  # i32.const, i64.const, global.get
 CONST_OPS_PLAIN = {0x6A, 0x6B, 0x6C, 0x7C, 0x7D, 0x7E}  # extended-const add/sub/mul (i32, i64)
 I32_CONST, END = 0x41, 0x0B
-
-
-def read_s32(buf, pos):
-    value, shift = 0, 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return (value - (1 << shift) if byte & 0x40 else value), pos
 
 
 def write_s32(value):
@@ -164,7 +161,7 @@ def memory_image(module, section):
     return image
 
 
-MAX_SEGMENTS = 50_000  # wasmparser refuses modules with more than 100,000 data segments
+MAX_SEGMENTS = 80_000  # wasmparser refuses modules with more than 100,000 data segments
 
 
 def encode_data_section(image, merge_gap=16):

@@ -13,8 +13,11 @@ import sys
 import tracemalloc
 
 NUMPY_DOMAIN = 389047  # numpy's tracemalloc domain for array data (NPY_TRACE_DOMAIN)
-FRAMES = 200  # deep enough to reach the import frames of nested imports
+FRAMES = 24  # enough to reach the innermost import frame; more costs memory that the
+# snapshot must copy out (componentize-py stops at ~128 MiB: "fuel ... exhausted")
 TAG = "<import "
+BEGIN, END = b"<<HEAP-TRACE", b"HEAP-TRACE>>"  # around the report in the snapshot
+REPORT = b""
 
 
 def _tagged_call(name):
@@ -69,16 +72,21 @@ def _charged_module(traceback):
 
 
 def report():
-    """Prints one JSON line: live bytes by (module, kind, file that allocated), kind being
-    "array" for numpy array buffers and "object" for the rest."""
+    """Leaves in the heap, for the snapshot to keep, one bytes object: BEGIN, then as JSON the
+    live bytes by (module, kind, file) -- kind "array" for numpy array buffers (with the file
+    that allocated them), "object" for the rest -- and which modules are the standard
+    library's, then END. The host reads it back out of the snapshot (tools/componentize.py
+    --trace-heap): componentize-py keeps only a little of what an app prints at build time."""
+    global REPORT
     snapshot = tracemalloc.take_snapshot()
     sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _TaggingFinder)]
     tracemalloc.stop()
     totals = {}
     for trace in snapshot.traces:
         kind = "array" if trace.domain == NUMPY_DOMAIN else "object"
-        key = (_charged_module(trace.traceback), kind, trace.traceback[-1].filename)
+        where = trace.traceback[-1].filename if kind == "array" else ""
+        key = (_charged_module(trace.traceback), kind, where)
         totals[key] = totals.get(key, 0) + trace.size
     rows = [[module, kind, where, size] for (module, kind, where), size in totals.items()]
-    print("HEAP-TRACE " + json.dumps({"rows": rows, "stdlib": sorted(sys.stdlib_module_names)}),
-          flush=True)
+    text = json.dumps({"rows": rows, "stdlib": sorted(sys.stdlib_module_names)})
+    REPORT = BEGIN + text.encode() + END
