@@ -215,7 +215,7 @@ def main():
     text = report(res, args)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(res, indent=1))
+    args.out.write_text(json.dumps(res, indent=1, default=str))
     (args.out.parent / "results.txt").write_text(text + "\n")
     log(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
 

@@ -69,8 +69,10 @@ def footprint_targets(figures):
               "text": f"size {mib:.1f} MiB (target <= {TARGET_SIZE_MIB} MiB)"}]
     if base:
         ratio = stats(ours["compile_ms"])["median"] / stats(base["compile_ms"])["median"]
+        cpu = stats(ours["compile_cpu_ms"])["median"] / stats(base["compile_cpu_ms"])["median"]
         found.append({"target": "cold-compile", "met": ratio <= TARGET_COMPILE_RATIO, "value": ratio,
-                      "text": f"cold compile {ratio:.2f}x the baseline's (target <= {TARGET_COMPILE_RATIO}x)"})
+                      "text": f"cold compile {ratio:.2f}x the baseline's wall time, {cpu:.2f}x its CPU time "
+                              f"(target <= {TARGET_COMPILE_RATIO}x)"})
     else:
         found.append({"target": "cold-compile", "met": None, "value": None,
                       "text": "cold compile vs the baseline: no --baseline given"})

@@ -18,6 +18,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -51,23 +53,34 @@ def module_row(module):
     return row
 
 
+REGIONS = ("below_heap", "heap_arrays", "heap_objects", "heap_free", "above_heap")
+
+
 def snapshot_figures(owner):
+    """Bytes the snapshot stores, by the region of memory they initialise (they add up to the
+    data segments' contents), and of those, how many are zeros."""
     image, heap, _ = shrink.snapshot_image(owner)
     segments = wb.data_segments(owner.body, owner.section(shrink.DATA))
-    stored = sum(s.size for s in segments)
-    zeros = sum(owner.body[s.start:s.start + s.size].tobytes().count(0) for s in segments)
-    below = image[:heap.start]
-    big = [size for _, size in heap.live if size >= BIG_CHUNK]
+    region = np.full(len(image), REGIONS.index("above_heap"), np.int8)
+    region[:heap.start] = REGIONS.index("below_heap")
+    for address, size in heap.live:
+        region[address:address + size] = REGIONS.index("heap_arrays" if size >= BIG_CHUNK else "heap_objects")
+    for address, size in heap.free:
+        region[address:address + size] = REGIONS.index("heap_free")
+    stored = np.zeros(len(image), bool)
+    for s in segments:
+        stored[s.offset:s.offset + s.size] = True
+    zero = np.frombuffer(bytes(image), np.uint8) == 0
+    by_region = np.bincount(region[stored], minlength=len(REGIONS))
+    zeros = np.bincount(region[stored & zero], minlength=len(REGIONS))
+    section = owner.section(shrink.DATA)
     return {
-        "data_section": owner.section(shrink.DATA).end - owner.section(shrink.DATA).start,
+        "data_section": section.end - section.start,
         "segments": len(segments),
-        "stored_bytes": stored,
-        "zero_bytes_in_segments": zeros,
-        "below_heap_nonzero": len(below) - below.count(0),
-        "heap_live": heap.live_bytes(),
+        "stored": {name: int(n) for name, n in zip(REGIONS, by_region)},
+        "stored_zeros": {name: int(n) for name, n in zip(REGIONS, zeros)},
+        "heap_live_big_chunks": sum(1 for _, size in heap.live if size >= BIG_CHUNK),
         "heap_live_chunks": len(heap.live),
-        "heap_live_big": sum(big),
-        "heap_live_big_chunks": len(big),
         "heap_free": heap.free_bytes(),
         "heap_free_nonzero": dlmalloc.dirty_free_bytes(image, heap),
     }
@@ -96,15 +109,15 @@ def print_report(fig):
     print(f"  all modules without the snapshot: {code / MIB:.2f} MiB, of which custom sections "
           f"{custom / MIB:.2f} MiB (names {sum(r['names'] for r in rows) / MIB:.2f})")
     s = fig["snapshot"]
-    print(f"  snapshot: {s['data_section'] / MIB:.2f} MiB in {s['segments']} segments:")
-    print(f"    below the heap (stack, static data), non-zero  {s['below_heap_nonzero'] / MIB:7.2f} MiB")
-    print(f"    heap, live chunks >= 64 KiB (array buffers)    {s['heap_live_big'] / MIB:7.2f} MiB"
-          f" in {s['heap_live_big_chunks']} chunks")
-    print(f"    heap, live chunks < 64 KiB (objects)           "
-          f"{(s['heap_live'] - s['heap_live_big']) / MIB:7.2f} MiB in {s['heap_live_chunks'] - s['heap_live_big_chunks']} chunks")
-    print(f"    heap, freed memory still non-zero (garbage)    {s['heap_free_nonzero'] / MIB:7.2f} MiB"
-          f" (free in all: {s['heap_free'] / MIB:.2f} MiB)")
-    print(f"    zero bytes stored inside segments              {s['zero_bytes_in_segments'] / MIB:7.2f} MiB")
+    print(f"  snapshot: {s['data_section'] / MIB:.2f} MiB in {s['segments']} segments; what its bytes initialise"
+          " (MiB, of which zeros):")
+    labels = {"below_heap": "below the heap: shadow stack, static data of the libraries",
+              "heap_arrays": f"heap, chunks >= 64 KiB: array buffers ({s['heap_live_big_chunks']} chunks)",
+              "heap_objects": f"heap, smaller chunks: objects ({s['heap_live_chunks'] - s['heap_live_big_chunks']})",
+              "heap_free": f"heap, freed memory (non-zero: {s['heap_free_nonzero'] / MIB:.2f})",
+              "above_heap": "past the heap"}
+    for name in REGIONS:
+        print(f"    {labels[name]:<62}{s['stored'][name] / MIB:7.2f}  ({s['stored_zeros'][name] / MIB:.2f})")
 
 
 def main():

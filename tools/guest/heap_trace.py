@@ -13,8 +13,10 @@ import sys
 import tracemalloc
 
 NUMPY_DOMAIN = 389047  # numpy's tracemalloc domain for array data (NPY_TRACE_DOMAIN)
-FRAMES = 24  # enough to reach the innermost import frame; more costs memory that the
-# snapshot must copy out (componentize-py stops at ~128 MiB: "fuel ... exhausted")
+# Enough to reach the innermost import frame. More costs memory, and componentize-py cannot
+# copy a too large memory out of the guest ("fuel allocated for hostcalls has been exhausted"
+# with 200 frames here).
+FRAMES = 24
 TAG = "<import "
 BEGIN, END = b"<<HEAP-TRACE", b"HEAP-TRACE>>"  # around the report in the snapshot
 REPORT = b""
