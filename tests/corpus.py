@@ -11,6 +11,7 @@ Pillow only identifies (stubs) or decodes with a library this build leaves out; 
 formats Pillow has no plugin for; crafted headers (sizes and offsets past 2**31, which are
 OverflowErrors on wasm32's 32-bit ssize_t, unknown pixel formats, zero sizes); extreme sizes.
 """
+import functools
 import io
 import random
 import struct
@@ -194,6 +195,7 @@ def extreme_sizes():
     return {name: Case(data, 200) for name, data in files.items()}
 
 
+@functools.cache
 def build():
     corpus = {}
     for group in (written, undecodable, crafted, extreme_sizes):
