@@ -49,6 +49,13 @@ def animated(fmt, **options):
     return buf.getvalue()
 
 
+def rotated_exif():
+    """EXIF orientation 6: the stored picture must be turned 90 degrees clockwise to view."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return exif
+
+
 def sixteen_bit(image):
     return Image.fromarray(np.asarray(image.convert("L"), np.uint16) * 257)
 
@@ -65,8 +72,7 @@ def written():
     rgb, gray, p = SMALL, SMALL.convert("L"), SMALL.convert("P", palette=Image.ADAPTIVE)
     p_transparent = p.copy()
     p_transparent.info["transparency"] = 0
-    exif = Image.Exif()
-    exif[0x0112] = 6
+    exif = rotated_exif()
     files = {
         "jpeg": encode(rgb, quality=90), "jpeg progressive": encode(rgb, progressive=True),
         "jpeg gray": encode(gray), "jpeg cmyk": encode(rgb.convert("CMYK")),

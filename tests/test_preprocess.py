@@ -43,14 +43,12 @@ def model_image(data):
 
 
 def variants(photo):
-    exif = Image.Exif()
-    exif[0x0112] = 6
     gray = photo.convert("L")
     return {
         "jpeg": encode(photo, quality=90), "progressive jpeg": encode(photo, progressive=True),
         "png": encode(photo, "PNG"), "gray png": encode(gray, "PNG"), "webp": encode(photo, "WEBP"),
         "gif": encode(photo.convert("P", palette=Image.ADAPTIVE), "GIF"), "rgba png": encode(corpus.with_alpha(photo), "PNG"),
-        "cmyk jpeg": encode(photo.convert("CMYK")), "exif-rotated jpeg": encode(photo, exif=exif),
+        "cmyk jpeg": encode(photo.convert("CMYK")), "exif-rotated jpeg": encode(photo, exif=corpus.rotated_exif()),
         "1-bit png": encode(photo.convert("1"), "PNG"), "8-bit widened to 16": encode(corpus.sixteen_bit(photo), "PNG"),
         "5:1 panorama": encode(photo.resize((photo.width * 5, photo.height // 2)), "PNG"),
         "1:6 tall": encode(photo.resize((photo.width // 3, photo.height * 2)), "PNG"),
