@@ -70,7 +70,8 @@ def refuse_missing_decoder(image, error):
         refuse("EPS", "they need Ghostscript, which this build does not include")
     if found:
         codec = found.group(1)
-        detail = f" ({image.info['compression']} compression)" if image.format == "TIFF" and "compression" in image.info else ""
-        refuse(f"{image.format}{detail}", f"their decoder needs {NEEDS.get(codec, codec)}, which this build does not include")
+        compression = image.info.get("compression") if image.format == "TIFF" else None
+        name = f"{image.format} ({compression} compression)" if compression else image.format
+        refuse(name, f"their decoder needs {NEEDS.get(codec, codec)}, which this build does not include")
     if "JPEG 2000 support" in str(error):  # an ICNS icon stored as JPEG 2000
         refuse(f"{image.format} (JPEG 2000 content)", "their decoder needs OpenJPEG, which this build does not include")

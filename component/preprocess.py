@@ -60,7 +60,8 @@ class Preprocessing:
     def __post_init__(self):
         if self.interpolation not in FILTERS:
             raise ValueError(f"interpolation {self.interpolation!r}: use one of {', '.join(FILTERS)}")
-        if not (isinstance(self.input_size, int) and isinstance(self.resize, int) and 0 < self.input_size <= self.resize):
+        sizes = (self.input_size, self.resize)
+        if not (all(isinstance(n, int) for n in sizes) and 0 < self.input_size <= self.resize):
             raise ValueError(f"input_size {self.input_size!r} and resize {self.resize!r}: "
                              "need integers with 0 < input_size <= resize")
         std = np.asarray(self.std, np.float64)
@@ -144,7 +145,8 @@ def rgb_converter(image):
     if image.mode == "LAB":  # Pillow would need ImageCms (LittleCMS), not in this build
         return lambda band: Image.fromarray(colors.lab_to_rgb(np.asarray(band)))
     if image.mode in ALPHA_MODES or (image.mode == "P" and "transparency" in image.info):
-        return lambda band: Image.alpha_composite(Image.new("RGBA", band.size, WHITE), band.convert("RGBA")).convert("RGB")
+        return lambda band: Image.alpha_composite(Image.new("RGBA", band.size, WHITE),
+                                                  band.convert("RGBA")).convert("RGB")
     return lambda band: band.convert("RGB")
 
 
@@ -205,7 +207,8 @@ def region(image, plan):
 def resize_and_crop(rgb, plan, prep):
     """The region, in RGB, resampled and cropped to prep.input_size square."""
     x, y = plan
-    resized = rgb.resize((x.length, y.length), FILTERS[prep.interpolation], box=(x.box[0], y.box[0], x.box[1], y.box[1]))
+    box = (x.box[0], y.box[0], x.box[1], y.box[1])
+    resized = rgb.resize((x.length, y.length), FILTERS[prep.interpolation], box=box)
     return resized.crop((x.crop, y.crop, x.crop + prep.input_size, y.crop + prep.input_size))
 
 

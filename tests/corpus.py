@@ -86,7 +86,8 @@ def written():
         "webp alpha": encode(with_alpha(rgb), "WEBP"), "webp animated": animated("WEBP"),
         "bmp": encode(rgb, "BMP"), "bmp palette": encode(p, "BMP"), "bmp 1-bit": encode(rgb.convert("1"), "BMP"),
         "dib": encode(rgb, "DIB"), "ico": encode(rgb, "ICO"), "icns": encode(rgb.resize((64, 64)), "ICNS"),
-        "tiff": encode(rgb, "TIFF"), "tiff gray": encode(gray, "TIFF"), "tiff cmyk": encode(rgb.convert("CMYK"), "TIFF"),
+        "tiff": encode(rgb, "TIFF"), "tiff gray": encode(gray, "TIFF"),
+        "tiff cmyk": encode(rgb.convert("CMYK"), "TIFF"),
         "tiff rgba": encode(with_alpha(rgb), "TIFF"), "tiff 1-bit": encode(rgb.convert("1"), "TIFF"),
         "tiff palette": encode(p, "TIFF"), "tiff 16-bit": encode(sixteen_bit(rgb), "TIFF"),
         "tiff 32-bit int": encode(sixteen_bit(rgb).convert("I"), "TIFF"),
@@ -164,6 +165,7 @@ def crafted():
     """Headers that lie: sizes and offsets over 2**31, unknown pixel formats, no pixels."""
     dds = bytearray(encode(SMALL, "DDS"))
     struct.pack_into("<II", dds, 76 + 4, 0x4, 0x31545845)  # pixel format flags FOURCC, fourcc "EXT1"
+    bmp = encode(SMALL, "BMP")
     icns_huge = b"icns" + struct.pack(">I", 32) + b"ic08" + struct.pack(">I", 0xF0000000) + bytes(16)
     psd_huge = (b"8BPS" + struct.pack(">H6xHIIHH", 1, 3, 64, 96, 8, 3)
                 + struct.pack(">I", 0xF0000000) + bytes(32))
@@ -178,7 +180,7 @@ def crafted():
         "png 8000x8000": Case(png_of(8000, 8000), 422, "limit"),
         "png 4 Gpx claimed by a 1-bit header": Case(png_of(65536, 65536, 0, 1), 422, "limit"),
         "gif 0x0 screen": Case(b"GIF89a" + bytes(7) + b",\0\0\0\0\0\0\0\0\0\x02\x02D\x01\0;", 400),
-        "bmp height -2**31": Case(encode(SMALL, "BMP")[:22] + struct.pack("<i", -2**31) + encode(SMALL, "BMP")[26:], 422),
+        "bmp height -2**31": Case(bmp[:22] + struct.pack("<i", -2**31) + bmp[26:], 422),
     }
 
 

@@ -22,6 +22,7 @@ import pytest
 import corpus
 from conftest import MODEL, ROOT, STARTUP_SECONDS, free_port, require
 from host.classifier import ClassifyError, ComponentClassifier
+from host.runtime import Grants
 from photos import CHELSEA_JPEG, COFFEE_JPEG, ESPRESSO
 from tools.probe import probe_wasm
 
@@ -98,6 +99,14 @@ def test_corpus_through_the_harness(harness, name):
     assert kind == corpus.STATUS_CASE[case.status] and case.says in message, message
     if kind is not None:  # the harness keeps its instance: the failure must not poison it
         assert harness.classify(COFFEE_JPEG, 1)[0]["index"] == ESPRESSO
+
+
+def test_an_image_too_big_for_the_instances_memory_is_a_422_and_the_instance_goes_on():
+    require(MODEL)
+    small = ComponentClassifier(grants=Grants(memory_limit=192 << 20))  # the model alone takes ~70 MiB
+    kind, message = classify_kind(small, CORPUS["6300x6300 rgba png"].data)
+    assert kind == "image-too-large" and "more memory" in message, message
+    assert small.classify(COFFEE_JPEG, 1)[0]["index"] == ESPRESSO
 
 
 def stalled_client(netloc, outcome):

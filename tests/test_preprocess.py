@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 import pytest
-from PIL import AvifImagePlugin, EpsImagePlugin, IcnsImagePlugin, Image, ImageCms, ImageOps
+from PIL import AvifImagePlugin, EpsImagePlugin, IcnsImagePlugin, Image, ImageOps
 from skimage import data as photos
 
 import colors
@@ -47,7 +47,8 @@ def variants(photo):
     return {
         "jpeg": encode(photo, quality=90), "progressive jpeg": encode(photo, progressive=True),
         "png": encode(photo, "PNG"), "gray png": encode(gray, "PNG"), "webp": encode(photo, "WEBP"),
-        "gif": encode(photo.convert("P", palette=Image.ADAPTIVE), "GIF"), "rgba png": encode(corpus.with_alpha(photo), "PNG"),
+        "gif": encode(photo.convert("P", palette=Image.ADAPTIVE), "GIF"),
+        "rgba png": encode(corpus.with_alpha(photo), "PNG"),
         "cmyk jpeg": encode(photo.convert("CMYK")), "exif-rotated jpeg": encode(photo, exif=corpus.rotated_exif()),
         "1-bit png": encode(photo.convert("1"), "PNG"), "8-bit widened to 16": encode(corpus.sixteen_bit(photo), "PNG"),
         "5:1 panorama": encode(photo.resize((photo.width * 5, photo.height // 2)), "PNG"),
