@@ -165,7 +165,7 @@ def to_rgb(image):
             rgb.paste(convert(image.crop((0, top, width, min(height, top + rows)))), (0, top))
         return rgb
     except ValueError as e:  # a mode Pillow cannot convert
-        raise UnsupportedFormat(f"{image.format} images in mode {image.mode} cannot be converted to RGB: {e}") from None
+        raise UnsupportedFormat(f"images in mode {image.mode} cannot be converted to RGB: {e}") from None
 
 
 @dataclass(frozen=True)
