@@ -122,7 +122,7 @@ class Classifier:
             "num_classes": self.num_classes,
             "parameters": self.model.info["parameters"],
             "op_counts": self.model.info["op_counts"],
-            "preprocessing": vars(self.prep),
+            "preprocessing": self.prep.settings(),
             "load_ms": round(self.load_ms, 1),
         }
 
