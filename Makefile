@@ -51,7 +51,9 @@ wasi-deps: $(W)/.numpy $(W)/.pillow
 
 # --- the model and the component -----------------------------------------------------
 model: $(MODEL)
-$(MODEL): $(VENV)/.done $(wildcard models/*.py) models/imagenet_classes.txt
+# The check after the conversion runs the app's own preprocessing (component/preprocess.py and what it imports).
+$(MODEL): $(VENV)/.done $(wildcard models/*.py) models/imagenet_classes.txt \
+    $(addprefix component/,preprocess.py formats.py colors.py)
 	$(PY) models/efficientnet_lite0.py $(MODELS)
 
 # The component embeds EMBED_MODEL: componentize-py's build-time snapshot holds it already
