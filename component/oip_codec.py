@@ -32,6 +32,11 @@ from errors import BadRequest
 from web import Response, echo
 
 INPUT, OUTPUT = "image", "probabilities"
+# Arrays and objects in one JSON head. A request for this model has a handful; the limit keeps
+# the nesting shallow, since json's C parser (and encoder) recurse per level and a few thousand
+# levels exhaust the wasm call stack: a trap, not an exception. Counting them (in strings too)
+# bounds the depth in linear time, before parsing.
+MAX_BRACKETS = 64
 KINDS = {dict: "an object", list: "an array", str: "a string", bool: "true or false", int: "an integer"}
 
 
@@ -70,8 +75,15 @@ def split(body, declared):
             raise BadRequest(f"Inference-Header-Content-Length is {declared}, but the body has {len(body)} bytes")
         head, binary = body[:int(declared)], memoryview(body)[int(declared):]
     try:
-        return json.loads(head), binary
-    except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        hint = "" if declared is not None else " (binary data after it needs an Inference-Header-Content-Length header)"
+        raise BadRequest(f"the inference request's JSON is not UTF-8{hint}") from None
+    if text.count("[") + text.count("{") > MAX_BRACKETS:
+        raise BadRequest(f"the inference request's JSON has more than {MAX_BRACKETS} arrays and objects")
+    try:
+        return json.loads(text), binary
+    except (ValueError, RecursionError) as e:
         raise BadRequest(f"the inference request's JSON does not parse: {str(e)[:200]}") from None
 
 

@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -57,17 +58,18 @@ class Server(str):
         return self.log.read_text(errors="replace")
 
 
-@pytest.fixture(scope="session")
-def server():
-    """`make serve` on a free port: the command users run (wasmtime serve here: no spin CLI).
-    Its output goes to a file (a pipe nobody reads would block it once full)."""
+@contextmanager
+def serving(*make_args):
+    """`make serve` on a free port: the command users run (wasmtime serve here: no spin CLI),
+    with extra make arguments (settings, e.g. CORS_ORIGINS=...). Its output goes to a file (a
+    pipe nobody reads would block it once full)."""
     require(WASM, MODEL)
     port = free_port()
     log = ROOT / "build" / "test-artifacts" / f"serve-{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
-        proc = subprocess.Popen(["make", "-s", "serve", f"PORT={port}"], cwd=ROOT, start_new_session=True,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(["make", "-s", "serve", f"PORT={port}", *make_args], cwd=ROOT,
+                                start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_SECONDS
     while True:
@@ -79,6 +81,29 @@ def server():
                 os.killpg(proc.pid, signal.SIGKILL)
                 pytest.fail(f"wasmtime serve did not start:\n{log.read_text()}")
             time.sleep(0.2)
-    yield Server(base, log)
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(10)
+    try:
+        yield Server(base, log)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def server():
+    with serving() as base:
+        yield base
+
+
+@pytest.fixture
+def configure(monkeypatch):
+    """Sets the component's settings for native tests: configure(MODEL_PATH=..., CORS_ORIGINS=...)
+    sets those environment variables and makes settings.get() read them again."""
+    import settings
+
+    def set_values(**values):
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+        settings.reset()
+
+    yield set_values
+    settings.reset()  # the next test reads its own (monkeypatch restores the environment after)

@@ -12,9 +12,9 @@ import errors
 
 
 @pytest.fixture(autouse=True)
-def model(monkeypatch):
+def model(configure):
     require(MODEL)
-    monkeypatch.setenv("MODEL_PATH", str(MODEL))
+    configure(MODEL_PATH=str(MODEL))
 
 
 def answer(method, target, body=b"", headers=None):
