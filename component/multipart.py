@@ -30,6 +30,9 @@ HEADER_LINE = re.compile(rf"({TOKEN}):[ \t]*([^\r\n]*?)[ \t]*")
 BOUNDARY = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=?]")
 MAX_HEADER_BYTES = 8192
 TRANSFER_ENCODINGS = {"7bit", "8bit", "binary"}
+# Browsers (the WHATWG HTML form encoding) write these three characters of field and file names
+# percent-escaped; curl escapes quotes with a backslash (undone as a quoted string).
+HTML_ESCAPES = re.compile("%(22|0D|0A)")
 
 
 @dataclass
@@ -96,7 +99,9 @@ def make_part(headers, data):
     encoding = headers.get("content-transfer-encoding", "binary").lower()
     if encoding not in TRANSFER_ENCODINGS:
         raise BadRequest(f"Content-Transfer-Encoding {encoding[:40]!r} is not supported; send the bytes as they are")
-    return Part(params["name"], params.get("filename"), headers.get("content-type"), data)
+    name, filename = (HTML_ESCAPES.sub(lambda m: chr(int(m.group(1), 16)), v) if v is not None else None
+                      for v in (params["name"], params.get("filename")))
+    return Part(name, filename, headers.get("content-type"), data)
 
 
 def parse(body, content_type, max_parts):

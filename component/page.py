@@ -78,8 +78,8 @@ async function classify(files) {
     answer.results.forEach((entry, i) => {
       const section = document.createElement("section");
       const image = document.createElement("img");
-      image.src = URL.createObjectURL(files[i]);
-      image.alt = entry.filename;
+      image.alt = "";
+      if (!entry.error) image.src = URL.createObjectURL(files[i]);  // not a picture otherwise
       const text = document.createElement("div");
       const title = document.createElement("h2");
       title.textContent = entry.filename;
