@@ -21,6 +21,7 @@ from host.runtime import Runtime  # noqa: E402
 from tools.probe import SITE, Probe, ProbeError, probe_wasm  # noqa: E402,F401
 
 WASM = ROOT / "build" / "classifier.wasm"
+SPIN_WASM = ROOT / "build" / "classifier-spin.wasm"  # the same app, also reading Spin variables
 MODEL = ROOT / "build" / "models" / "efficientnet-lite0.onnx"
 
 
@@ -97,10 +98,13 @@ def server():
 @pytest.fixture
 def configure(monkeypatch):
     """Sets the component's settings for native tests: configure(MODEL_PATH=..., CORS_ORIGINS=...)
-    sets those environment variables and makes settings.get() read them again."""
+    makes those environment variables the only settings given, read again by settings.get()."""
+    import dataclasses
     import settings
 
     def set_values(**values):
+        for f in dataclasses.fields(settings.Settings):
+            monkeypatch.delenv(f.name.upper(), raising=False)
         for name, value in values.items():
             monkeypatch.setenv(name, value)
         settings.reset()

@@ -46,7 +46,7 @@ def test_off_by_default():
 
 
 def test_preflight_from_an_allowed_origin(configure):
-    configure(CORS_ORIGINS=f"http://localhost:8080, {ALLOWED}", CORS_MAX_AGE="120")
+    configure(MODEL_PATH=str(MODEL), CORS_ORIGINS=f"http://localhost:8080, {ALLOWED}", CORS_MAX_AGE="120")
     status, headers = answer("OPTIONS", "/v2/models/efficientnet-lite0/infer", PREFLIGHT)
     assert status == 204
     assert cors_headers(headers) == {
@@ -56,7 +56,7 @@ def test_preflight_from_an_allowed_origin(configure):
 
 
 def test_answers_to_allowed_origins_only(configure):
-    configure(CORS_ORIGINS=ALLOWED)
+    configure(MODEL_PATH=str(MODEL), CORS_ORIGINS=ALLOWED)
     _, headers = answer("POST", "/predict?top_k=1", {"Origin": ALLOWED}, CHELSEA_JPEG)
     assert headers["access-control-allow-origin"] == ALLOWED and headers["vary"] == "Origin"
     assert "x-request-id" in headers["access-control-expose-headers"]
@@ -69,7 +69,7 @@ def test_answers_to_allowed_origins_only(configure):
 
 
 def test_any_origin(configure):
-    configure(CORS_ORIGINS="*")
+    configure(MODEL_PATH=str(MODEL), CORS_ORIGINS="*")
     _, headers = answer("GET", "/model", {"Origin": "https://anyone.example"})
     assert headers["access-control-allow-origin"] == "*" and "vary" not in headers
     assert "access-control-allow-origin" not in answer("GET", "/model")[1]  # no Origin, no CORS
@@ -77,7 +77,7 @@ def test_any_origin(configure):
 
 @pytest.mark.parametrize("value", ["app.example", "https://app.example/", "ftp://app.example", "https://"])
 def test_a_bad_origin_setting_is_a_503_naming_it(configure, value):
-    configure(CORS_ORIGINS=value)
+    configure(MODEL_PATH=str(MODEL), CORS_ORIGINS=value)
     status, _ = answer("GET", "/healthz")
     assert status == 503
     response = api.handle(api.Request("GET", "/v2/health/ready", {}))
