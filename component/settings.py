@@ -80,7 +80,7 @@ class Settings:
     max_body_bytes: int = MAX_BODY_BYTES
     body_seconds: float = BODY_SECONDS
     max_pixels: int = MAX_PIXELS
-    max_batch: int = 16
+    max_batch: int = 8  # ~20 MB of activations per image (EfficientNet-Lite0): 8 fit in 256 MiB
     max_form_parts: int = 64
     default_top_k: int = DEFAULT_TOP_K
 

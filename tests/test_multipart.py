@@ -13,9 +13,10 @@ from photos import CAT_CLASSES, CHELSEA, CHELSEA_JPEG, COFFEE_JPEG, ESPRESSO, en
 
 import errors
 import multipart
+import settings
 
 NOTES = b"hello, this is not an image\n" * 10
-MAX_BATCH, MAX_PARTS = 16, 64  # settings.py's defaults
+MAX_BATCH, MAX_PARTS = settings.Settings().max_batch, settings.Settings().max_form_parts  # the defaults
 
 
 def form(*fields, boundary=None):

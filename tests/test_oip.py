@@ -17,11 +17,13 @@ from conftest import MODEL
 from photos import (ASTRONAUT_JPEG, CAT_CLASSES, CHELSEA, CHELSEA_JPEG, COFFEE_JPEG, ESPRESSO, ROCKET_JPEG,
                     encode)
 
+import settings
+
 NAME = "efficientnet-lite0"
 INFER = f"/v2/models/{NAME}/infer"
 LABELS = (MODEL.parent / "imagenet_classes.txt").read_text().splitlines()
 PHOTOS = [CHELSEA_JPEG, COFFEE_JPEG, ASTRONAUT_JPEG, encode(CHELSEA, "PNG"), ROCKET_JPEG]
-MAX_BATCH = 16  # settings.py's default
+MAX_BATCH = settings.Settings().max_batch  # the default
 
 
 @pytest.fixture(scope="module")
