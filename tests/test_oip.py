@@ -288,3 +288,58 @@ def test_binary_answer_layout_on_the_wire(server):
 def test_server_still_serves_after_the_malformed(client):
     assert client.is_server_live()
     assert client.infer(NAME, [image_input(PHOTOS[:1])]).as_numpy("probabilities").shape == (1, 1000)
+
+
+# --- the codec natively, on every shape of JSON value and random damage --------------------
+
+VALUES = [None, True, False, 0, 1, -1, 2 ** 70, 1.5, "", "image", "BYTES", [], [1], ["AA=="], [[1]], {}, {"a": 1}]
+
+
+def outcome(body, declared):
+    """'ok' or 'bad request': anything else (a 500) fails the test."""
+    import errors
+    import oip_codec
+    try:
+        oip_codec.read_request(body, declared)
+        return "ok"
+    except errors.BadRequest:
+        return "bad request"
+
+
+def test_codec_any_value_in_any_field(configure):
+    configure()
+    good = {"id": "x", "parameters": {"binary_data_output": True},
+            "inputs": [{"name": "image", "datatype": "BYTES", "shape": [1], "parameters": {"binary_data_size": len(GOOD)}}],
+            "outputs": [{"name": "probabilities", "parameters": {"binary_data": False, "classification": 2}}]}
+    paths = [("id",), ("parameters",), ("parameters", "binary_data_output"), ("inputs",), ("inputs", 0),
+             ("inputs", 0, "name"), ("inputs", 0, "datatype"), ("inputs", 0, "shape"), ("inputs", 0, "shape", 0),
+             ("inputs", 0, "parameters"), ("inputs", 0, "parameters", "binary_data_size"), ("inputs", 0, "data"),
+             ("outputs",), ("outputs", 0), ("outputs", 0, "name"), ("outputs", 0, "parameters"),
+             ("outputs", 0, "parameters", "binary_data"), ("outputs", 0, "parameters", "classification")]
+    seen = set()
+    for path in paths:
+        for value in VALUES:
+            head = json.loads(json.dumps(good))
+            *parents, last = path
+            target = head
+            for key in parents:
+                target = target[key]
+            target[last] = value
+            encoded = json.dumps(head).encode()
+            seen.add(outcome(encoded + GOOD, str(len(encoded))))
+    assert seen == {"ok", "bad request"}
+
+
+def test_codec_random_damage(configure):
+    configure()
+    body, [(_, declared)] = binary_request(elements(CHELSEA_JPEG[:2000], COFFEE_JPEG[:1000]), shape=[2])
+    assert outcome(body, declared) == "ok"
+    rng = np.random.default_rng(5)
+    head_length = int(declared)
+    for _ in range(3000):
+        damaged = bytearray(body)
+        for at in rng.integers(0, head_length + 12, rng.integers(1, 4)):  # the head and the first lengths
+            damaged[at] = rng.integers(0, 256)
+        outcome(bytes(damaged), declared)
+    for cut in range(0, len(body), 37):
+        assert outcome(body[:cut], declared if cut >= head_length else None) == "bad request"
