@@ -67,6 +67,9 @@ def model_ready(request):
 
 
 def infer(request):
+    # The body first, whatever the answer: clients that send it all before they read (urllib,
+    # tritonclient) would otherwise meet a closed connection instead of a 404.
+    body = request.read_body(settings.get().max_body_bytes)
     loaded = model_of(request)
     encoding = request.header("content-encoding")
     if encoding not in (None, "identity"):
@@ -74,7 +77,6 @@ def infer(request):
     lengths = request.headers.get("inference-header-content-length", [])
     if len(lengths) > 1:
         raise BadRequest("Inference-Header-Content-Length is given more than once")
-    body = request.read_body(settings.get().max_body_bytes)
     call = oip_codec.read_request(body, lengths[0] if lengths else None)
     scores, _ = loaded.score_batch(call.images)
     for i, result in enumerate(scores):

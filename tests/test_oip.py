@@ -261,6 +261,12 @@ def test_unknown_models_are_404s(server, path, status):
     assert got == status and "error" in answer
 
 
+def test_a_404_after_a_large_body_sent_before_reading(server):
+    body, headers = binary_request(elements(bytes(6 * 1024 * 1024)))
+    status, answer = post(server, "/v2/models/resnet50/infer", body, headers)  # sends all, then reads
+    assert status == 404 and "unknown model" in answer["error"]
+
+
 def test_binary_answer_layout_on_the_wire(server):
     """The answer's own framing, read without tritonclient: JSON head, then the tensor."""
     head = json.dumps({"id": "raw", "inputs": [{"name": "image", "datatype": "BYTES", "shape": [2],
