@@ -190,8 +190,16 @@ def load_embedded():
     return Classifier(embedded_model.PATH, source="embedded")
 
 
-_embedded = load_embedded()
+_embedded = None  # set by preload()
 _from_file = None
+
+
+def preload():
+    """Loads the embedded model into this (build-time) interpreter. app.py calls it after all
+    its imports: what is allocated after the load lands in the model file's freed, zeroed
+    memory, and every page it dirties there is stored in the snapshot."""
+    global _embedded
+    _embedded = load_embedded()
 
 
 def get():
