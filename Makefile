@@ -3,6 +3,7 @@
 #   make wasi-deps   numpy and Pillow cross-compiled for wasm32-wasi -> build/wasi/site-packages
 #   make model       the default model (EfficientNet-Lite0, ImageNet) -> build/models/
 #   make component   the classifier component -> build/classifier.wasm
+#   make spin-component  the same for Spin 3+ (reads Spin variables) -> build/classifier-spin.wasm
 #   make serve       serves it on 127.0.0.1:$(PORT) (spin up if spin is on PATH, else wasmtime serve)
 #   make predict IMAGE=cat.jpg   classifies files offline with the host/ harness
 #   make bench       inference speed, load time, memory and size against named peers
@@ -20,9 +21,10 @@ SITE := $(W)/site-packages
 MODELS := build/models
 MODEL := $(MODELS)/efficientnet-lite0.onnx
 WASM := build/classifier.wasm
+SPIN_WASM := build/classifier-spin.wasm
 PORT ?= 3000
 
-.PHONY: all venv wasi-deps model component serve serve-wasm predict bench test clean
+.PHONY: all venv wasi-deps model component spin-component serve serve-wasm predict bench test clean
 all: component model
 
 # The Dockerfile's builder takes REQUIREMENTS=requirements.txt (no test-only packages).
@@ -51,7 +53,9 @@ wasi-deps: $(W)/.numpy $(W)/.pillow
 
 # --- the model and the component -----------------------------------------------------
 model: $(MODEL)
-$(MODEL): $(VENV)/.done $(wildcard models/*.py) models/imagenet_classes.txt
+# The check after the conversion runs the app's own preprocessing (component/preprocess.py and what it imports).
+$(MODEL): $(VENV)/.done $(wildcard models/*.py) models/imagenet_classes.txt \
+    $(addprefix component/,preprocess.py formats.py colors.py)
 	$(PY) models/efficientnet_lite0.py $(MODELS)
 
 # The component embeds EMBED_MODEL: componentize-py's build-time snapshot holds it already
@@ -62,20 +66,26 @@ $(MODEL): $(VENV)/.done $(wildcard models/*.py) models/imagenet_classes.txt
 # --lean: no docstrings, no garbage, no custom sections in the snapshot (tools/componentize.py).
 EMBED_MODEL ?= $(MODEL)
 UNUSED := numpy/random numpy/fft numpy/linalg PIL/_imagingmath PIL/_imagingmorph
-componentize_classifier = $(PY) tools/componentize.py wit/classifier.wit classifier component app \
+# $(call componentize_app,OUT.wasm,WORLD)
+componentize_app = $(PY) tools/componentize.py wit/classifier.wit $(2) component app \
   $(1) -p $(SITE) --embed-model $(EMBED_MODEL) $(addprefix --drop ,$(UNUSED)) --lean
-COMPONENT_INPUTS := $(W)/.numpy $(W)/.pillow $(EMBED_MODEL) wit/classifier.wit \
+COMPONENT_DEPS := $(W)/.numpy $(W)/.pillow $(EMBED_MODEL) wit/classifier.wit \
   $(addprefix tools/,componentize.py shrink.py dlmalloc.py wasm_binary.py) \
   $(wildcard tools/guest/*.py) $(shell find component -name "*.py")
 component: $(WASM)
-$(WASM): $(COMPONENT_INPUTS)
-	$(call componentize_classifier,$@)
+$(WASM): $(COMPONENT_DEPS)
+	$(call componentize_app,$@,classifier)
 
 # The same build measured: which module's import left what on the snapshot's heap (tracemalloc
 # inside the build: tools/guest/heap_trace.py), read by tools/footprint.py --modules.
 FOOTPRINT_TRACE := build/footprint/heap-trace.json
-$(FOOTPRINT_TRACE): $(COMPONENT_INPUTS)
-	$(call componentize_classifier,build/footprint/heap-trace.wasm) --trace-heap $@
+$(FOOTPRINT_TRACE): $(COMPONENT_DEPS)
+	$(call componentize_app,build/footprint/heap-trace.wasm,classifier) --trace-heap $@
+
+# The same app in the world that also imports wasi:config/store (Spin variables); spin.toml's.
+spin-component: $(SPIN_WASM)
+$(SPIN_WASM): $(COMPONENT_DEPS)
+	$(call componentize_app,$@,classifier-spin)
 
 # wasmtime serve, when there is no spin CLI: no network, no files (the model is embedded).
 # SERVE_MODEL=path/to/model.onnx serves that file instead: its folder is granted at /models
@@ -84,11 +94,17 @@ $(FOOTPRINT_TRACE): $(COMPONENT_INPUTS)
 # little more. Each request gets a fresh instance, capped at SERVE_MEMORY bytes of linear memory.
 SERVE_MEMORY ?= 536870912
 SERVE_MODEL ?=
+# The component's settings (component/settings.py), passed to its environment when given, e.g.
+# make serve CORS_ORIGINS=http://localhost:8080 MAX_BATCH=4
+SETTINGS := CORS_ORIGINS CORS_MAX_AGE MAX_BODY_BYTES BODY_SECONDS MAX_PIXELS MAX_BATCH MAX_FORM_PARTS DEFAULT_TOP_K
+SETTINGS_ENV = $(foreach v,$(SETTINGS),$(if $($(v)),--env '$(v)=$($(v))'))
 WASMTIME_SERVE = $(VENV)/bin/wasmtime serve -Scli=y -Stcp=n -Sudp=n -Sallow-ip-name-lookup=n \
   -O pooling-max-component-instance-size=4194304 -O pooling-max-memory-size=$(SERVE_MEMORY) \
-  $(if $(SERVE_MODEL),--dir $(abspath $(dir $(SERVE_MODEL)))::/models --env MODEL_PATH=/models/$(notdir $(SERVE_MODEL)))
+  $(if $(SERVE_MODEL),--dir $(abspath $(dir $(SERVE_MODEL)))::/models --env MODEL_PATH=/models/$(notdir $(SERVE_MODEL))) \
+  $(SETTINGS_ENV)
 serve: $(WASM)
-	if command -v spin >/dev/null && [ -z "$(SERVE_MODEL)" ]; then spin up --listen 127.0.0.1:$(PORT); \
+	if command -v spin >/dev/null && [ -z "$(SERVE_MODEL)" ]; then $(MAKE) -s $(SPIN_WASM) && \
+	  spin up --listen 127.0.0.1:$(PORT) $(SETTINGS_ENV); \
 	else $(MAKE) -s serve-wasm SERVE_WASM=$(WASM); fi
 
 # Serves SERVE_WASM as it is, with serve's grants (the sandbox tests serve a probe this way).
@@ -115,7 +131,7 @@ build/.chromium:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	mkdir -p build && touch $@
 
-test: venv wasi-deps component model build/.chromium
+test: venv wasi-deps component spin-component model build/.chromium
 	$(PY) -m pytest -q tests
 
 clean:

@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from host.runtime import Runtime  # noqa: E402
 from tools.probe import SITE, Probe, ProbeError, probe_wasm  # noqa: E402,F401
 
 WASM = ROOT / "build" / "classifier.wasm"
+SPIN_WASM = ROOT / "build" / "classifier-spin.wasm"  # the same app, also reading Spin variables
 MODEL = ROOT / "build" / "models" / "efficientnet-lite0.onnx"
 
 
@@ -57,17 +59,18 @@ class Server(str):
         return self.log.read_text(errors="replace")
 
 
-@pytest.fixture(scope="session")
-def server():
-    """`make serve` on a free port: the command users run (wasmtime serve here: no spin CLI).
-    Its output goes to a file (a pipe nobody reads would block it once full)."""
+@contextmanager
+def serving(*make_args):
+    """`make serve` on a free port: the command users run (wasmtime serve here: no spin CLI),
+    with extra make arguments (settings, e.g. CORS_ORIGINS=...). Its output goes to a file (a
+    pipe nobody reads would block it once full)."""
     require(WASM, MODEL)
     port = free_port()
     log = ROOT / "build" / "test-artifacts" / f"serve-{port}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
-        proc = subprocess.Popen(["make", "-s", "serve", f"PORT={port}"], cwd=ROOT, start_new_session=True,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(["make", "-s", "serve", f"PORT={port}", *make_args], cwd=ROOT,
+                                start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_SECONDS
     while True:
@@ -79,6 +82,32 @@ def server():
                 os.killpg(proc.pid, signal.SIGKILL)
                 pytest.fail(f"wasmtime serve did not start:\n{log.read_text()}")
             time.sleep(0.2)
-    yield Server(base, log)
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(10)
+    try:
+        yield Server(base, log)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def server():
+    with serving() as base:
+        yield base
+
+
+@pytest.fixture
+def configure(monkeypatch):
+    """Sets the component's settings for native tests: configure(MODEL_PATH=..., CORS_ORIGINS=...)
+    makes those environment variables the only settings given, read again by settings.get()."""
+    import dataclasses
+    import settings
+
+    def set_values(**values):
+        for f in dataclasses.fields(settings.Settings):
+            monkeypatch.delenv(f.name.upper(), raising=False)
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+        settings.reset()
+
+    yield set_values
+    settings.reset()  # the next test reads its own (monkeypatch restores the environment after)
