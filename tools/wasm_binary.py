@@ -1,9 +1,10 @@
 """The WebAssembly binary format, as far as the footprint tools need it: sections of a component
-and of its core modules, the names the component gives its core modules, data segments, and
-rewriting a component without the custom sections of its core modules.
+and of its core modules, the names the component gives its core modules, exported globals'
+initial values, data segments (read, and written again from a memory image), and rewriting a
+component module by module and section by section.
 
 Only the framing is parsed (section ids and sizes, a few vectors); everything else is copied
-byte for byte, so a rewritten component differs from the input only where a section was dropped.
+byte for byte, so a rewritten component differs from the input only in the sections replaced.
 Spec: the core binary format (section ids 0-13) and the component model's Binary.md (a component
 section holding a core module is id 1, a nested component id 4; the `component-name` custom
 section maps core modules to names).
@@ -16,9 +17,6 @@ MAGIC = b"\0asm"
 CORE_VERSION = b"\x01\x00\x00\x00"
 COMPONENT_VERSION = b"\x0d\x00\x01\x00"
 
-CORE_SECTIONS = {0: "custom", 1: "type", 2: "import", 3: "function", 4: "table", 5: "memory",
-                 6: "global", 7: "export", 8: "start", 9: "element", 10: "code", 11: "data",
-                 12: "datacount", 13: "tag"}
 COMPONENT_CORE_MODULE = 1
 COMPONENT_NESTED = 4
 SORT_CORE = 0x00
