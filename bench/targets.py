@@ -70,9 +70,11 @@ def footprint_targets(figures):
     if base:
         ratio = stats(ours["compile_ms"])["median"] / stats(base["compile_ms"])["median"]
         cpu = stats(ours["compile_cpu_ms"])["median"] / stats(base["compile_cpu_ms"])["median"]
-        found.append({"target": "cold-compile", "met": ratio <= TARGET_COMPILE_RATIO, "value": ratio,
+        # Both must hold: on a shared machine the wall times swing with the load, and on a quiet
+        # one they follow the CPU time.
+        found.append({"target": "cold-compile", "met": max(ratio, cpu) <= TARGET_COMPILE_RATIO, "value": ratio,
                       "text": f"cold compile {ratio:.2f}x the baseline's wall time, {cpu:.2f}x its CPU time "
-                              f"(target <= {TARGET_COMPILE_RATIO}x)"})
+                              f"(target <= {TARGET_COMPILE_RATIO}x, both)"})
     else:
         found.append({"target": "cold-compile", "met": None, "value": None,
                       "text": "cold compile vs the baseline: no --baseline given"})
