@@ -2,9 +2,9 @@
 (`make build/footprint/heap-trace.json`: the classifier built as `make component` builds it,
 with tools/guest/heap_trace.py charging each live allocation to the import that made it).
 
-Groups: the model (numpy arrays made while the embedded model was loaded: the classifier
-module's import), numpy, PIL, the standard library, the app's own modules, componentize-py's
-generated bindings (wit_world), and what no import made.
+Groups: the model (numpy arrays the engine allocated while loading the embedded model), numpy,
+PIL, the standard library, the app's own modules, componentize-py's generated bindings
+(wit_world), and what no import made.
 """
 import json
 import subprocess
@@ -17,9 +17,9 @@ MEASURING = {"heap_trace", "lean_import", "snapshot_entry"}  # the measuring bui
 APP = {p.stem for p in (ROOT / "component").glob("*.py")} | {"engine", "embedded_model"}
 
 
-def group_of(module, kind, stdlib):
+def group_of(module, kind, where, stdlib):
     top = module.split(".")[0]
-    if kind == "array" and top in ("classifier", "engine"):
+    if kind == "array" and "/engine/" in where:  # allocated by the engine: the planned model
         return "the model (arrays)"
     if top in ("numpy", "PIL"):
         return top
@@ -42,7 +42,7 @@ def measure(trace_file=None):
     stdlib = set(trace["stdlib"])
     groups, modules, model_files = {}, {}, {}
     for module, kind, where, size in trace["rows"]:
-        group = group_of(module, kind, stdlib)
+        group = group_of(module, kind, where, stdlib)
         if group is None:
             continue
         groups[group] = groups.get(group, 0) + size
