@@ -60,19 +60,32 @@ $(MODEL): $(VENV)/.done $(wildcard models/*.py) models/imagenet_classes.txt \
 
 # The component embeds EMBED_MODEL: componentize-py's build-time snapshot holds it already
 # planned, so instances start with it loaded. MODEL_PATH at run time overrides it.
+# componentize-py links every extension module on its -p path, imported or not: UNUSED are the
+# parts of numpy and Pillow the classifier never imports (fft, random, linalg: see
+# wasi/numpy/patches/0002-lazy-linalg-import.patch; ImageMath, ImageMorph).
+# --lean: no docstrings, no garbage, no custom sections in the snapshot (tools/componentize.py).
 EMBED_MODEL ?= $(MODEL)
-COMPONENT_DEPS = $(W)/.numpy $(W)/.pillow $(EMBED_MODEL) wit/classifier.wit tools/componentize.py \
-    $(shell find component -name "*.py")
+UNUSED := numpy/random numpy/fft numpy/linalg PIL/_imagingmath PIL/_imagingmorph
+# $(call componentize_app,OUT.wasm,WORLD)
+componentize_app = $(PY) tools/componentize.py wit/classifier.wit $(2) component app \
+  $(1) -p $(SITE) --embed-model $(EMBED_MODEL) $(addprefix --drop ,$(UNUSED)) --lean
+COMPONENT_DEPS := $(W)/.numpy $(W)/.pillow $(EMBED_MODEL) wit/classifier.wit \
+  $(addprefix tools/,componentize.py shrink.py dlmalloc.py wasm_binary.py) \
+  $(wildcard tools/guest/*.py) $(shell find component -name "*.py")
 component: $(WASM)
 $(WASM): $(COMPONENT_DEPS)
-	$(PY) tools/componentize.py wit/classifier.wit classifier component app $@ -p $(SITE) \
-	  --embed-model $(EMBED_MODEL)
+	$(call componentize_app,$@,classifier)
+
+# The same build measured: which module's import left what on the snapshot's heap (tracemalloc
+# inside the build: tools/guest/heap_trace.py), read by tools/footprint.py --modules.
+FOOTPRINT_TRACE := build/footprint/heap-trace.json
+$(FOOTPRINT_TRACE): $(COMPONENT_DEPS)
+	$(call componentize_app,build/footprint/heap-trace.wasm,classifier) --trace-heap $@
 
 # The same app in the world that also imports wasi:config/store (Spin variables); spin.toml's.
 spin-component: $(SPIN_WASM)
 $(SPIN_WASM): $(COMPONENT_DEPS)
-	$(PY) tools/componentize.py wit/classifier.wit classifier-spin component app $@ -p $(SITE) \
-	  --embed-model $(EMBED_MODEL)
+	$(call componentize_app,$@,classifier-spin)
 
 # wasmtime serve, when there is no spin CLI: no network, no files (the model is embedded).
 # SERVE_MODEL=path/to/model.onnx serves that file instead: its folder is granted at /models
@@ -104,9 +117,13 @@ predict: $(WASM)
 # Speed against named peers (bench/bench.py): the component, the same numpy code natively,
 # onnxruntime and onnxruntime-web (Node; installed by npm ci from bench/package-lock.json into
 # build/bench-node). e.g. make bench BENCH_ARGS="--runs 50 --models mobilenetv2-zoo"
+# BASELINE=<commit> also builds that commit's component (tools/baseline.py) into
+# build/bench/baseline.wasm and measures its size, cold compile and memory beside ours.
 BENCH_ARGS ?=
+BASELINE ?=
 bench: $(WASM) $(MODEL)
-	$(PY) bench/bench.py $(BENCH_ARGS)
+	$(if $(BASELINE),$(PY) tools/baseline.py $(BASELINE) build/bench/baseline.wasm)
+	$(PY) bench/bench.py $(if $(BASELINE),--baseline build/bench/baseline.wasm) $(BENCH_ARGS)
 
 # Debian's Chromium for the page test (Playwright drives it; no browser download).
 build/.chromium:

@@ -1,0 +1,54 @@
+"""The benchmark's models: the default one from build/models, generated ones cached in
+build/bench/models, keyed on their generators' sources."""
+import json
+import shutil
+import subprocess
+import sys
+
+from bench_common import OUT, ROOT, digest, log
+
+DEFAULT_MODEL = ROOT / "build" / "models" / "efficientnet-lite0.onnx"
+MODELS = {
+    "mobilenetv2-zoo": "MobileNetV2, zoo-style graph (opset 10, explicit BN), seeded random weights (seed 1)",
+    "mobilenetv2-torch": "MobileNetV2, torch.onnx.export of a torchvision-style net (opset 13), seeded random (seed 0)",
+    "efficientnet-lite0": "EfficientNet-Lite0, ImageNet weights (the default model, build/models)",
+}
+
+
+def prepare_models(names):
+    """name -> (onnx path, folder to grant as /models): generated ones are cached in
+    build/bench/models, keyed on their generators' sources."""
+    folder = OUT / "models"
+    folder.mkdir(parents=True, exist_ok=True)
+    py = sys.executable
+    recipes = {
+        "mobilenetv2-zoo": ([ROOT / "models" / "mobilenetv2.py", ROOT / "models" / "onnx_graph.py"],
+                            lambda out: [py, str(ROOT / "models" / "mobilenetv2.py"), str(out), "--seed", "1"]),
+        "mobilenetv2-torch": ([ROOT / "tests" / "torch_mobilenetv2.py", ROOT / "models" / "mobilenetv2.py"],
+                              lambda out: [py, str(ROOT / "tests" / "torch_mobilenetv2.py"), str(out)]),
+    }
+    paths = {}
+    for name in names:
+        if name == "efficientnet-lite0":
+            if not DEFAULT_MODEL.exists():
+                sys.exit(f"missing {DEFAULT_MODEL.relative_to(ROOT)}: run `make model`")
+            paths[name] = (DEFAULT_MODEL, DEFAULT_MODEL.parent)
+            continue
+        sources, command = recipes[name]
+        out = folder / f"{name}.onnx"
+        key_file = folder / f".{name}.key"
+        key = digest(*sources)
+        if not out.exists() or not key_file.exists() or key_file.read_text() != key:
+            log(f"generating {out.relative_to(ROOT)}")
+            subprocess.run(command(out), check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+            key_file.write_text(key)
+        if name == "mobilenetv2-torch":  # the torch CLI writes no sidecar; same convention as zoo
+            from models.mobilenetv2 import TORCHVISION_SIDECAR
+            out.with_suffix(".json").write_text(json.dumps({"name": name, **TORCHVISION_SIDECAR}))
+        paths[name] = (out, folder)
+    labels = ROOT / "models" / "imagenet_classes.txt"
+    if not (folder / labels.name).exists():
+        shutil.copyfile(labels, folder / labels.name)
+    return paths
+
+

@@ -1,0 +1,170 @@
+"""The component's footprint (issue 11): what `make component` builds stays under its size limit
+and runs within its memory, and the tools that shrink it (tools/shrink.py: custom sections,
+freed heap memory in the snapshot; tools/guest/lean_import.py: docstrings) change nothing else.
+The suite's other tests run the shrunk build, so they check its behaviour too."""
+import json
+import random
+import struct
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import MODEL, ROOT, WASM, require
+from host.classifier import ComponentClassifier
+from host.runtime import Grants
+from photos import CAT_CLASSES, CHELSEA_JPEG
+from tools import dlmalloc, footprint, shrink
+from tools import wasm_binary as wb
+
+SIZE_LIMIT_MIB = 50  # with the default model embedded (wasmCloud's default limit)
+PEAK_LIMIT_MIB = 76  # one instance's memory before issue 11: classifying must fit in it
+
+
+@pytest.fixture(scope="module")
+def figures():
+    require(WASM, MODEL)
+    return footprint.measure(WASM)
+
+
+def test_component_is_under_the_size_limit(figures):
+    mib = figures["size"] / 2**20
+    assert mib <= SIZE_LIMIT_MIB, f"build/classifier.wasm is {mib:.1f} MiB (limit {SIZE_LIMIT_MIB} MiB)"
+
+
+def test_built_component_is_shrunk(figures):
+    snapshot = figures["snapshot"]
+    assert snapshot["heap_free_nonzero"] == 0  # freed memory is zeroes, which cost nothing
+    assert snapshot["stored"]["heap_arrays"] > MODEL.stat().st_size * 0.9  # the planned model is there
+    assert all(m["names"] == m["debug"] == m["other_custom"] == 0 for m in figures["modules"])
+    linked = " ".join(m["name"] for m in figures["modules"])
+    assert "_multiarray_umath" in linked and "PIL/_imaging." in linked
+    for unused in ("numpy/random/", "numpy/fft/", "numpy/linalg/", "_imagingmath", "_imagingmorph"):
+        assert unused not in linked
+
+
+def test_classifies_within_the_old_peak_memory():
+    require(WASM, MODEL)
+    grants = Grants(memory_limit=PEAK_LIMIT_MIB * 2**20)
+    predictions = ComponentClassifier(WASM, grants=grants).classify(CHELSEA_JPEG, 1)
+    assert predictions[0]["index"] in CAT_CLASSES
+
+
+def test_signed_leb128_roundtrip():
+    for value in (0, 1, -1, 63, 64, -64, -65, 2**31 - 1, -(2**31), 1048576, 65404928):
+        encoded = wb.write_s32(value)
+        assert wb.read_s32(encoded + b"\xff", 0) == (value, len(encoded))
+    for value in (0, 127, 128, 2**32 - 1):
+        encoded = wb.write_u32(value)
+        assert wb.read_u32(encoded, 0) == (value, len(encoded))
+
+
+def test_data_section_roundtrip():
+    """Re-encoding a snapshot keeps every byte: non-zero runs, short zero gaps, pages of zeros."""
+    rng = random.Random(5)
+    image = bytearray(300_000)
+    for _ in range(400):
+        start = rng.randrange(len(image) - 100)
+        image[start:start + rng.randrange(1, 100)] = bytes(rng.randrange(256) for _ in range(40))[:100]
+    body, count = wb.encode_data_section(bytes(image))
+    module = wb.MAGIC + wb.CORE_VERSION + wb.frame(11, body)
+    section = wb.sections(module, wb.CORE_VERSION)[0]
+    assert len(wb.data_segments(module, section)) == count > 1
+    decoded = wb.memory_image(module, section)
+    assert decoded == image.rstrip(b"\0")
+
+
+def test_custom_sections_are_the_only_ones_dropped():
+    module = (wb.MAGIC + wb.CORE_VERSION + wb.frame(1, b"\x01\x60\x00\x00")  # one type: () -> ()
+              + wb.frame(0, b"\x04name" + b"\x00" * 30) + wb.frame(3, b"\x01\x00")
+              + wb.frame(0, b"\x0b.debug_info" + b"x" * 30) + wb.frame(10, b"\x01\x02\x00\x0b"))
+    stripped = wb.without_custom_sections(module)
+    assert [s.id for s in wb.sections(stripped, wb.CORE_VERSION)] == [1, 3, 10]
+    assert stripped == wb.MAGIC + wb.CORE_VERSION + wb.frame(1, b"\x01\x60\x00\x00") + \
+        wb.frame(3, b"\x01\x00") + wb.frame(10, b"\x01\x02\x00\x0b")
+
+
+def synthetic_heap(chunks, base=1024):
+    """A memory image holding dlmalloc chunks [(size, in_use, fill byte)], then the top chunk
+    and the pseudo-chunk that closes a heap; returns (image, address of each chunk)."""
+    image = bytearray(base + sum(size for size, _, _ in chunks) + 4096)
+    put = lambda at, value: struct.pack_into("<I", image, at, value)  # noqa: E731
+    p = base + (-(base + 8)) % 16
+    addresses, previous_in_use = [], True
+    for size, in_use, fill in chunks + [(2048, False, 0x77)]:  # the top chunk last
+        addresses.append(p)
+        put(p + 4, size | (dlmalloc.CINUSE if in_use else 0) | (dlmalloc.PINUSE if previous_in_use else 0))
+        image[p + 8:p + size] = bytes([fill]) * (size - 8)
+        if not in_use:
+            put(p + size, size)  # the foot, in the next chunk's prev_foot
+        p += size
+        previous_in_use = in_use
+    put(p + 4, 56)  # the pseudo-chunk after the top (PINUSE clear: the top is free)
+    return image, addresses[:-1], base
+
+
+def test_scrub_zeroes_free_chunks_only():
+    chunks = [(64, True, 0x11), (512, False, 0x22), (48, True, 0x33), (32, False, 0x44), (4096, True, 0x55)]
+    image, addresses, base = synthetic_heap(chunks)
+    heap = dlmalloc.walk(image, base)
+    assert [a for a, _ in heap.live] == [addresses[i] for i in (0, 2, 4)]
+    assert [a for a, _ in heap.free][:2] == [addresses[1], addresses[3]]
+    before = bytes(image)
+    dlmalloc.scrub(image, heap)
+    for (size, in_use, fill), address in zip(chunks, addresses):
+        body = image[address + 8:address + size]
+        if in_use:
+            assert body == before[address + 8:address + size]
+        else:  # the free-list fields stay, the rest is zero
+            assert body[:24] == bytes([fill]) * min(24, size - 8) and not any(body[24:])
+    assert dlmalloc.dirty_free_bytes(image, heap) == 0
+
+
+def test_walk_refuses_an_inconsistent_heap():
+    image, addresses, base = synthetic_heap([(64, True, 1), (512, False, 2), (64, True, 3)])
+    struct.pack_into("<I", image, addresses[1] + 512, 500)  # a foot that does not repeat the size
+    with pytest.raises(dlmalloc.HeapError):
+        dlmalloc.walk(image, base)
+
+
+def test_shrink_refuses_a_component_without_a_snapshot():
+    with pytest.raises(ValueError):
+        shrink.shrink(wb.MAGIC + wb.COMPONENT_VERSION)
+
+
+def run_python(code, tmp_path):
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=tmp_path, capture_output=True,
+                          text=True, env={"PYTHONPATH": f"{ROOT / 'tools' / 'guest'}:{tmp_path}"})
+    return done
+
+
+def test_lean_imports_drop_docstrings_and_asserts(tmp_path):
+    (tmp_path / "sample.py").write_text('"""Module doc."""\n\ndef f():\n    """Function doc."""\n'
+                                        '    assert False\n    return 42\n')
+    done = run_python("""
+        import lean_import
+        lean_import.install()
+        import sample
+        print(sample.__doc__, sample.f.__doc__, sample.f())
+    """, tmp_path)
+    assert done.stdout.split() == ["None", "None", "42"], done.stderr
+
+
+def test_heap_trace_charges_the_importing_module(tmp_path):
+    (tmp_path / "big.py").write_text("import numpy\nBLOB = bytearray(3_000_000)\nARRAY = numpy.ones(250_000)\n")
+    done = run_python("""
+        import sys
+        import heap_trace
+        heap_trace.start()
+        import big
+        heap_trace.report()
+        sys.stdout.buffer.write(heap_trace.REPORT)
+    """, tmp_path)
+    assert done.stdout.startswith("<<HEAP-TRACE{") and done.stdout.endswith("HEAP-TRACE>>"), done.stderr
+    rows = json.loads(done.stdout[len("<<HEAP-TRACE"):-len("HEAP-TRACE>>")])["rows"]
+    charged = {}
+    for module, kind, _, size in rows:
+        charged[module, kind] = charged.get((module, kind), 0) + size
+    assert charged[("big", "object")] >= 3_000_000
+    assert charged[("big", "array")] >= 2_000_000
