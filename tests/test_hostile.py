@@ -182,7 +182,7 @@ def test_head_is_answered_without_a_body_everywhere(server, no_traps):
             assert int(headers["content-length"]) == len(conn.getresponse().read())
             conn.close()
         if status == 405:
-            assert headers["allow"] == "POST"
+            assert headers["allow"] == "POST, OPTIONS"
     assert good_image_is_classified(server)
 
 
