@@ -3,7 +3,10 @@
 #   make wasi-deps   numpy and Pillow cross-compiled for wasm32-wasi -> build/wasi/site-packages
 #   make model       the default model (EfficientNet-Lite0, ImageNet) -> build/models/
 #   make component   the classifier component -> build/classifier.wasm
-#   make serve       serves it on 127.0.0.1:$(PORT) (spin up if spin is on PATH, else wasmtime serve)
+#   make serve       serves it on 127.0.0.1:$(PORT) (spin up if spin is on PATH, else wasmtime serve;
+#                    HOST=jco: jco's transpilation in Node)
+#   make jco         the component transpiled by jco for Node -> build/jco/out/classifier/
+#   make web         a static page classifying in the browser with jco's transpilation -> build/web/
 #   make predict IMAGE=cat.jpg   classifies files offline with the host/ harness
 #   make bench       inference speed, load time, memory and size against named peers
 #   make test        the test suite (README's test command)
@@ -22,7 +25,7 @@ MODEL := $(MODELS)/efficientnet-lite0.onnx
 WASM := build/classifier.wasm
 PORT ?= 3000
 
-.PHONY: all venv wasi-deps model component serve serve-wasm predict bench test clean
+.PHONY: all venv wasi-deps model component jco web serve serve-wasm predict bench test clean
 all: component model
 
 # The Dockerfile's builder takes REQUIREMENTS=requirements.txt (no test-only packages).
@@ -73,13 +76,41 @@ SERVE_MODEL ?=
 WASMTIME_SERVE = $(VENV)/bin/wasmtime serve -Scli=y -Stcp=n -Sudp=n -Sallow-ip-name-lookup=n \
   -O pooling-max-component-instance-size=4194304 -O pooling-max-memory-size=$(SERVE_MEMORY) \
   $(if $(SERVE_MODEL),--dir $(abspath $(dir $(SERVE_MODEL)))::/models --env MODEL_PATH=/models/$(notdir $(SERVE_MODEL)))
+
+# HOST=jco: the second host, jco (pinned by jco/package-lock.json, installed by npm ci into
+# build/jco). jco/serve.mjs serves the transpiled component with preview2-shim's wasi:http
+# server, a fresh instance per request (as `jco serve --isolate-requests instance`), with the
+# same grants and memory cap as above (README: "Hosts").
+HOST ?= wasmtime
+JCO_DIR := build/jco
+# Node 20's V8 needs this flag for CPython's component (extended constant expressions); a
+# Node that no longer knows the flag has the feature on.
+JCO_RUN_ARGS ?= $(shell node --experimental-wasm-extended-const -e 0 2>/dev/null && echo --experimental-wasm-extended-const)
+$(JCO_DIR)/.installed: jco/package.json jco/package-lock.json
+	command -v npm >/dev/null || { echo "jco needs Node.js 20+ and npm (on this machine kind)" >&2; exit 1; }
+	mkdir -p $(JCO_DIR) && cp jco/package.json jco/package-lock.json $(JCO_DIR)/
+	npm ci --prefix $(JCO_DIR) --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+# jco-out,WASM: where the transpilation of WASM for Node goes (jco/transpile.sh: once per content)
+jco-out = $(JCO_DIR)/out/$(basename $(notdir $(1)))
+jco: $(WASM) $(JCO_DIR)/.installed
+	jco/transpile.sh $(WASM) $(call jco-out,$(WASM)) --instantiation sync
+JCO_SERVE = node $(JCO_RUN_ARGS) --wasm-max-mem-pages=$(shell echo $$(( $(SERVE_MEMORY) / 65536 ))) \
+  jco/serve.mjs $(JCO_DIR)/node_modules
+
 serve: $(WASM)
-	if command -v spin >/dev/null && [ -z "$(SERVE_MODEL)" ]; then spin up --listen 127.0.0.1:$(PORT); \
+	if [ "$(HOST)" = jco ]; then $(MAKE) -s serve-wasm SERVE_WASM=$(WASM); \
+	elif command -v spin >/dev/null && [ -z "$(SERVE_MODEL)" ]; then spin up --listen 127.0.0.1:$(PORT); \
 	else $(MAKE) -s serve-wasm SERVE_WASM=$(WASM); fi
 
 # Serves SERVE_WASM as it is, with serve's grants (the sandbox tests serve a probe this way).
-serve-wasm:
+serve-wasm: $(if $(filter jco,$(HOST)),$(JCO_DIR)/.installed)
+ifeq ($(HOST),jco)
+	jco/transpile.sh $(SERVE_WASM) $(call jco-out,$(SERVE_WASM)) --instantiation sync
+	$(JCO_SERVE) $(call jco-out,$(SERVE_WASM))/$(basename $(notdir $(SERVE_WASM))).js $(PORT) $(SERVE_MODEL)
+else
 	$(WASMTIME_SERVE) --addr 127.0.0.1:$(PORT) $(SERVE_WASM)
+endif
 
 predict: $(WASM)
 	$(PY) -m host predict $(IMAGE)
@@ -97,7 +128,7 @@ build/.chromium:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	mkdir -p build && touch $@
 
-test: venv wasi-deps component model build/.chromium
+test: venv wasi-deps component model jco build/.chromium
 	$(PY) -m pytest -q tests
 
 clean:

@@ -1,5 +1,5 @@
 """Shared fixtures: components built from test fixtures, the wasmtime runtime to run them,
-and the classifier served over HTTP by `make serve`."""
+and the classifier served over HTTP by `make serve`, on each HTTP host."""
 import os
 import signal
 import socket
@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from tools.probe import SITE, Probe, ProbeError, probe_wasm  # noqa: E402,F401
 
 WASM = ROOT / "build" / "classifier.wasm"
 MODEL = ROOT / "build" / "models" / "efficientnet-lite0.onnx"
+ARTIFACTS = ROOT / "build" / "test-artifacts"
 
 
 def require(*paths):
@@ -45,26 +47,55 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def server():
-    """`make serve` on a free port: the command users run (wasmtime serve here: no spin CLI)."""
-    require(WASM, MODEL)
+# The HTTP hosts every test of the `server` fixture runs on (README "Hosts"): wasmtime serve
+# (what `make serve` runs without a spin CLI) and jco in Node (`make serve HOST=jco`).
+HOSTS = ("wasmtime", "jco")
+
+
+class Server(str):
+    """The base URL of a served classifier (tests use it as a string), the host serving it and
+    the file its output goes to."""
+
+    def __new__(cls, base, host, log):
+        server = super().__new__(cls, base)
+        server.host, server.log = host, log
+        return server
+
+
+@contextmanager
+def make_served(target, host, *make_args, path="/healthz", name=None):
+    """Runs `make TARGET HOST=host PORT=<free> MAKE_ARGS` until the block ends; yields a Server once
+    PATH answers. Its output goes to build/test-artifacts/NAME.log (a pipe nobody reads would
+    fill and stall it)."""
     port = free_port()
-    proc = subprocess.Popen(["make", "-s", "serve", f"PORT={port}"], cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = ARTIFACTS / f"{name or target}-{host}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(["make", "-s", target, f"HOST={host}", f"PORT={port}", *make_args], cwd=ROOT,
+                                start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_SECONDS
     while True:
         try:
-            urllib.request.urlopen(base + "/healthz", timeout=5)
+            urllib.request.urlopen(base + path, timeout=5)
+            break
+        except urllib.error.HTTPError:  # it answers: up
             break
         except (urllib.error.URLError, ConnectionError):
             if proc.poll() is not None or time.monotonic() > deadline:
                 os.killpg(proc.pid, signal.SIGKILL)
-                pytest.fail(f"wasmtime serve did not start:\n{proc.stdout.read().decode()}")
+                pytest.fail(f"make {target} HOST={host} did not start:\n{log.read_text()}")
             time.sleep(0.2)
-    yield base
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(10)
+    try:
+        yield Server(base, host, log)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
 
 
+@pytest.fixture(scope="session", params=HOSTS)
+def server(request):
+    """`make serve HOST=...` on a free port: the command users run, on each host in turn."""
+    require(WASM, MODEL)
+    with make_served("serve", request.param) as served:
+        yield served
