@@ -10,7 +10,7 @@ one 1x3x224x224 forward pass (median, p90, min, max over --runs runs after --war
                (bench/native_numpy.py, in a subprocess with its own OPENBLAS_* environment);
   ort          onnxruntime native, 1 thread, sequential;
   ort-web      onnxruntime-web's wasm backend (SIMD, 1 thread) under Node (bench/ort_web.mjs);
-and, through build/classifier.wasm's typed interface (imgcls:classifier/classify@0.1.0), per
+and, through build/classifier.wasm's typed interface (imgcls:classifier/classify), per
 model granted as a file at /models + MODEL_PATH ("[file]"), and for the model the component
 embeds in its build-time snapshot, if any, without MODEL_PATH ("[embedded]"):
   e2e          classify(a real JPEG, 5) wall time from the host, decode + preprocessing included,
@@ -51,7 +51,7 @@ OUT = ROOT / "build" / "bench"
 NODE_DIR = ROOT / "build" / "bench-node"
 WASM = ROOT / "build" / "classifier.wasm"
 DEFAULT_MODEL = ROOT / "build" / "models" / "efficientnet-lite0.onnx"
-INTERFACE = "imgcls:classifier/classify@0.1.0"
+INTERFACE = "imgcls:classifier/classify@0.2.0"
 SHAPE = (1, 3, 224, 224)
 MiB = 1024 * 1024
 

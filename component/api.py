@@ -1,28 +1,35 @@
-"""The HTTP API, free of wasi: (method, path, body reader) -> Response.
+"""The HTTP API, free of wasi: Request -> Response.
 
     POST /predict[?top_k=N]  raw image bytes -> {"model", "predictions", "timings_ms"}
     GET  /model              what model/sha256/op counts this instance serves
     GET  /healthz            liveness, without loading the model
     GET  /                   a page to drop an image on
 
-Errors are JSON {"error": ...}: 400 bad request or undecodable image, 404 unknown route,
-405 wrong method, 413 body over MAX_BODY_BYTES, 422 image over the pixel limit, 503 model
-unavailable. A 500 is a bug: the body says only that, the traceback goes to stderr.
+HEAD is answered as GET without the body wherever GET is (RFC 9110). Every answer carries an
+`x-request-id`: the client's own when it sent a usable one, else a fresh one.
+
+Errors are JSON {"error": ...}: the status errors.POLICY gives the failure (400 bad request or
+undecodable image, 415 known but unsupported format, 422 image over the pixel limit, 503 model
+unavailable or out of memory), or an HttpError's own: 404 unknown route, 405 wrong method
+(with Allow), 408 body not received in time, 413 body over settings.MAX_BODY_BYTES. A 500 is a
+bug: the body says only that, the traceback goes to stderr with the request id.
 """
 import json
+import os
 import sys
 import time
 import traceback
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlsplit
+from typing import Callable
+from urllib.parse import parse_qs, unquote
 
 import classifier
+import errors
 import page
-import preprocess
+import settings
 
-MAX_BODY_BYTES = 10 * 1024 * 1024
 INDEX_PAGE = page.INDEX_HTML.encode()  # encoded once, at build time
-DEFAULT_TOP_K = 5
+MAX_ECHO = 80  # characters of a client's path or method quoted back in an error
 
 
 class HttpError(Exception):
@@ -38,42 +45,72 @@ class BodyTooLarge(HttpError):
 
 
 @dataclass
+class Request:
+    method: str                      # "GET", "POST", ... as sent
+    target: str                      # path and query, as sent
+    headers: dict                    # lower-case name -> list of values (str)
+    read_body: Callable[[int], bytes] = lambda limit: b""  # (limit) -> the whole body
+    path: str = field(init=False)    # percent-decoded, repeated slashes merged
+    query: str = field(init=False)
+    params: dict = field(default_factory=dict)  # what the route pattern matched
+    id: str = field(init=False)
+
+    def __post_init__(self):
+        path, _, self.query = self.target.partition("?")
+        self.path = "/" + "/".join(unquote(s) for s in path.split("/") if s)
+        self.id = request_id(self.header("x-request-id"))
+
+    def header(self, name):
+        """The first value of a header, or None."""
+        values = self.headers.get(name)
+        return values[0] if values else None
+
+
+@dataclass
 class Response:
     status: int
     body: bytes
     content_type: str = "application/json"
     headers: list = field(default_factory=list)
+    send_body: bool = True  # False for HEAD: the headers describe the body not sent
 
 
 def json_response(status, obj, headers=()):
     return Response(status, json.dumps(obj).encode(), headers=list(headers))
 
 
-def index(query, read_body):
+def request_id(given):
+    """The client's x-request-id if it is short printable ASCII, else 32 random hex digits."""
+    if given and len(given) <= 128 and given.isascii() and given.isprintable():
+        return given
+    return os.urandom(16).hex()
+
+
+def echo(text):
+    """A client's text quoted in a message, cut to MAX_ECHO characters."""
+    return repr(text if len(text) <= MAX_ECHO else text[:MAX_ECHO] + "...")
+
+
+def index(request):
     return Response(200, INDEX_PAGE, "text/html; charset=utf-8")
 
 
-def healthz(query, read_body):
+def healthz(request):
     return json_response(200, {"status": "ok"})
 
 
-def model_info(query, read_body):
-    return json_response(200, load_classifier().info())
+def model_info(request):
+    return json_response(200, classifier.get().info())
 
 
-def predict(query, read_body):
+def predict(request):
     started = time.perf_counter()
-    top_k = parse_top_k(query)
-    data = read_body(MAX_BODY_BYTES)
+    top_k = parse_top_k(request.query)
+    data = request.read_body(settings.MAX_BODY_BYTES)
     if not data:
-        raise HttpError(400, "empty body: send the image file as the request body")
-    loaded = load_classifier()
-    try:
-        predictions, timings = loaded.classify(data, min(top_k, loaded.num_classes))
-    except preprocess.ImageTooLarge as e:
-        raise HttpError(422, str(e)) from None
-    except preprocess.BadImage as e:
-        raise HttpError(400, str(e)) from None
+        raise errors.BadRequest("empty body: send the image file as the request body")
+    loaded = classifier.get()
+    predictions, timings = loaded.classify(data, top_k)
     timings["total"] = (time.perf_counter() - started) * 1000
     return json_response(200, {
         "model": loaded.name,
@@ -83,21 +120,14 @@ def predict(query, read_body):
 
 
 def parse_top_k(query):
-    values = parse_qs(query).get("top_k", [str(DEFAULT_TOP_K)])
+    """The top_k query parameter (the last one given), or the default."""
+    values = parse_qs(query).get("top_k")
+    if not values:
+        return settings.DEFAULT_TOP_K
     try:
-        top_k = int(values[-1])
+        return int(values[-1])
     except ValueError:
-        top_k = 0
-    if top_k < 1:
-        raise HttpError(400, f"top_k must be a positive integer, got {values[-1]!r}")
-    return top_k
-
-
-def load_classifier():
-    try:
-        return classifier.get()
-    except classifier.ModelUnavailable as e:
-        raise HttpError(503, str(e)) from None
+        raise errors.BadRequest(f"top_k must be a positive integer, got {echo(values[-1])}") from None
 
 
 ROUTES = {
@@ -106,21 +136,48 @@ ROUTES = {
     "/model": {"GET": model_info},
     "/predict": {"POST": predict},
 }
+# Segments written {name} match any one segment, given to the handler in request.params.
+PATTERNS = [(route.strip("/").split("/"), methods) for route, methods in ROUTES.items() if "{" in route]
 
 
-def handle(method, path_with_query, read_body):
-    """Routes one request. `read_body(limit)` returns the body or raises BodyTooLarge."""
-    url = urlsplit(path_with_query)
+def route(request):
+    """The methods of the route the request's path names, filling request.params."""
+    if request.path in ROUTES:
+        return ROUTES[request.path]
+    segments = request.path.strip("/").split("/")
+    for pattern, methods in PATTERNS:
+        if len(pattern) == len(segments) and all(p[0] == "{" or p == s for p, s in zip(pattern, segments)):
+            request.params = {p.strip("{}"): s for p, s in zip(pattern, segments) if p[0] == "{"}
+            return methods
+    raise HttpError(404, f"no route {echo(request.path)}; try POST /predict, GET /model or GET /")
+
+
+def allowed(methods):
+    return ", ".join([*methods, "HEAD"] if "GET" in methods else methods)
+
+
+def dispatch(request):
+    methods = route(request)
+    method = "GET" if request.method == "HEAD" and "GET" in methods else request.method
+    if method not in methods:
+        raise HttpError(405, f"{echo(request.method)} is not allowed on {echo(request.path)}; use {allowed(methods)}",
+                        [("allow", allowed(methods))])
+    return methods[method](request)
+
+
+def handle(request):
+    """Answers one request; never raises."""
     try:
-        methods = ROUTES.get(url.path)
-        if methods is None:
-            raise HttpError(404, f"no route {url.path}; try POST /predict, GET /model or GET /")
-        if method not in methods:
-            allowed = ", ".join(methods)
-            raise HttpError(405, f"{method} is not allowed on {url.path}; use {allowed}", [("allow", allowed)])
-        return methods[method](url.query, read_body)
+        response = dispatch(request)
     except HttpError as e:
-        return json_response(e.status, {"error": str(e)}, e.headers)
-    except Exception:
-        print(f"500 on {method} {url.path}:\n{traceback.format_exc()}", file=sys.stderr)
-        return json_response(500, {"error": "internal error (details in the server log)"})
+        response = json_response(e.status, {"error": str(e)}, e.headers)
+    except Exception as e:
+        status, _, message = errors.policy(e)
+        if status == 500:
+            print(f"500 on {request.method} {request.path[:200]} (request {request.id}):\n{traceback.format_exc()}",
+                  file=sys.stderr)
+            message = f"internal error (details in the server log, request {request.id})"
+        response = json_response(status, {"error": message})
+    response.headers.append(("x-request-id", request.id))
+    response.send_body = request.method != "HEAD"
+    return response

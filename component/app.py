@@ -12,45 +12,42 @@ from PIL import Image
 
 import api
 import classifier
-import preprocess
+import errors
 import wit_world
 from componentize_py_types import Err
-from http_io import method_name, read_body, send
+from http_io import incoming_request, send
 from wit_world.exports import classify as wit
 from wit_world.imports.wasi_http_types import IncomingRequest, ResponseOutparam
 
 Image.init()
 
+# errors.POLICY's WIT cases -> the generated variant classes ("not-an-image" -> Error_NotAnImage).
+WIT_ERRORS = {case: getattr(wit, "Error_" + case.title().replace("-", ""))
+              for case in [row[2] for row in errors.POLICY] + [errors.INTERNAL[1]]}
+
 
 class IncomingHandler(wit_world.exports.IncomingHandler):
     def handle(self, request: IncomingRequest, response_out: ResponseOutparam):
-        method = method_name(request.method())
-        send(response_out, api.handle(method, request.path_with_query() or "/",
-                                      lambda limit: read_body(request, limit)))
+        send(response_out, api.handle(incoming_request(request)))
 
 
 @contextmanager
 def typed_errors():
-    """Maps failures to the interface's error variants: an exception escaping an export would
-    trap and kill the instance."""
+    """Maps failures to the interface's error variants (errors.POLICY): an exception escaping
+    an export would trap and kill the instance."""
     try:
         yield
-    except classifier.ModelUnavailable as e:
-        raise Err(wit.Error_BadModel(str(e)))
-    except preprocess.ImageTooLarge as e:
-        raise Err(wit.Error_ImageTooLarge(str(e)))
-    except preprocess.BadImage as e:
-        raise Err(wit.Error_NotAnImage(str(e)))
     except Exception as e:
-        traceback.print_exc()
-        raise Err(wit.Error_Internal(f"{type(e).__name__}: {e}"))
+        _, case, message = errors.policy(e)
+        if case == errors.INTERNAL[1]:
+            traceback.print_exc()
+        raise Err(WIT_ERRORS[case](message))
 
 
 class Classify(wit_world.exports.Classify):
     def classify(self, image: bytes, top_k: int):
         with typed_errors():
-            model = classifier.get()
-            predictions, _ = model.classify(image, max(1, min(top_k, model.num_classes)))
+            predictions, _ = classifier.get().classify(image, top_k)
             return [wit.Prediction(p["index"], p["label"], p["score"]) for p in predictions]
 
     def model_info(self):

@@ -18,10 +18,7 @@ import numpy as np
 
 import engine
 import preprocess
-
-
-class ModelUnavailable(RuntimeError):
-    """The model file is missing, malformed, or uses an operator the engine lacks."""
+from errors import BadRequest, ModelUnavailable
 
 
 def read_settings(model_path, metadata):
@@ -92,7 +89,11 @@ class Classifier:
         self.load_ms = (time.perf_counter() - started) * 1000
 
     def classify(self, data, top_k):
-        """Encoded image -> (top_k predictions best first, timings in ms)."""
+        """Encoded image -> (top_k predictions best first, timings in ms); top_k >= 1, and
+        more than the model has classes gives them all."""
+        if top_k < 1:
+            raise BadRequest(f"top_k must be a positive integer, got {top_k}")
+        top_k = min(top_k, self.num_classes)
         t0 = time.perf_counter()
         x = preprocess.preprocess(data, self.prep)  # (1, 3, S, S)
         t1 = time.perf_counter()

@@ -11,22 +11,14 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-# Decompression-bomb guard: images with more pixels than this are refused from their header,
-# before any pixel is decoded. 40 Mpx covers every phone and DSLR photo.
-MAX_PIXELS = 40_000_000
+from errors import BadImage, ImageTooLarge
+from settings import MAX_PIXELS
+
 # Modes holding more than 8 bits per sample, scaled to 8 bits by their full range.
 WIDE_MODES = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I": 65535}
 WHITE = (255, 255, 255, 255)
 # Pillow's BICUBIC is Catmull-Rom (a = -0.5), as torchvision's bicubic on PIL images.
 FILTERS = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR}
-
-
-class BadImage(ValueError):
-    """The bytes are not a decodable image."""
-
-
-class ImageTooLarge(ValueError):
-    """The image header declares more pixels than MAX_PIXELS."""
 
 
 @dataclass(frozen=True)

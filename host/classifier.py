@@ -12,7 +12,10 @@ from host.runtime import Grants, LimitExceeded, Runtime, call
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_WASM = ROOT / "build" / "classifier.wasm"
-INTERFACE = "imgcls:classifier/classify@0.1.0"
+INTERFACE = "imgcls:classifier/classify@0.2.0"
+# The cases of its `error` variant (wit/classifier.wit).
+ERROR_CASES = ("bad-request", "not-an-image", "unsupported-format", "image-too-large", "bad-model",
+               "out-of-memory", "internal")
 
 
 class ClassifyError(Exception):
@@ -53,7 +56,7 @@ class ComponentClassifier:
             self._instance = None  # a trapped instance cannot be entered again
             raise ClassifyError("limit", str(e)) from None
         # wasmtime-py unwraps results: the ok value, or the error variant itself.
-        if getattr(result, "tag", None) in ("not-an-image", "image-too-large", "bad-model", "internal"):
+        if getattr(result, "tag", None) in ERROR_CASES:
             raise ClassifyError(result.tag, result.payload)
         return result
 

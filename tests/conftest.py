@@ -61,6 +61,9 @@ class Server(str):
         server.host, server.log = host, log
         return server
 
+    def log_text(self):
+        return self.log.read_text(errors="replace")
+
 
 @contextmanager
 def make_served(target, host, *make_args, path="/healthz", name=None):

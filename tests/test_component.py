@@ -8,12 +8,11 @@ import onnxruntime
 import pytest
 
 from conftest import MODEL, ROOT, WASM, require
+from host.classifier import INTERFACE
 from host.runtime import Grants, Runtime
 from photos import CAT_CLASSES, CHELSEA_JPEG, COFFEE_JPEG, ESPRESSO
 
 import preprocess
-
-INTERFACE = "imgcls:classifier/classify@0.1.0"
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +46,11 @@ def test_classify_errors_are_typed(runtime):
     assert bad.tag == "not-an-image" and "not an image" in bad.payload
     missing = call(runtime, "classify", CHELSEA_JPEG, 5, model_path="/models/missing.onnx")
     assert missing.tag == "bad-model" and "missing.onnx" in missing.payload
+    # The same rule as HTTP's ?top_k=0 (errors.POLICY): a bad-request, not a silent 1.
+    zero = call(runtime, "classify", CHELSEA_JPEG, 0)
+    assert zero.tag == "bad-request" and "top_k" in zero.payload
+    everything = call(runtime, "classify", CHELSEA_JPEG, 5000)
+    assert len(everything) == 1000
 
 
 def test_embedded_model_needs_no_files(runtime):

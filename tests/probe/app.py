@@ -24,7 +24,8 @@ import engine
 import wit_world
 from wit_world import exports
 from componentize_py_types import Err
-from http_io import read_body, send
+import settings
+from http_io import incoming_request, send
 
 Image.init()  # registers every format plugin now: they could not be imported at run time
 
@@ -50,7 +51,7 @@ class IncomingHandler(exports.IncomingHandler):
 
     def handle(self, request, response_out):
         try:
-            response = api.Response(200, run_snippet(read_body(request, api.MAX_BODY_BYTES).decode(), b""),
+            response = api.Response(200, run_snippet(incoming_request(request).read_body(settings.MAX_BODY_BYTES).decode(), b""),
                                     "application/octet-stream")
         except Exception as e:
             response = api.Response(500, f"{type(e).__name__}: {e}".encode(), "text/plain")
