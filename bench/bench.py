@@ -44,14 +44,14 @@ sys.path[:0] = [str(ROOT), str(ROOT / "component"), str(ROOT / "tests")]
 
 import numpy as np  # noqa: E402
 
-from host.runtime import Grants, Runtime  # noqa: E402
+from host.exports import CLASSIFIER, Export, describe  # noqa: E402
+from host.runtime import CPU_LIMIT_SECONDS, Grants, Runtime, cause  # noqa: E402
 from tools.probe import SITE, Probe, probe_wasm  # noqa: E402
 
 OUT = ROOT / "build" / "bench"
 NODE_DIR = ROOT / "build" / "bench-node"
 WASM = ROOT / "build" / "classifier.wasm"
 DEFAULT_MODEL = ROOT / "build" / "models" / "efficientnet-lite0.onnx"
-INTERFACE = "imgcls:classifier/classify@0.2.0"
 SHAPE = (1, 3, 224, 224)
 MiB = 1024 * 1024
 
@@ -225,12 +225,10 @@ result = json.dumps(load_phases(cfg["path"], cfg["repeats"])).encode()
 """
 
 
-def probe_grants(**kwargs):
-    """Grants for a probe instance that runs a whole timing loop in one call: no CPU cap."""
-    grants = Grants(**kwargs)
-    if hasattr(grants, "cpu_seconds"):
-        grants.cpu_seconds = 3600.0
-    return grants
+def probe_grants(probe, **kwargs):
+    """Grants for a probe instance that runs a whole timing loop in one call: an hour of CPU
+    where its runtime caps it."""
+    return Grants(cpu_seconds=3600.0 if probe.runtime.cpu_cap else None, **kwargs)
 
 
 def run_component_load(probe, models, repeats=3):
@@ -239,37 +237,8 @@ def run_component_load(probe, models, repeats=3):
     results = {}
     for name, (path, folder) in models.items():
         cfg = json.dumps({"path": f"/models/{path.name}", "repeats": repeats}).encode()
-        results[name] = json.loads(probe.run(source, cfg, probe_grants(dirs={folder: "/models"})))
+        results[name] = json.loads(probe.run(source, cfg, probe_grants(probe, dirs={folder: "/models"})))
     return results
-
-
-class PlainRuntime:
-    """The probe under wasmtime's defaults (plus the compile cache), for comparison with
-    host.runtime.Runtime's configuration (which may add e.g. epoch interruption, whose checks
-    in every loop cost time in numpy's inner loops)."""
-
-    def __init__(self, wasm_path):
-        import wasmtime
-        import wasmtime.component as wc
-        self._wasmtime = wasmtime
-        config = wasmtime.Config()
-        config.cache = True
-        self.engine = wasmtime.Engine(config)
-        self.component = wc.Component.from_file(self.engine, str(wasm_path))
-        self.linker = wc.Linker(self.engine)
-        self.linker.add_wasip2()
-        self.linker.add_wasi_http()
-
-    def instantiate(self, grants=None):
-        grants = grants or Grants()
-        wasi = self._wasmtime.WasiConfig()
-        for host_dir, guest_dir in grants.dirs.items():
-            wasi.preopen_dir(str(host_dir), guest_dir, False)
-        wasi.inherit_stderr()
-        store = self._wasmtime.Store(self.engine)
-        store.set_wasi(wasi)
-        store.set_limits(memory_size=grants.memory_limit)
-        return store, self.linker.instantiate(store, self.component)
 
 
 def run_component(probe, models, x, warmup, runs, profile, profile_passes):
@@ -282,14 +251,11 @@ def run_component(probe, models, x, warmup, runs, profile, profile_passes):
                           "profile_passes": profile_passes if name in profile else 0}).encode()
         data = len(cfg).to_bytes(4, "little") + cfg + model_bytes + np.ascontiguousarray(x, np.float32).tobytes()
         log(f"component: {name}")
-        results[name] = json.loads(probe.run(source, data, probe_grants()))
+        results[name] = json.loads(probe.run(source, data, probe_grants(probe)))
     return {"models": results}
 
 
 # --- the classifier component's typed interface -------------------------------------------------
-
-from host.runtime import call as guarded_call  # noqa: E402  a fresh CPU deadline per call
-
 
 class Case:
     """One way an instance of build/classifier.wasm gets its model: a file granted at /models
@@ -313,7 +279,7 @@ def interface_cases(runtime, models):
     cases = [Case(name, path, folder) for name, (path, folder) in models.items()]
     store, instance = runtime.instantiate(Grants())
     try:
-        ok, info = unwrap(guarded_call(store, export(store, instance, "model-info")))
+        ok, info = call(runtime, store, instance, "model-info")
     except Exception as e:
         log(f"model-info without MODEL_PATH trapped ({short_error(e)}): no embedded model")
         return cases
@@ -325,31 +291,17 @@ def interface_cases(runtime, models):
 
 
 def short_error(e):
-    """One line of a wasmtime error: its cause (e.g. 'wasm trap: ...') rather than the backtrace."""
-    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
-    if "Caused by:" in lines and lines.index("Caused by:") + 1 < len(lines):
-        return f"{type(e).__name__}: {lines[lines.index('Caused by:') + 1]}"
-    return f"{type(e).__name__}: {lines[0] if lines else ''}"
+    return f"{type(e).__name__}: {cause(e)}"
 
 
-def unwrap(result):
-    """(ok, payload) of a WIT result as wasmtime-py returns it: a Variant tagged 'ok'/'err', or,
-    when the two cases have distinct Python types (here: a list or record vs the `error`
-    variant), the bare payload."""
-    tag = getattr(result, "tag", None)
-    if tag in ("ok", "err"):
-        return tag == "ok", result.payload
-    return tag is None, result
+_exports = {}
 
 
-def describe_error(error):
-    """'tag: message' of the interface's `error` variant."""
-    return f"{getattr(error, 'tag', type(error).__name__)}: {getattr(error, 'payload', error)}"[:200]
-
-
-def export(store, instance, func):
-    index = instance.get_export_index(store, INTERFACE)
-    return instance.get_func(store, instance.get_export_index(store, func, index))
+def call(runtime, store, instance, func, *args):
+    """(ok, payload) of the interface's function `func` (host.exports), under the default CPU cap."""
+    if (runtime, func) not in _exports:
+        _exports[runtime, func] = Export(runtime, func, CLASSIFIER)
+    return _exports[runtime, func].call(store, instance, *args, cpu_seconds=CPU_LIMIT_SECONDS)
 
 
 @contextlib.contextmanager
@@ -380,9 +332,9 @@ def quiet_stdout():
         os.close(saved)
 
 
-def timed(store, func, *args):
+def timed(runtime, store, instance, func, *args):
     t0 = time.perf_counter()
-    result = guarded_call(store, func, *args)
+    result = call(runtime, store, instance, func, *args)
     return result, (time.perf_counter() - t0) * 1000
 
 
@@ -392,26 +344,24 @@ def run_e2e(runtime, cases, jpeg, warmup, runs):
     results = {}
     for case in cases:
         store, instance = runtime.instantiate(case.grants())
-        classify = export(store, instance, "classify")
         try:
-            first, first_ms = timed(store, classify, jpeg, 5)
+            (ok, payload), first_ms = timed(runtime, store, instance, "classify", jpeg, 5)
         except Exception as e:  # a trap: the app raised where it should not
             results[case.key] = {"model": case.model, "error": f"classify trapped: {short_error(e)}"}
             continue
-        ok, payload = unwrap(first)
         if not ok:
-            results[case.key] = {"model": case.model, "error": f"classify: {describe_error(payload)}"}
+            results[case.key] = {"model": case.model, "error": f"classify: {describe(payload)[:200]}"}
             continue
         for _ in range(max(warmup - 1, 0)):
-            guarded_call(store, classify, jpeg, 5)
+            call(runtime, store, instance, "classify", jpeg, 5)
         times = []
         for _ in range(runs):
-            r, ms = timed(store, classify, jpeg, 5)
+            (_, predictions), ms = timed(runtime, store, instance, "classify", jpeg, 5)
             times.append(ms)
-        top = unwrap(r)[1][0]
+        top = predictions[0]
         # The same call with a same-size non-image: transfer of the bytes + a fast rejection.
         junk = bytes(len(jpeg))
-        overhead = [timed(store, classify, junk, 5)[1] for _ in range(runs)]
+        overhead = [timed(runtime, store, instance, "classify", junk, 5)[1] for _ in range(runs)]
         # The app's preprocessing natively (same Pillow version), for scale.
         try:
             prep = preprocess.Preprocessing.from_settings(classifier.read_settings(case.path, {}))
@@ -439,17 +389,15 @@ def run_load(runtime, cases, instances):
         for i in range(instances + 1):  # the first one is a warm-up
             t0 = time.perf_counter()
             store, instance = runtime.instantiate(case.grants())
-            classify = export(store, instance, "classify")
             t1 = time.perf_counter()
             try:
-                answer, _ = timed(store, classify, b"", 1)
+                ok, answer = call(runtime, store, instance, "classify", b"", 1)
             except Exception as e:
                 results[case.key] = {"model": case.model, "error": f"classify trapped: {short_error(e)}"}
                 break
             t2 = time.perf_counter()
-            ok, answer = unwrap(answer)
             if ok or answer.tag != "not-an-image":
-                results[case.key] = {"model": case.model, "error": f"classify(b''): {describe_error(answer)}"}
+                results[case.key] = {"model": case.model, "error": f"classify(b''): {describe(answer)[:200]}"}
                 break
             if i:
                 inst_ms.append((t1 - t0) * 1000)
@@ -459,7 +407,7 @@ def run_load(runtime, cases, instances):
                 del store, instance
         if case.key in results:
             continue
-        _, info = unwrap(guarded_call(store, export(store, instance, "model-info")))
+        _, info = call(runtime, store, instance, "model-info")
         results[case.key] = {"model": case.model, "embedded": case.embedded, "instantiate_ms": inst_ms,
                              "model_info_ms": info_ms, "total_ms": total_ms,
                              "info": {"name": info.name, "parameters": info.parameters}}
@@ -471,8 +419,8 @@ def classify_fits(runtime, case, jpeg, limit):
     try:
         with quiet_stderr():
             store, instance = runtime.instantiate(case.grants(limit))
-            ok, payload = unwrap(guarded_call(store, export(store, instance, "classify"), jpeg, 5))
-        return ok, None if ok else describe_error(payload)
+            ok, payload = call(runtime, store, instance, "classify", jpeg, 5)
+        return ok, None if ok else describe(payload)[:200]
     except Exception as e:  # a trap or a failed instantiation: the limit is too small
         return False, short_error(e)[:200]
 
@@ -864,7 +812,7 @@ def main():
             res["load_phases"] = run_component_load(probe, models)
         if "plain" not in skip:
             log("probe component under a plain wasmtime config")
-            inf["component-plain"] = run_component(Probe(PlainRuntime(wasm)), models, x, args.warmup, args.runs,
+            inf["component-plain"] = run_component(Probe(Runtime(wasm, cpu_cap=False)), models, x, args.warmup, args.runs,
                                                    profile, args.profile_passes)
         del probe
 
