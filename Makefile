@@ -95,6 +95,16 @@ $(JCO_DIR)/.installed: jco/package.json jco/package-lock.json
 jco-out = $(JCO_DIR)/out/$(basename $(notdir $(1)))
 jco: $(WASM) $(JCO_DIR)/.installed
 	jco/transpile.sh $(WASM) $(call jco-out,$(WASM)) --instantiation sync
+# The page of `make web`: the component transpiled for the browser, preview2-shim's browser
+# build and web/ (index.html, app.js); any static file server serves build/web.
+WEB := build/web
+web: $(WASM) $(JCO_DIR)/.installed web/index.html web/app.js
+	jco/transpile.sh $(WASM) $(WEB)/classifier --instantiation async
+	rm -rf $(WEB)/shim && mkdir -p $(WEB)/shim
+	cp -r $(JCO_DIR)/node_modules/@bytecodealliance/preview2-shim/dist/browser \
+	  $(JCO_DIR)/node_modules/@bytecodealliance/preview2-shim/dist/common $(WEB)/shim/
+	cp web/index.html web/app.js $(WEB)/
+	@echo "build/web is ready: serve it with any static file server, e.g. python3 -m http.server -d build/web"
 JCO_SERVE = node $(JCO_RUN_ARGS) --wasm-max-mem-pages=$(shell echo $$(( $(SERVE_MEMORY) / 65536 ))) \
   jco/serve.mjs $(JCO_DIR)/node_modules
 
@@ -128,7 +138,7 @@ build/.chromium:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	mkdir -p build && touch $@
 
-test: venv wasi-deps component model jco build/.chromium
+test: venv wasi-deps component model jco web build/.chromium
 	$(PY) -m pytest -q tests
 
 clean:

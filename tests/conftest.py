@@ -102,3 +102,35 @@ def server(request):
     require(WASM, MODEL)
     with make_served("serve", request.param) as served:
         yield served
+
+
+# --- a page in Debian's Chromium, driven by Playwright ----------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_TIMEOUT_MS = 120_000  # one prediction (or the page's component loading) on a busy machine
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def browser_page(tmp_path_factory):
+    """One page in a fresh profile, and the list of its uncaught script errors; fails (not
+    skips) when Chromium or Playwright is missing."""
+    if not CHROMIUM.exists():
+        pytest.fail("Chromium not found at /usr/bin/chromium: install Debian's package with "
+                    "`apt-get update && apt-get install -y chromium`")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("Playwright for Python is missing: `make venv` (pip install -r requirements.txt)")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
+            viewport={"width": 800, "height": 900})
+        page = context.pages[0] if context.pages else context.new_page()
+        page.set_default_timeout(BROWSER_TIMEOUT_MS)
+        errors = []
+        page.on("pageerror", lambda error: errors.append(error))
+        yield page, errors
+        context.close()
