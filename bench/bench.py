@@ -19,6 +19,8 @@ embeds in its build-time snapshot, if any, without MODEL_PATH ("[embedded]"):
                with the phases of a load (read, sha256, parse, fuse, plan) timed in the probe;
   memory       the smallest Store memory limit under which classify still succeeds (bisection;
                wasm memory never shrinks, so that is the instance's peak);
+  photo        a 2 MB JPEG: `python -m host predict`'s path against POST /predict on `make
+               serve` (bench/harness_photo.py);
 plus the component's size and, per model, where the engine's time goes inside the component
 (each plan step timed, grouped by kernel, against the same walk natively).
 
@@ -48,6 +50,8 @@ from host.exports import CLASSIFIER, Export, describe  # noqa: E402
 from host.runtime import CPU_LIMIT_SECONDS, Grants, Runtime, cause  # noqa: E402
 from tools.probe import SITE, Probe, probe_wasm  # noqa: E402
 
+import harness_photo  # noqa: E402
+
 OUT = ROOT / "build" / "bench"
 NODE_DIR = ROOT / "build" / "bench-node"
 WASM = ROOT / "build" / "classifier.wasm"
@@ -76,7 +80,7 @@ PEERS = {
     "ort-web": "onnxruntime-web wasm SIMD 1t (Node)",
 }
 RATIOS = {"ort-web": "ort-web", "ort": "ort-native", "numpy": "native-numpy"}
-STAGES = ("component", "plain", "numpy", "ort", "ort-web", "e2e", "load", "memory", "profile")
+STAGES = ("component", "plain", "numpy", "ort", "ort-web", "e2e", "load", "memory", "photo", "profile")
 
 
 def log(message):
@@ -575,6 +579,9 @@ def report(res, args):
         report_load(p, res, args)
     if res.get("memory"):
         report_memory(p, res)
+    if res.get("photo"):
+        p("")
+        harness_photo.report(p, res["photo"])
     size = res.get("component_size")
     if size:
         p("")
@@ -712,6 +719,8 @@ def evaluate_targets(res):
             if not met:
                 text += f": missed by {mem['peak_mib'] - TARGET_PEAK_MIB} MiB"
             targets.append({"target": "memory", "model": key, "met": met, "value": mem["peak_mib"], "text": text})
+    if res.get("photo"):
+        targets.append(harness_photo.target(res["photo"]))
     return targets
 
 
@@ -831,6 +840,8 @@ def main():
     if "memory" not in skip:
         log("peak memory (bisection)")
         res["memory"] = run_memory(runtime, cases, CHELSEA_JPEG)
+    if "photo" not in skip:
+        res["photo"] = harness_photo.run(OUT, args.runs, log)
     if WASM.exists():
         res["component_size"] = {"bytes": WASM.stat().st_size, "mb": WASM.stat().st_size / 1e6,
                                  "mib": WASM.stat().st_size / MiB}

@@ -1,13 +1,6 @@
 """Shared fixtures: components built from test fixtures, the wasmtime runtime to run them,
 and the classifier served over HTTP by `make serve`, on each HTTP host."""
-import os
-import signal
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,6 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "component")]
 
 from host.runtime import Runtime  # noqa: E402
+from tools import served  # noqa: E402
 # ProbeError: the tests import it from here.
 from tools.probe import SITE, Probe, ProbeError, probe_wasm  # noqa: E402,F401
 
@@ -36,15 +30,6 @@ def require(*paths):
 def probe():
     require(SITE / "numpy", SITE / "PIL")
     return Probe(Runtime(probe_wasm()))
-
-
-STARTUP_SECONDS = 120  # the first compile of the component, before wasmtime's cache has it
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # The HTTP hosts every test of the `server` fixture runs on (README "Hosts"): wasmtime serve
@@ -67,41 +52,22 @@ class Server(str):
 
 @contextmanager
 def make_served(target, host, *make_args, path="/healthz", name=None):
-    """Runs `make TARGET HOST=host PORT=<free> MAKE_ARGS` until the block ends; yields a Server once
-    PATH answers. Its output goes to build/test-artifacts/NAME.log (a pipe nobody reads would
-    fill and stall it)."""
-    port = free_port()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    """tools/served.py's make_served as a Server, its log in build/test-artifacts/NAME-HOST.log;
+    a server that does not start fails the test."""
     log = ARTIFACTS / f"{name or target}-{host}.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(["make", "-s", target, f"HOST={host}", f"PORT={port}", *make_args], cwd=ROOT,
-                                start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while True:
-        try:
-            urllib.request.urlopen(base + path, timeout=5)
-            break
-        except urllib.error.HTTPError:  # it answers: up
-            break
-        except (urllib.error.URLError, ConnectionError):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                os.killpg(proc.pid, signal.SIGKILL)
-                pytest.fail(f"make {target} HOST={host} did not start:\n{log.read_text()}")
-            time.sleep(0.2)
     try:
-        yield Server(base, host, log)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(10)
+        with served.make_served(target, host, *make_args, log=log, path=path) as base:
+            yield Server(base, host, log)
+    except served.NotServing as e:
+        pytest.fail(str(e))
 
 
 @pytest.fixture(scope="session", params=HOSTS)
 def server(request):
     """`make serve HOST=...` on a free port: the command users run, on each host in turn."""
     require(WASM, MODEL)
-    with make_served("serve", request.param) as served:
-        yield served
+    with make_served("serve", request.param) as running:
+        yield running
 
 
 # --- a page in Debian's Chromium, driven by Playwright ----------------------------------
