@@ -1,18 +1,20 @@
 # Two stages, as `make` does it on a developer's machine:
-#   builder  Debian 12 + Python 3.11: the cross toolchain and `make component model`
+#   builder  Debian 12 + Python 3.11: the cross toolchain and `make spin-component model`
 #            (clang-19/lld-19/wasi-libc/binaryen come through apt inside the recipes);
-#   runtime  Spin, build/classifier.wasm (default model embedded), spin.toml and build/models.
+#   runtime  Spin, build/classifier-spin.wasm (default model embedded; reads Spin variables),
+#            spin.toml and build/models.
 # Build: docker build -t image-classifier .    Run: docker run -p 3000:3000 image-classifier
+# Settings: docker run -e SPIN_VARIABLE_CORS_ORIGINS=https://app.example ... (spin.toml [variables])
 FROM python:3.11-slim-bookworm AS builder
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends make \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 # Only the build's Python packages (requirements.txt), not the test-only ones.
-RUN make component model REQUIREMENTS=requirements.txt
+RUN make spin-component model REQUIREMENTS=requirements.txt
 
 FROM debian:bookworm-slim AS spin
-# Spin 3.x serves wasi:http@0.2.0 components (so do 2.x and 4.x).
+# Spin 3.x serves wasi:http@0.2.0 components and wasi:config/store@0.2.0-draft-2024-09-27.
 ARG SPIN_VERSION=3.6.2
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates curl \
     && curl -fsSL "https://github.com/spinframework/spin/releases/download/v${SPIN_VERSION}/spin-v${SPIN_VERSION}-linux-amd64.tar.gz" \
@@ -22,7 +24,7 @@ FROM debian:bookworm-slim AS runtime
 COPY --from=spin /usr/local/bin/spin /usr/local/bin/spin
 WORKDIR /app
 COPY --from=builder /src/spin.toml ./spin.toml
-COPY --from=builder /src/build/classifier.wasm ./build/classifier.wasm
+COPY --from=builder /src/build/classifier-spin.wasm ./build/classifier-spin.wasm
 COPY --from=builder /src/build/models ./build/models
 EXPOSE 3000
 CMD ["spin", "up", "--listen", "0.0.0.0:3000"]

@@ -3,6 +3,7 @@
 #   make wasi-deps   numpy and Pillow cross-compiled for wasm32-wasi -> build/wasi/site-packages
 #   make model       the default model (EfficientNet-Lite0, ImageNet) -> build/models/
 #   make component   the classifier component -> build/classifier.wasm
+#   make spin-component  the same for Spin 3+ (reads Spin variables) -> build/classifier-spin.wasm
 #   make serve       serves it on 127.0.0.1:$(PORT) (spin up if spin is on PATH, else wasmtime serve;
 #                    HOST=jco: jco's transpilation in Node)
 #   make jco         the component transpiled by jco for Node -> build/jco/out/classifier/
@@ -23,9 +24,10 @@ SITE := $(W)/site-packages
 MODELS := build/models
 MODEL := $(MODELS)/efficientnet-lite0.onnx
 WASM := build/classifier.wasm
+SPIN_WASM := build/classifier-spin.wasm
 PORT ?= 3000
 
-.PHONY: all venv wasi-deps model component jco web serve serve-wasm predict bench test clean
+.PHONY: all venv wasi-deps model component spin-component jco web serve serve-wasm predict bench test clean
 all: component model
 
 # The Dockerfile's builder takes REQUIREMENTS=requirements.txt (no test-only packages).
@@ -54,16 +56,25 @@ wasi-deps: $(W)/.numpy $(W)/.pillow
 
 # --- the model and the component -----------------------------------------------------
 model: $(MODEL)
-$(MODEL): $(VENV)/.done $(wildcard models/*.py) models/imagenet_classes.txt
+# The check after the conversion runs the app's own preprocessing (component/preprocess.py and what it imports).
+$(MODEL): $(VENV)/.done $(wildcard models/*.py) models/imagenet_classes.txt \
+    $(addprefix component/,preprocess.py formats.py colors.py)
 	$(PY) models/efficientnet_lite0.py $(MODELS)
 
 # The component embeds EMBED_MODEL: componentize-py's build-time snapshot holds it already
 # planned, so instances start with it loaded. MODEL_PATH at run time overrides it.
 EMBED_MODEL ?= $(MODEL)
-component: $(WASM)
-$(WASM): $(W)/.numpy $(W)/.pillow $(EMBED_MODEL) wit/classifier.wit tools/componentize.py \
+COMPONENT_DEPS = $(W)/.numpy $(W)/.pillow $(EMBED_MODEL) wit/classifier.wit tools/componentize.py \
     $(shell find component -name "*.py")
+component: $(WASM)
+$(WASM): $(COMPONENT_DEPS)
 	$(PY) tools/componentize.py wit/classifier.wit classifier component app $@ -p $(SITE) \
+	  --embed-model $(EMBED_MODEL)
+
+# The same app in the world that also imports wasi:config/store (Spin variables); spin.toml's.
+spin-component: $(SPIN_WASM)
+$(SPIN_WASM): $(COMPONENT_DEPS)
+	$(PY) tools/componentize.py wit/classifier.wit classifier-spin component app $@ -p $(SITE) \
 	  --embed-model $(EMBED_MODEL)
 
 # wasmtime serve, when there is no spin CLI: no network, no files (the model is embedded).
@@ -73,9 +84,15 @@ $(WASM): $(W)/.numpy $(W)/.pillow $(EMBED_MODEL) wit/classifier.wit tools/compon
 # little more. Each request gets a fresh instance, capped at SERVE_MEMORY bytes of linear memory.
 SERVE_MEMORY ?= 536870912
 SERVE_MODEL ?=
+# The component's settings (component/settings.py), passed to its environment when given, e.g.
+# make serve CORS_ORIGINS=http://localhost:8080 MAX_BATCH=4
+SETTINGS := CORS_ORIGINS CORS_MAX_AGE MAX_BODY_BYTES BODY_SECONDS MAX_PIXELS MAX_BATCH MAX_FORM_PARTS DEFAULT_TOP_K
+SETTINGS_ENV = $(foreach v,$(SETTINGS),$(if $($(v)),--env '$(v)=$($(v))'))
+# What an instance gets under either host: the model's folder and MODEL_PATH if given, the settings.
+SERVE_GRANTS = $(if $(SERVE_MODEL),--dir $(abspath $(dir $(SERVE_MODEL)))::/models --env MODEL_PATH=/models/$(notdir $(SERVE_MODEL))) \
+  $(SETTINGS_ENV)
 WASMTIME_SERVE = $(VENV)/bin/wasmtime serve -Scli=y -Stcp=n -Sudp=n -Sallow-ip-name-lookup=n \
-  -O pooling-max-component-instance-size=4194304 -O pooling-max-memory-size=$(SERVE_MEMORY) \
-  $(if $(SERVE_MODEL),--dir $(abspath $(dir $(SERVE_MODEL)))::/models --env MODEL_PATH=/models/$(notdir $(SERVE_MODEL)))
+  -O pooling-max-component-instance-size=4194304 -O pooling-max-memory-size=$(SERVE_MEMORY) $(SERVE_GRANTS)
 
 # HOST=jco: the second host, jco (pinned by jco/package-lock.json, installed by npm ci into
 # build/jco). jco/serve.mjs serves the transpiled component with preview2-shim's wasi:http
@@ -110,14 +127,15 @@ JCO_SERVE = node $(JCO_RUN_ARGS) --wasm-max-mem-pages=$(shell echo $$(( $(SERVE_
 
 serve: $(WASM)
 	if [ "$(HOST)" = jco ]; then $(MAKE) -s serve-wasm SERVE_WASM=$(WASM); \
-	elif command -v spin >/dev/null && [ -z "$(SERVE_MODEL)" ]; then spin up --listen 127.0.0.1:$(PORT); \
+	elif command -v spin >/dev/null && [ -z "$(SERVE_MODEL)" ]; then $(MAKE) -s $(SPIN_WASM) && \
+	  spin up --listen 127.0.0.1:$(PORT) $(SETTINGS_ENV); \
 	else $(MAKE) -s serve-wasm SERVE_WASM=$(WASM); fi
 
 # Serves SERVE_WASM as it is, with serve's grants (the sandbox tests serve a probe this way).
 serve-wasm: $(if $(filter jco,$(HOST)),$(JCO_DIR)/.installed)
 ifeq ($(HOST),jco)
 	jco/transpile.sh $(SERVE_WASM) $(call jco-out,$(SERVE_WASM)) --instantiation sync
-	$(JCO_SERVE) $(call jco-out,$(SERVE_WASM))/$(basename $(notdir $(SERVE_WASM))).js $(PORT) $(SERVE_MODEL)
+	$(JCO_SERVE) $(call jco-out,$(SERVE_WASM))/$(basename $(notdir $(SERVE_WASM))).js $(PORT) $(SERVE_GRANTS)
 else
 	$(WASMTIME_SERVE) --addr 127.0.0.1:$(PORT) $(SERVE_WASM)
 endif
@@ -138,7 +156,7 @@ build/.chromium:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	mkdir -p build && touch $@
 
-test: venv wasi-deps component model jco web build/.chromium
+test: venv wasi-deps component spin-component model jco web build/.chromium
 	$(PY) -m pytest -q tests
 
 clean:

@@ -52,7 +52,7 @@ def run(out_dir, runs, log):
     results = {"jpeg_bytes": len(body), "runs": runs}
 
     log("photo: POST /predict on make serve")
-    with make_served("serve", "wasmtime", log=Path(out_dir) / "serve-photo.log") as base:
+    with make_served("serve", "wasmtime", log_dir=Path(out_dir), name="serve-photo") as (base, _):
         netloc = base.removeprefix("http://")
 
         def post():

@@ -72,3 +72,6 @@ class Classify(wit_world.exports.Classify):
             info = classifier.get().info()
             return wit.ModelDescription(info["name"], info["input_size"], info["num_classes"],
                                         info["parameters"], info["sha256"], sorted(info["op_counts"].items()))
+
+
+classifier.preload()  # the last thing imported and allocated: see classifier.preload

@@ -1,7 +1,8 @@
-"""The classifier of one instance: a model loaded once, then bytes -> ranked classes.
+"""The classifier of one instance: a model loaded once, then encoded images -> probabilities ->
+ranked classes, one image or a batch of them (score_batch, classify_batch) in one forward pass.
 
-Which model: the file at MODEL_PATH when that is set (in a folder the host grants), loaded on
-first use; otherwise the model embedded at build time (`make component` snapshots the default
+Which model: the file the model_path setting names (MODEL_PATH; in a folder the host grants),
+loaded on first use; otherwise the model embedded at build time (`make component` snapshots the default
 model already planned, so a fresh instance, one per HTTP request on Spin and `wasmtime serve`,
 starts with it ready). Beside `NAME.onnx` an optional sidecar `NAME.json` gives the
 preprocessing (see preprocess.Preprocessing), a display name and the class labels (a list, or
@@ -17,7 +18,9 @@ from pathlib import Path
 import numpy as np
 
 import engine
+import errors
 import preprocess
+import settings
 from errors import BadRequest, ModelUnavailable
 
 
@@ -26,13 +29,13 @@ def read_settings(model_path, metadata):
     sidecar = model_path.with_suffix(".json")
     if sidecar.exists():
         return json.loads(sidecar.read_text())
-    settings = {}
+    found = {}
     for key, value in metadata.items():
         try:
-            settings[key] = json.loads(value)
+            found[key] = json.loads(value)
         except ValueError:
-            settings[key] = value
-    return settings
+            found[key] = value
+    return found
 
 
 def read_labels(labels, folder, count):
@@ -53,9 +56,19 @@ def read_file(path):
     return data
 
 
+def check_batch(count):
+    """BadRequest unless 1 <= count <= settings.max_batch images (one request's batch)."""
+    if count < 1:
+        raise BadRequest("no image in the request")
+    limit = settings.get().max_batch
+    if count > limit:
+        raise BadRequest(f"{count} images in one request; the limit is {limit} (MAX_BATCH)")
+
+
 def softmax(logits):
-    shifted = np.exp(logits - logits.max())
-    return shifted / shifted.sum()
+    """(N, classes) -> probabilities, per row."""
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
 class Classifier:
@@ -78,32 +91,73 @@ class Classifier:
         np.frombuffer(data, np.uint8).fill(0)
         self.num_classes = int(self.model.output_shape[-1])
         try:
-            settings = read_settings(self.path, self.model.info.get("metadata", {}))
-            self.prep = preprocess.Preprocessing.from_settings(settings)
-            self.labels = read_labels(settings.get("labels"), self.path.parent, self.num_classes)
+            sidecar = read_settings(self.path, self.model.info.get("metadata", {}))
+            self.prep = preprocess.Preprocessing.from_settings(sidecar)
+            self.labels = read_labels(sidecar.get("labels"), self.path.parent, self.num_classes)
         except (OSError, TypeError, ValueError) as e:  # a broken sidecar or labels file
             raise ModelUnavailable(f"settings of {self.path}: {e}") from None
-        self.name = settings.get("name", self.path.stem)
+        self.name = sidecar.get("name", self.path.stem)
         # The default model ends in logits; a graph that ends in Softmax already gives scores.
         self.outputs_probabilities = self.model.info["output_op"] == "Softmax"
         self.load_ms = (time.perf_counter() - started) * 1000
 
-    def classify(self, data, top_k):
-        """Encoded image -> (top_k predictions best first, timings in ms); top_k >= 1, and
-        more than the model has classes gives them all."""
+    def score_batch(self, images):
+        """Encoded images -> (for each, its probabilities (classes,) float64 or the failure that
+        stopped it (errors.POLICY's 4xx: not an image, too large...), timings in ms).
+
+        The decodable images run as one forward pass of batch N when the model's batch dimension
+        is symbolic, else in passes of its fixed batch (the last one padded)."""
+        check_batch(len(images))
+        t0 = time.perf_counter()
+        inputs = [self._input(data) for data in images]
+        tensors = [x for x in inputs if not isinstance(x, Exception)]
+        t1 = time.perf_counter()
+        scores = iter(self.probabilities(np.concatenate(tensors)) if tensors else ())
+        t2 = time.perf_counter()
+        results = [x if isinstance(x, Exception) else next(scores) for x in inputs]
+        return results, {"preprocess": (t1 - t0) * 1000, "inference": (t2 - t1) * 1000}
+
+    def _input(self, data):
+        """One image's input tensor (1, 3, S, S), or the client-side failure that stops it."""
+        try:
+            return preprocess.preprocess(data, self.prep, settings.get().max_pixels)
+        except Exception as e:
+            if errors.policy(e)[0] >= 500:  # out of memory, a bug: the whole request fails
+                raise
+            return e
+
+    def probabilities(self, x):
+        """(N, 3, S, S) float32 -> (N, classes) float64 probabilities."""
+        step = self.model.input_shape[0] or len(x)  # a fixed batch, or all at once
+        logits = []
+        for start in range(0, len(x), step):
+            chunk = x[start:start + step]
+            if len(chunk) < step:
+                chunk = np.concatenate([chunk, np.zeros((step - len(chunk), *chunk.shape[1:]), np.float32)])
+            logits.append(self.model.run(chunk)[:len(x) - start])
+        logits = np.concatenate(logits).astype(np.float64)
+        return logits if self.outputs_probabilities else softmax(logits)
+
+    def rank(self, scores, top_k):
+        """Probabilities (classes,) -> the top_k predictions, best first."""
+        ranked = np.argsort(-scores, kind="stable")[:top_k]
+        return [{"index": int(i), "label": self.labels[i], "score": float(scores[i])} for i in ranked]
+
+    def classify_batch(self, images, top_k):
+        """Encoded images -> (for each, its top_k predictions or its failure, timings in ms);
+        top_k >= 1, and more than the model has classes gives them all."""
         if top_k < 1:
             raise BadRequest(f"top_k must be a positive integer, got {top_k}")
+        results, timings = self.score_batch(images)
         top_k = min(top_k, self.num_classes)
-        t0 = time.perf_counter()
-        x = preprocess.preprocess(data, self.prep)  # (1, 3, S, S)
-        t1 = time.perf_counter()
-        logits = self.model.run(x)[0]  # (num_classes,)
-        t2 = time.perf_counter()
-        scores = logits if self.outputs_probabilities else softmax(logits.astype(np.float64))
-        ranked = np.argsort(-scores, kind="stable")[:top_k]
-        predictions = [{"index": int(i), "label": self.labels[i], "score": float(scores[i])} for i in ranked]
-        timings = {"preprocess": (t1 - t0) * 1000, "inference": (t2 - t1) * 1000}
-        return predictions, timings
+        return [r if isinstance(r, Exception) else self.rank(r, top_k) for r in results], timings
+
+    def classify(self, data, top_k):
+        """One encoded image -> (its top_k predictions, timings in ms)."""
+        [result], timings = self.classify_batch([data], top_k)
+        if isinstance(result, Exception):
+            raise result
+        return result, timings
 
     @property
     def sha256(self):
@@ -122,7 +176,7 @@ class Classifier:
             "num_classes": self.num_classes,
             "parameters": self.model.info["parameters"],
             "op_counts": self.model.info["op_counts"],
-            "preprocessing": vars(self.prep),
+            "preprocessing": self.prep.settings(),
             "load_ms": round(self.load_ms, 1),
         }
 
@@ -136,14 +190,22 @@ def load_embedded():
     return Classifier(embedded_model.PATH, source="embedded")
 
 
-_embedded = load_embedded()
+_embedded = None  # set by preload()
 _from_file = None
+
+
+def preload():
+    """Loads the embedded model into this (build-time) interpreter. app.py calls it after all
+    its imports: what is allocated after the load lands in the model file's freed, zeroed
+    memory, and every page it dirties there is stored in the snapshot."""
+    global _embedded
+    _embedded = load_embedded()
 
 
 def get():
     """This instance's classifier: MODEL_PATH's model (loaded on first use) or the embedded one."""
     global _from_file
-    path = os.environ.get("MODEL_PATH")
+    path = settings.get().model_path
     if path:
         if _from_file is None:
             _from_file = Classifier(path)

@@ -26,6 +26,10 @@ class ModelUnavailable(RuntimeError):
     """The model file is missing, malformed, or uses an operator the engine lacks."""
 
 
+class BadSettings(RuntimeError):
+    """A setting (settings.py: Spin variable or environment variable) does not parse."""
+
+
 POLICY = (
     # failure            HTTP  WIT error case        message when the exception has none
     (BadRequest,          400, "bad-request",        "bad request"),
@@ -33,6 +37,9 @@ POLICY = (
     (BadImage,            400, "not-an-image",       "not an image"),
     (ImageTooLarge,       422, "image-too-large",    "image too large"),
     (ModelUnavailable,    503, "bad-model",          "model unavailable"),
+    # The WIT has no configuration case; like a bad model, the instance cannot serve until
+    # the host's configuration is fixed.
+    (BadSettings,         503, "bad-model",          "bad settings"),
     # The instance's memory cap was reached: the host should not reuse this instance.
     (MemoryError,         503, "out-of-memory",      "the instance ran out of memory on this request"),
 )

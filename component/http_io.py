@@ -42,13 +42,14 @@ def declared_length(headers):
 
 def read_body(request: IncomingRequest, headers, limit):
     """The whole body; BodyTooLarge (413) once it is known to exceed `limit`, HttpError 408 if
-    it does not arrive within settings.BODY_SECONDS, BadRequest if the client ends it early."""
+    it does not arrive within the body_seconds setting, BadRequest if the client ends it early."""
     declared = declared_length(headers)
     if declared is not None and declared > limit and (
             declared > settings.DRAIN_BYTES or "100-continue" in headers.get("expect", [""])[0].lower()):
         # Refused before the body is sent: a client that waits for 100 Continue stops here.
         raise api.BodyTooLarge(limit)
-    body = _Body(request, settings.BODY_SECONDS)
+    seconds = settings.get().body_seconds
+    body = _Body(request, seconds)
     chunks, size = [], 0
     try:
         while (chunk := body.read()) is not None:
@@ -64,7 +65,7 @@ def read_body(request: IncomingRequest, headers, limit):
     except _TimedOut:
         if size > limit:
             raise api.BodyTooLarge(limit) from None
-        raise api.HttpError(408, f"the request body did not arrive within {settings.BODY_SECONDS:g} s") from None
+        raise api.HttpError(408, f"the request body did not arrive within {seconds:g} s") from None
     finally:
         body.close()
 
@@ -112,8 +113,9 @@ class _Body:
 
 def send(response_out: ResponseOutparam, response: api.Response):
     """Writes the answer; a client gone meanwhile ends the request quietly."""
-    headers = [("content-type", response.content_type.encode()),
-               ("content-length", str(len(response.body)).encode())]
+    # A 204 has neither (RFC 9110 forbids its Content-Length).
+    headers = [] if response.status == 204 else [("content-type", response.content_type.encode()),
+                                                 ("content-length", str(len(response.body)).encode())]
     headers += [(k, v.encode()) for k, v in response.headers]
     outgoing = OutgoingResponse(Fields.from_list(headers))
     outgoing.set_status_code(response.status)

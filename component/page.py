@@ -1,4 +1,7 @@
-"""The page served at GET /: pick or drop an image, see the model's top predictions.
+"""The page served at GET /: pick or drop images, see the model's top predictions for each.
+
+It posts the files as multipart/form-data (one answer for one file, one entry per file for
+several: predict.py).
 
 Kept as a Python string: the component has no files of its own at run time.
 """
@@ -20,30 +23,45 @@ INDEX_HTML = """<!doctype html>
   .bar { height: .5rem; background: #06c; border-radius: 4px; }
   #status { color: #666; }
   #status.error { color: #b00; }
+  #results section { display: flex; gap: 1rem; align-items: flex-start; margin: 1rem 0; }
+  #results img { width: 96px; height: 96px; object-fit: cover; border-radius: 4px; }
+  #results h2 { font-size: 1rem; margin: 0; }
+  #results ol { padding-left: 1.2rem; margin: .3rem 0; }
+  #results .error { color: #b00; }
 </style>
 </head>
 <body>
 <h1>Image classifier</h1>
 <p>A MobileNetV2-family network (EfficientNet-Lite0 by default) running in numpy inside a WebAssembly component.</p>
-<label id="drop">Drop an image here, or click to pick one
-  <input id="file" type="file" accept="image/*">
+<label id="drop">Drop images here, or click to pick some
+  <input id="file" type="file" accept="image/*" multiple>
 </label>
 <img id="preview" alt="">
 <p id="status"></p>
 <ol id="predictions"></ol>
+<div id="results"></div>
 <script>
 const drop = document.getElementById("drop");
 const status = document.getElementById("status");
 const list = document.getElementById("predictions");
+const results = document.getElementById("results");
+const preview = document.getElementById("preview");
 
-async function classify(file) {
-  document.getElementById("preview").src = URL.createObjectURL(file);
+function percent(p) { return p.label + " (" + (100 * p.score).toFixed(1) + "%)"; }
+
+async function classify(files) {
+  if (!files.length) return;
   list.replaceChildren();
+  results.replaceChildren();
+  preview.hidden = files.length > 1;
+  if (files.length === 1) preview.src = URL.createObjectURL(files[0]);
   status.className = "";
-  status.textContent = "Classifying " + file.name + "...";
+  status.textContent = "Classifying " + (files.length === 1 ? files[0].name : files.length + " images") + "...";
+  const form = new FormData();
+  for (const file of files) form.append("image", file, file.name);
   let response, answer;
   try {
-    response = await fetch("predict?top_k=5", { method: "POST", body: file });
+    response = await fetch("predict?top_k=5", { method: "POST", body: form });
     answer = await response.json();
   } catch (e) {
     status.className = "error";
@@ -56,9 +74,38 @@ async function classify(file) {
     return;
   }
   status.textContent = answer.model + ", " + answer.timings_ms.total.toFixed(0) + " ms";
+  if (answer.results) {  // several files: one entry each, in order
+    answer.results.forEach((entry, i) => {
+      const section = document.createElement("section");
+      const image = document.createElement("img");
+      image.alt = "";
+      if (!entry.error) image.src = URL.createObjectURL(files[i]);  // not a picture otherwise
+      const text = document.createElement("div");
+      const title = document.createElement("h2");
+      title.textContent = entry.filename;
+      text.append(title);
+      if (entry.error) {
+        const error = document.createElement("p");
+        error.className = "error";
+        error.textContent = entry.error;
+        text.append(error);
+      } else {
+        const ranked = document.createElement("ol");
+        for (const p of entry.predictions.slice(0, 3)) {
+          const item = document.createElement("li");
+          item.textContent = percent(p);
+          ranked.append(item);
+        }
+        text.append(ranked);
+      }
+      section.append(image, text);
+      results.append(section);
+    });
+    return;
+  }
   for (const p of answer.predictions) {
     const item = document.createElement("li");
-    item.textContent = p.label + " (" + (100 * p.score).toFixed(1) + "%)";
+    item.textContent = percent(p);
     const bar = document.createElement("div");
     bar.className = "bar";
     bar.style.width = (100 * p.score) + "%";
@@ -68,15 +115,15 @@ async function classify(file) {
 }
 
 document.getElementById("file").addEventListener("change", e => {
-  classify(e.target.files[0]);
-  e.target.value = "";  // so picking the same file again fires "change" again
+  classify([...e.target.files]);
+  e.target.value = "";  // so picking the same files again fires "change" again
 });
 drop.addEventListener("dragover", e => { e.preventDefault(); drop.classList.add("over"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", e => {
   e.preventDefault();
   drop.classList.remove("over");
-  if (e.dataTransfer.files.length) classify(e.dataTransfer.files[0]);
+  classify([...e.dataTransfer.files]);
 });
 </script>
 </body>

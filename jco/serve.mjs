@@ -1,21 +1,22 @@
 // The second HTTP host: a component transpiled by jco (jco/transpile.sh, once per build of the
 // .wasm) served by preview2-shim's wasi:http server in Node, a fresh instance per request. It is
 // what `jco serve --isolate-requests instance` runs, without its transpile at every start (6 s
-// for the classifier), with the sandbox `make serve` gives under wasmtime (no environment but
-// MODEL_PATH, no files but the model's folder, no network), and with a trap or an exit ending
-// the request that caused it (500) instead of the whole Node process.
+// for the classifier), with the sandbox `make serve` gives under wasmtime (only the folders and
+// environment variables granted, no network), and with a trap or an exit ending the request
+// that caused it (500) instead of the whole Node process.
 //
 //   node [--experimental-wasm-extended-const] [--wasm-max-mem-pages=N] jco/serve.mjs \
-//        NODE_MODULES TRANSPILED.js PORT [MODEL]
+//        NODE_MODULES TRANSPILED.js PORT [--dir HOST::GUEST]... [--env NAME=VALUE]...
 //
-// Node 20 needs the first V8 flag (CPython's component uses extended constant expressions); the
-// second caps every linear memory, as wasmtime serve's pooling-max-memory-size does.
+// --dir and --env are wasmtime serve's (the Makefile passes both hosts the same). Node 20 needs
+// the first V8 flag (CPython's component uses extended constant expressions); the second caps
+// every linear memory, as wasmtime serve's pooling-max-memory-size does.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { basename, dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-const [nodeModules, transpiled, port, model] = process.argv.slice(2);
+const [nodeModules, transpiled, port, ...grants] = process.argv.slice(2);
 // preview2-shim lives in build/jco/node_modules (npm ci from jco/package-lock.json), not beside
 // this file: resolve it from there.
 const require = createRequire(join(resolve(nodeModules), 'noop.js'));
@@ -25,11 +26,14 @@ const { WASIShim } = await shim('instantiation');
 const cli = await shim('cli');
 const { instantiate } = await import(pathToFileURL(resolve(transpiled)));
 
-const sandbox = {
-  preopens: model ? { '/models': dirname(resolve(model)) } : {},
-  env: model ? { MODEL_PATH: `/models/${basename(model)}` } : {},
-  enableNetwork: false,
-};
+const sandbox = { preopens: {}, env: {}, enableNetwork: false };
+for (let i = 0; i < grants.length; i += 2) {
+  const [flag, value] = grants.slice(i, i + 2);
+  const [key, val] = flag === '--dir' ? value.split('::') : value.split(/=(.*)/s);
+  if (flag === '--dir') sandbox.preopens[val] = resolve(key);
+  else if (flag === '--env') sandbox.env[key] = val;
+  else throw new Error(`unknown option ${flag}`);
+}
 
 class Exited extends Error {}
 // wasi:cli/exit would end the Node process (the shim calls process.exit): end the instance.

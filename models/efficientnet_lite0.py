@@ -376,23 +376,19 @@ def build_model(sd, input_size: int = INPUT_SIZE) -> onnx.ModelProto:
                    graph_name=NAME, doc=doc, metadata=SIDECAR)
 
 
-# --- preprocessing and checking ----------------------------------------------------------
-def preprocess(image: np.ndarray, sidecar: dict) -> np.ndarray:
-    """HxWx3 uint8 RGB -> 1x3xSxS float32 per the sidecar: shorter side to `resize`
-    (bicubic), center crop `input_size`, scale to [0, 1], (x - mean) / std."""
+# --- checking -------------------------------------------------------------------------------
+def app_preprocess(image: np.ndarray, sidecar: dict) -> np.ndarray:
+    """HxWx3 uint8 RGB -> 1x3xSxS float32 by the app's own preprocessing
+    (component/preprocess.py, the code the component runs), from the image as a PNG file."""
     from PIL import Image
 
-    img = Image.fromarray(np.asarray(image, dtype=np.uint8)).convert("RGB")
-    w, h = img.size
-    r, s = sidecar["resize"], sidecar["input_size"]
-    nw, nh = (r, max(r, round(h * r / w))) if w <= h else (max(r, round(w * r / h)), r)
-    resample = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR}[sidecar["interpolation"]]
-    img = img.resize((nw, nh), resample)
-    left, top = (nw - s) // 2, (nh - s) // 2
-    img = img.crop((left, top, left + s, top + s))
-    x = np.asarray(img, dtype=np.float32) / 255.0
-    x = (x - np.array(sidecar["mean"], np.float32)) / np.array(sidecar["std"], np.float32)
-    return x.transpose(2, 0, 1)[None].astype(np.float32)
+    if str(REPO / "component") not in sys.path:
+        sys.path.insert(0, str(REPO / "component"))
+    import preprocess
+
+    png = io.BytesIO()
+    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(png, "PNG")
+    return preprocess.preprocess(png.getvalue(), preprocess.Preprocessing.from_settings(sidecar))
 
 
 def read_labels(path: Path) -> list[str]:
@@ -422,7 +418,7 @@ def verify(onnx_path: Path, sidecar: dict, labels: list[str], quiet: bool = Fals
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     results = {}
     for image, expected in CHECKS.items():
-        x = preprocess(getattr(skdata, image)(), sidecar)
+        x = app_preprocess(getattr(skdata, image)(), sidecar)
         logits = sess.run(None, {sess.get_inputs()[0].name: x})[0][0]
         results[image] = top5 = top_k(logits, labels)
         if not quiet:

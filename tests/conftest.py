@@ -1,5 +1,5 @@
 """Shared fixtures: components built from test fixtures, the wasmtime runtime to run them,
-and the classifier served over HTTP by `make serve`, on each HTTP host."""
+the classifier served over HTTP by `make serve` on each HTTP host, and a page in Chromium."""
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,8 +13,11 @@ from host.runtime import Runtime  # noqa: E402
 from tools import served  # noqa: E402
 # ProbeError: the tests import it from here.
 from tools.probe import SITE, Probe, ProbeError, probe_wasm  # noqa: E402,F401
+# Tests that start servers of their own import these from here.
+from tools.served import STARTUP_SECONDS, free_port  # noqa: E402,F401
 
 WASM = ROOT / "build" / "classifier.wasm"
+SPIN_WASM = ROOT / "build" / "classifier-spin.wasm"  # the same app, also reading Spin variables
 MODEL = ROOT / "build" / "models" / "efficientnet-lite0.onnx"
 ARTIFACTS = ROOT / "build" / "test-artifacts"
 
@@ -50,24 +53,61 @@ class Server(str):
         return self.log.read_text(errors="replace")
 
 
+# Where jco differs in a way a test notices (README "Hosts"): such a test is a strict xfail on
+# jco with the reason, through xfail_on().
+JCO_SKIP_BUG = ("preview2-shim 0.26.1's input-stream.skip returns the skipped bytes instead of their count: "
+                "the instance traps while the component drains an oversized body, and a client still "
+                "sending gets a broken pipe instead of the 413")
+JCO_NODE_ANSWERS_SHORT_BODY = ("Node's HTTP parser answers a half-closed request whose body is shorter than its "
+                               "Content-Length itself (400, no body), before the component's JSON 400")
+
+
+def xfail_on(request, server, host, reason):
+    """Marks the running test as failing, for `reason`, when `server` is on `host` (strict: a fix shows)."""
+    if server.host == host:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+
+
 @contextmanager
 def make_served(target, host, *make_args, path="/healthz", name=None):
-    """tools/served.py's make_served as a Server, its log in build/test-artifacts/NAME-HOST.log;
-    a server that does not start fails the test."""
-    log = ARTIFACTS / f"{name or target}-{host}.log"
+    """tools/served.py's make_served as a Server, its log in build/test-artifacts/; a server that
+    does not start fails the test."""
     try:
-        with served.make_served(target, host, *make_args, log=log, path=path) as base:
+        with served.make_served(target, host, *make_args, log_dir=ARTIFACTS, name=name, path=path) as (base, log):
             yield Server(base, host, log)
     except served.NotServing as e:
         pytest.fail(str(e))
 
 
+def serving(*make_args, host="wasmtime"):
+    """`make serve` on a free port, with extra make arguments (settings, e.g. CORS_ORIGINS=...)."""
+    require(WASM, MODEL)
+    return make_served("serve", host, *make_args)
+
+
 @pytest.fixture(scope="session", params=HOSTS)
 def server(request):
     """`make serve HOST=...` on a free port: the command users run, on each host in turn."""
-    require(WASM, MODEL)
-    with make_served("serve", request.param) as running:
+    with serving(host=request.param) as running:
         yield running
+
+
+@pytest.fixture
+def configure(monkeypatch):
+    """Sets the component's settings for native tests: configure(MODEL_PATH=..., CORS_ORIGINS=...)
+    makes those environment variables the only settings given, read again by settings.get()."""
+    import dataclasses
+    import settings
+
+    def set_values(**values):
+        for f in dataclasses.fields(settings.Settings):
+            monkeypatch.delenv(f.name.upper(), raising=False)
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+        settings.reset()
+
+    yield set_values
+    settings.reset()  # the next test reads its own (monkeypatch restores the environment after)
 
 
 # --- a page in Debian's Chromium, driven by Playwright ----------------------------------

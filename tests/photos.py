@@ -19,3 +19,6 @@ CHELSEA = Image.fromarray(data.chelsea())
 COFFEE = Image.fromarray(data.coffee())
 CHELSEA_JPEG = encode(CHELSEA, quality=90)
 COFFEE_JPEG = encode(COFFEE, quality=90)
+# More photographs for batches (no single expected class): a portrait and a rocket on its pad.
+ASTRONAUT_JPEG = encode(Image.fromarray(data.astronaut()), quality=90)
+ROCKET_JPEG = encode(Image.fromarray(data.rocket()), quality=90)

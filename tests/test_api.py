@@ -12,9 +12,9 @@ import errors
 
 
 @pytest.fixture(autouse=True)
-def model(monkeypatch):
+def model(configure):
     require(MODEL)
-    monkeypatch.setenv("MODEL_PATH", str(MODEL))
+    configure(MODEL_PATH=str(MODEL))
 
 
 def answer(method, target, body=b"", headers=None):
@@ -47,7 +47,7 @@ def test_unknown_route_echoes_a_capped_path():
 @pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PUT", "DELETE", "PATCH", "BREW"])
 def test_other_methods_are_named_in_the_405(method):
     status, headers, result, _ = answer(method, "/predict")
-    assert status == 405 and headers["allow"] == "POST"
+    assert status == 405 and headers["allow"] == "POST, OPTIONS"
     assert repr(method) in result["error"]
 
 
@@ -58,8 +58,8 @@ def test_head_is_get_without_the_body():
         assert head.status == got.status == 200
         assert head.body == got.body and not head.send_body and got.send_body
     status, headers, _, _ = answer("HEAD", "/predict")
-    assert status == 405 and headers["allow"] == "POST"
-    assert answer("DELETE", "/")[1]["allow"] == "GET, HEAD"
+    assert status == 405 and headers["allow"] == "POST, OPTIONS"
+    assert answer("DELETE", "/")[1]["allow"] == "GET, HEAD, OPTIONS"
 
 
 @pytest.mark.parametrize("query,fragment", [("top_k=0", "positive"), ("top_k=-2", "positive"),

@@ -99,17 +99,19 @@ def effnet_dir(tmp_path_factory):
     return out
 
 
-def test_effnet_sidecar(effnet_dir):
-    sidecar = json.loads((effnet_dir / "efficientnet-lite0.json").read_text())
-    assert sidecar == effnet.SIDECAR
-    assert sidecar["name"] == "efficientnet-lite0"
-    assert sidecar["input_size"] == 224 and sidecar["resize"] >= sidecar["input_size"]
-    assert sidecar["interpolation"] in ("bicubic", "bilinear")
-    for key in ("mean", "std"):
-        assert len(sidecar[key]) == 3 and all(isinstance(v, float) for v in sidecar[key])
-    assert all(v > 0 for v in sidecar["std"])
-    assert (effnet_dir / sidecar["labels"]).read_bytes() == LABELS_PATH.read_bytes()
-    assert sidecar["source"] and sidecar["license"]
+def test_effnet_sidecar_is_what_the_app_reads(effnet_dir):
+    import classifier
+    import preprocess
+
+    path = effnet_dir / "efficientnet-lite0.onnx"
+    assert json.loads(path.with_suffix(".json").read_text()) == effnet.SIDECAR  # written as declared
+    # ... and read by the app as Lite0 was trained: shorter side 256, bicubic, central 224,
+    # (x / 255 - 0.5) / 0.5; the labels in ImageNet order.
+    settings = classifier.read_settings(path, {})
+    assert preprocess.Preprocessing.from_settings(settings).settings() == {
+        "input_size": 224, "resize": 256, "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "interpolation": "bicubic"}
+    assert classifier.read_labels(settings["labels"], effnet_dir, 1000) == LABELS_PATH.read_text().splitlines()
+    assert effnet.WHEEL_SHA256 in settings["source"] and settings["license"].startswith("Apache-2.0")
 
 
 def test_effnet_graph(effnet_dir):

@@ -12,6 +12,7 @@ import yaml
 from conftest import ROOT
 
 import api
+import settings
 
 DEPLOY = ROOT / "deploy"
 # A request's instance peaks at 72 MiB (embedded model) to 97 MiB (a model file): README,
@@ -69,7 +70,7 @@ def spin_route_matches(route, path):
 
 
 def test_every_manifest_parses_and_names_itself(deployed):
-    assert set(deployed) == {"SpinApp", "HorizontalPodAutoscaler", "SpinAppExecutor", "RuntimeClass"}
+    assert set(deployed) == {"SpinApp", "HorizontalPodAutoscaler", "SpinAppExecutor", "RuntimeClass", "ConfigMap"}
     for docs in deployed.values():
         assert all(re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", d["metadata"]["name"]) for d in docs)
 
@@ -123,22 +124,40 @@ def test_resources_fit_the_measured_instance_memory(spinapp):
     assert millicores(resources["requests"]["cpu"]) <= millicores(resources["limits"]["cpu"])
 
 
-def test_variables_are_spin_tomls(spinapp, spin):
-    """Each binding names a variable spin.toml declares; each variable spin.toml requires is bound;
-    a path bound to a variable lies in a folder spin.toml packages (`files`)."""
-    declared = spin.get("variables", {})
-    bound = {v["name"]: v for v in spinapp["spec"].get("variables", [])}
-    assert all(SPIN_VARIABLE_NAME.fullmatch(name) for name in bound)
-    assert set(bound) <= set(declared), set(bound) - set(declared)
-    required = {name for name, v in declared.items() if v.get("required")}
-    assert required <= set(bound), required - set(bound)
-    for v in bound.values():
+def bound_values(spinapp, deployed):
+    """{variable: its value} of the SpinApp's bindings, a ConfigMap key resolved against the
+    ConfigMaps of deploy/ (None: an optional key that is absent, i.e. spin.toml's default)."""
+    config_maps = {c["metadata"]["name"]: c.get("data", {}) for c in deployed.get("ConfigMap", [])}
+    values = {}
+    for v in spinapp["spec"].get("variables", []):
         assert ("value" in v) != ("valueFrom" in v), v
+        if "value" in v:
+            values[v["name"]] = v["value"]
+            continue
+        ref = v["valueFrom"]["configMapKeyRef"]
+        assert ref["name"] in config_maps, ref
+        assert ref["key"] in config_maps[ref["name"]] or ref.get("optional") is True, ref
+        values[v["name"]] = config_maps[ref["name"]].get(ref["key"])
+    return values
+
+
+def test_every_spin_variable_is_bound(spinapp, spin, deployed):
+    """Each binding names a variable spin.toml declares, and each one it declares (the component's
+    settings) can be set on the cluster; a path lies in a folder spin.toml packages (`files`)."""
+    declared = spin.get("variables", {})
+    values = bound_values(spinapp, deployed)
+    assert all(SPIN_VARIABLE_NAME.fullmatch(name) for name in values)
+    assert set(values) == set(declared), set(values) ^ set(declared)
     destinations = [grant["destination"] for c in spin["component"].values() for grant in c.get("files", [])
                     if isinstance(grant, dict)]
-    for name, v in bound.items():
-        if name.endswith("_path") and v.get("value"):
-            assert any(v["value"].startswith(d.rstrip("/") + "/") for d in destinations), (name, v)
+    for name, value in values.items():
+        if value:  # a value the component accepts (settings.py's own parser), else every request is a 503
+            settings.PARSERS[name](value.strip(), name.upper())
+        if name.endswith("_path") and value:
+            assert any(value.startswith(d.rstrip("/") + "/") for d in destinations), (name, value)
+    # What spin.toml lets the component read: the same variables (the Spin build's interface).
+    component_variables = {name for c in spin["component"].values() for name in c.get("variables", {})}
+    assert set(values) <= component_variables
 
 
 def test_nothing_is_mounted_over_the_packaged_files(spinapp, spin):

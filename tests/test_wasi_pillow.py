@@ -7,6 +7,8 @@ import pytest
 from PIL import Image
 from skimage import data as photos
 
+import corpus
+import preprocess
 from conftest import ProbeError
 
 RESIZE = """
@@ -36,6 +38,10 @@ SAMPLES = {
     "gif": encode(CHELSEA.convert("P", palette=Image.ADAPTIVE), "GIF"),
     "bmp": encode(CHELSEA, "BMP"),
     "tiff": encode(CHELSEA, "TIFF"),
+    "webp": encode(CHELSEA, "WEBP", quality=80),
+    "webp-lossless": encode(CHELSEA, "WEBP", lossless=True),
+    "webp-alpha": encode(corpus.with_alpha(CHELSEA), "WEBP"),
+    "webp-animated": corpus.animated("WEBP"),
 }
 
 
@@ -90,3 +96,23 @@ def test_fatal_libjpeg_error_is_a_python_error_and_instance_survives(probe):
     error, size = json.loads(probe.run(source, corrupt))
     assert error == f"OSError: {native.value}"
     assert size == list(CHELSEA.size)
+
+
+APP_PREPROCESSING = """
+import preprocess
+result = preprocess.to_model_image(data, preprocess.Preprocessing()).tobytes()
+"""
+# The app's own preprocessing (decode, upright, RGB, resize, crop) on what it is sent most.
+APP_SAMPLES = {**SAMPLES, "rgba-png": encode(corpus.with_alpha(CHELSEA), "PNG"),
+               "16-bit-png": encode(corpus.sixteen_bit(CHELSEA), "PNG"), "lab-tiff": encode(corpus.lab(CHELSEA), "TIFF"),
+               "exif-rotated": encode(CHELSEA, "JPEG", exif=corpus.rotated_exif())}
+
+
+@pytest.mark.parametrize("kind", APP_SAMPLES)
+def test_app_preprocessing_matches_native(probe, kind):
+    encoded = APP_SAMPLES[kind]
+    inside = np.frombuffer(probe.run(APP_PREPROCESSING, encoded), np.uint8).astype(int)
+    native = np.frombuffer(preprocess.to_model_image(encoded, preprocess.Preprocessing()).tobytes(), np.uint8)
+    difference = np.abs(inside - native)
+    # L*a*b* goes through libm's powf, whose last bit may differ between wasi-libc and glibc.
+    assert difference.max() <= (1 if kind == "lab-tiff" else 0) and difference.mean() < 0.01

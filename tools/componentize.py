@@ -3,7 +3,7 @@
     python tools/componentize.py WORLD.wit WORLD_NAME APP_DIR MODULE OUT.wasm [-p PATH]...
                                  [--embed-model MODEL.onnx]
 
-The WASI 0.2.0 WIT packages the worlds include (wasi:cli, wasi:http, ...) are taken from the
+The WASI 0.2.0 WIT packages the worlds include (wasi:cli, wasi:http, wasi:config...) are taken from the
 spin-sdk wheel (a registry package, pinned in wasi/sources.lock) at build time: spin-sdk is not
 installed, because componentize-py would then merge its Spin-only worlds into ours.
 """
@@ -17,14 +17,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOWNLOADS = ROOT / "build" / "wasi" / "downloads"
-WIT_DEPS = ["cli", "clocks", "filesystem", "http", "io", "random", "sockets"]
+# wasi-runtime-config-2024-09-27 is wasi:config@0.2.0-draft-2024-09-27, the version Spin 3 serves.
+WIT_DEPS = ["cli", "clocks", "filesystem", "http", "io", "random", "sockets", "wasi-runtime-config-2024-09-27"]
 WHEEL_DEPS = "spin_sdk/wit/deps/"
 
 
 def wasi_wit_deps():
     """Extracts the WASI WIT packages once; returns the folder holding them."""
     out = ROOT / "build" / "wit-deps"
-    if (out / ".done").exists():
+    done = out / ".done"  # holds the list extracted: a longer list extracts again
+    if done.exists() and done.read_text() == " ".join(WIT_DEPS):
         return out
     subprocess.run([sys.executable, str(ROOT / "wasi" / "fetch.py"), str(DOWNLOADS), "spin-sdk"], check=True)
     wheel = next(DOWNLOADS.glob("spin_sdk-*.whl"))
@@ -35,7 +37,7 @@ def wasi_wit_deps():
             if name.startswith(WHEEL_DEPS) and rel.split("/")[0] in WIT_DEPS and name.endswith(".wit"):
                 (out / rel).parent.mkdir(parents=True, exist_ok=True)
                 (out / rel).write_bytes(z.read(name))
-    (out / ".done").touch()
+    done.write_text(" ".join(WIT_DEPS))
     return out
 
 

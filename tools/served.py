@@ -1,7 +1,7 @@
 """`make serve` (or another make target that serves) on a free port, for as long as a block
 runs: the tests' HTTP servers and bench's.
 
-    with make_served("serve", "jco", log=path) as base:   # "http://127.0.0.1:PORT", once it answers
+    with make_served("serve", "jco", log_dir=folder) as (base, log):   # once it answers
         ...
 """
 import os
@@ -29,11 +29,13 @@ def free_port():
 
 
 @contextmanager
-def make_served(target, host, *make_args, log, path="/healthz"):
-    """Runs `make TARGET HOST=host PORT=<free> MAKE_ARGS`, its output into the file `log` (a pipe
-    nobody reads would fill and stall it); yields the base URL once PATH answers at all."""
+def make_served(target, host, *make_args, log_dir, name=None, path="/healthz"):
+    """Runs `make TARGET HOST=host PORT=<free> MAKE_ARGS`, its output into log_dir/NAME-HOST-PORT.log
+    (a pipe nobody reads would fill and stall it); yields ("http://127.0.0.1:PORT", the log)
+    once PATH answers at all."""
     port = free_port()
-    log.parent.mkdir(parents=True, exist_ok=True)
+    log = log_dir / f"{name or target}-{host}-{port}.log"
+    log_dir.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
         proc = subprocess.Popen(["make", "-s", target, f"HOST={host}", f"PORT={port}", *make_args], cwd=ROOT,
                                 start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
@@ -52,7 +54,7 @@ def make_served(target, host, *make_args, log, path="/healthz"):
                 raise NotServing(f"make {target} HOST={host} did not start:\n{log.read_text()}") from None
             time.sleep(0.2)
     try:
-        yield base
+        yield base, log
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(10)

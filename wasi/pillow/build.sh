@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Cross-compiles Pillow for wasm32-wasi into build/wasi/site-packages/PIL (idempotent, incremental):
-#   zlib-ng (zlib-compatible) and libjpeg-turbo as static PIC libraries, built with CMake;
-#   Pillow's C sources compiled directly with wasm-cc into _imaging, _imagingmath and
-#   _imagingmorph (setup.py's build needs a native Pillow toolchain, and its dependency
-#   probing would look at the host's libraries, not ours).
+#   zlib-ng (zlib-compatible), libjpeg-turbo and libwebp as static PIC libraries, built with
+#   CMake; Pillow's C sources compiled directly with wasm-cc into _imaging, _imagingmath,
+#   _imagingmorph and _webp (setup.py's build needs a native Pillow toolchain, and its
+#   dependency probing would look at the host's libraries, not ours).
 #   _imaging is then instrumented with binaryen's Asyncify, so that libjpeg's fatal errors
 #   (longjmp) become Python exceptions without the wasm exceptions proposal: include/setjmp.h.
-# Image formats: JPEG (libjpeg-turbo), PNG (zlib-ng), and whatever Pillow decodes by itself
-# (GIF, BMP, TIFF without compression libraries, ...). No WebP, FreeType, LittleCMS or
-# OpenJPEG: none of them is needed to classify photographs, and each is another library port.
+# Image formats: JPEG (libjpeg-turbo), PNG (zlib-ng), WebP (libwebp: what browsers save), and
+# whatever Pillow decodes by itself (GIF, BMP, TIFF without compression libraries, ...). No
+# libtiff, FreeType, LittleCMS, OpenJPEG or libavif: the formats they add are answered 415 by
+# the component (component/formats.py), and each is another library port.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -76,6 +77,7 @@ dl=$W/downloads
 unpack "$dl/zlib_ng-1.1.0.tar.gz" zlib_ng-1.1.0/src/zlib_ng/zlib-ng "$B/src/zlib-ng"
 unpack "$dl/simplejpeg-1.9.0.tar.gz" simplejpeg-1.9.0/lib/libjpeg-turbo-3.1.2 "$B/src/libjpeg-turbo"
 # Pillow's test images and docs are most of its tarball and not needed.
+unpack "$dl/libwebp_1.6.0.orig.tar.gz" libwebp-1.6.0 "$B/src/libwebp"
 unpack "$dl/pillow-13.0.0.tar.gz" pillow-13.0.0 "$B/src/pillow" \
   --exclude=pillow-13.0.0/Tests --exclude=pillow-13.0.0/docs
 
@@ -84,6 +86,13 @@ cmake_lib zlib-ng "$B/src/zlib-ng" -DZLIB_COMPAT=ON -DBUILD_SHARED_LIBS=OFF -DBU
   -DWITH_GZFILEOP=OFF -DWITH_RUNTIME_CPU_DETECTION=OFF
 cmake_lib libjpeg-turbo "$B/src/libjpeg-turbo" -DENABLE_SHARED=OFF -DENABLE_STATIC=ON \
   -DWITH_SIMD=OFF -DWITH_TURBOJPEG=OFF -DWITH_TOOLS=OFF -DWITH_TESTS=OFF
+# libwebp, libwebpmux, libwebpdemux and libsharpyuv (what Pillow's _webp links): no tools, no
+# threads (one request per instance), no SIMD (its SIMD code is for x86 and Arm only).
+cmake_lib libwebp "$B/src/libwebp" -DBUILD_SHARED_LIBS=OFF -DWEBP_ENABLE_SIMD=OFF \
+  -DWEBP_USE_THREAD=OFF -DWEBP_BUILD_LIBWEBPMUX=ON -DWEBP_BUILD_ANIM_UTILS=OFF \
+  -DWEBP_BUILD_CWEBP=OFF -DWEBP_BUILD_DWEBP=OFF -DWEBP_BUILD_GIF2WEBP=OFF \
+  -DWEBP_BUILD_IMG2WEBP=OFF -DWEBP_BUILD_VWEBP=OFF -DWEBP_BUILD_WEBPINFO=OFF \
+  -DWEBP_BUILD_WEBPMUX=OFF -DWEBP_BUILD_EXTRAS=OFF -DWEBP_BUILD_FUZZTEST=OFF
 
 # Pillow: a generated ninja file gives parallel, incremental compiles with header dependencies.
 # The lists of C files are read from Pillow's own setup.py, so they follow its version.

@@ -2,7 +2,7 @@
 
     python gen_ninja.py PILLOW_SRC PREFIX OUT_DIR
 
-PILLOW_SRC is the unpacked Pillow sdist, PREFIX holds the static zlib and libjpeg, OUT_DIR gets
+PILLOW_SRC is the unpacked Pillow sdist, PREFIX holds the static zlib, libjpeg and libwebp, OUT_DIR gets
 build.ninja, the objects and the modules. The C file lists are read from Pillow's setup.py, so
 that they follow its version.
 """
@@ -41,8 +41,11 @@ def main():
         + [mode, HERE / "jpeg_unwind.c"],
         "_imagingmath": [src / "_imagingmath.c", mode],
         "_imagingmorph": [src / "_imagingmorph.c", mode],
+        "_webp": [src / "_webp.c", mode],
     }
-    libs = {"_imaging": [prefix / "lib/libjpeg.a", prefix / "lib/libz.a"]}
+    libs = {"_imaging": [prefix / "lib/libjpeg.a", prefix / "lib/libz.a"],
+            # libwebp's own order: the mux/demux libraries use libwebp, which uses sharpyuv.
+            "_webp": [prefix / f"lib/lib{name}.a" for name in ("webpmux", "webpdemux", "webp", "sharpyuv")]}
     # The codec functions that call setjmp give their names to jpeg_unwind.c's wrappers.
     renames = {
         src / "libImaging/JpegDecode.c": "-DImagingJpegDecode=pillow_ImagingJpegDecode",
