@@ -65,9 +65,6 @@ drop.classList.remove('disabled');
 input.disabled = false;
 document.body.dataset.ready = 'true';
 
-// Error cases after which the instance is not reused (wit/classifier.wit: out-of-memory).
-const SPENT = new Set(['out-of-memory']);
-
 async function classify(file) {
   $('preview').src = URL.createObjectURL(file);
   list.replaceChildren();
@@ -80,9 +77,11 @@ async function classify(file) {
     predictions = component.classify.classify(image, TOP_K);
   } catch (e) {
     // jco throws the `error` variant of a result as e.payload ({tag, val}); anything else trapped.
+    // After any failure the next image gets a fresh instance (as host/classifier.py does: a
+    // failure may leave it short of memory, which never shrinks).
     const error = e.payload;
-    if (!error || SPENT.has(error.tag)) component = await fresh();
     say(error ? error.val : `the instance trapped: ${e.message}`, true);
+    component = await fresh();
     return;
   }
   const ms = performance.now() - t0;
