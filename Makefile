@@ -4,7 +4,10 @@
 #   make model       the default model (EfficientNet-Lite0, ImageNet) -> build/models/
 #   make component   the classifier component -> build/classifier.wasm
 #   make spin-component  the same for Spin 3+ (reads Spin variables) -> build/classifier-spin.wasm
-#   make serve       serves it on 127.0.0.1:$(PORT) (spin up if spin is on PATH, else wasmtime serve)
+#   make serve       serves it on 127.0.0.1:$(PORT) (spin up if spin is on PATH, else wasmtime serve;
+#                    HOST=jco: jco's transpilation in Node)
+#   make jco         the component transpiled by jco for Node -> build/jco/out/classifier/
+#   make web         a static page classifying in the browser with jco's transpilation -> build/web/
 #   make predict IMAGE=cat.jpg   classifies files offline with the host/ harness
 #   make bench       inference speed, load time, memory and size against named peers
 #   make test        the test suite (README's test command)
@@ -24,7 +27,7 @@ WASM := build/classifier.wasm
 SPIN_WASM := build/classifier-spin.wasm
 PORT ?= 3000
 
-.PHONY: all venv wasi-deps model component spin-component serve serve-wasm predict bench test clean
+.PHONY: all venv wasi-deps model component spin-component jco web serve serve-wasm predict bench test clean
 all: component model
 
 # The Dockerfile's builder takes REQUIREMENTS=requirements.txt (no test-only packages).
@@ -98,18 +101,57 @@ SERVE_MODEL ?=
 # make serve CORS_ORIGINS=http://localhost:8080 MAX_BATCH=4
 SETTINGS := CORS_ORIGINS CORS_MAX_AGE MAX_BODY_BYTES BODY_SECONDS MAX_PIXELS MAX_BATCH MAX_FORM_PARTS DEFAULT_TOP_K
 SETTINGS_ENV = $(foreach v,$(SETTINGS),$(if $($(v)),--env '$(v)=$($(v))'))
-WASMTIME_SERVE = $(VENV)/bin/wasmtime serve -Scli=y -Stcp=n -Sudp=n -Sallow-ip-name-lookup=n \
-  -O pooling-max-component-instance-size=4194304 -O pooling-max-memory-size=$(SERVE_MEMORY) \
-  $(if $(SERVE_MODEL),--dir $(abspath $(dir $(SERVE_MODEL)))::/models --env MODEL_PATH=/models/$(notdir $(SERVE_MODEL))) \
+# What an instance gets under either host: the model's folder and MODEL_PATH if given, the settings.
+SERVE_GRANTS = $(if $(SERVE_MODEL),--dir $(abspath $(dir $(SERVE_MODEL)))::/models --env MODEL_PATH=/models/$(notdir $(SERVE_MODEL))) \
   $(SETTINGS_ENV)
+WASMTIME_SERVE = $(VENV)/bin/wasmtime serve -Scli=y -Stcp=n -Sudp=n -Sallow-ip-name-lookup=n \
+  -O pooling-max-component-instance-size=4194304 -O pooling-max-memory-size=$(SERVE_MEMORY) $(SERVE_GRANTS)
+
+# HOST=jco: the second host, jco (pinned by jco/package-lock.json, installed by npm ci into
+# build/jco). jco/serve.mjs serves the transpiled component with preview2-shim's wasi:http
+# server, a fresh instance per request (as `jco serve --isolate-requests instance`), with the
+# same grants and memory cap as above (README: "Hosts").
+HOST ?= wasmtime
+JCO_DIR := build/jco
+# Node 20's V8 needs this flag for CPython's component (extended constant expressions); a
+# Node that no longer knows the flag has the feature on.
+JCO_RUN_ARGS ?= $(shell node --experimental-wasm-extended-const -e 0 2>/dev/null && echo --experimental-wasm-extended-const)
+$(JCO_DIR)/.installed: jco/package.json jco/package-lock.json
+	command -v npm >/dev/null || { echo "jco needs Node.js 20+ and npm (on this machine kind)" >&2; exit 1; }
+	mkdir -p $(JCO_DIR) && cp jco/package.json jco/package-lock.json $(JCO_DIR)/
+	npm ci --prefix $(JCO_DIR) --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+# jco-out,WASM: where the transpilation of WASM for Node goes (jco/transpile.sh: once per content)
+jco-out = $(JCO_DIR)/out/$(basename $(notdir $(1)))
+jco: $(WASM) $(JCO_DIR)/.installed
+	jco/transpile.sh $(WASM) $(call jco-out,$(WASM)) --instantiation sync
+# The page of `make web`: the component transpiled for the browser, preview2-shim's browser
+# build and web/ (index.html, app.js); any static file server serves build/web.
+WEB := build/web
+web: $(WASM) $(JCO_DIR)/.installed web/index.html web/app.js
+	jco/transpile.sh $(WASM) $(WEB)/classifier --instantiation async
+	rm -rf $(WEB)/shim && mkdir -p $(WEB)/shim
+	cp -r $(JCO_DIR)/node_modules/@bytecodealliance/preview2-shim/dist/browser \
+	  $(JCO_DIR)/node_modules/@bytecodealliance/preview2-shim/dist/common $(WEB)/shim/
+	cp web/index.html web/app.js $(WEB)/
+	@echo "build/web is ready: serve it with any static file server, e.g. python3 -m http.server -d build/web"
+JCO_SERVE = node $(JCO_RUN_ARGS) --wasm-max-mem-pages=$(shell echo $$(( $(SERVE_MEMORY) / 65536 ))) \
+  jco/serve.mjs $(JCO_DIR)/node_modules
+
 serve: $(WASM)
-	if command -v spin >/dev/null && [ -z "$(SERVE_MODEL)" ]; then $(MAKE) -s $(SPIN_WASM) && \
+	if [ "$(HOST)" = jco ]; then $(MAKE) -s serve-wasm SERVE_WASM=$(WASM); \
+	elif command -v spin >/dev/null && [ -z "$(SERVE_MODEL)" ]; then $(MAKE) -s $(SPIN_WASM) && \
 	  spin up --listen 127.0.0.1:$(PORT) $(SETTINGS_ENV); \
 	else $(MAKE) -s serve-wasm SERVE_WASM=$(WASM); fi
 
 # Serves SERVE_WASM as it is, with serve's grants (the sandbox tests serve a probe this way).
-serve-wasm:
+serve-wasm: $(if $(filter jco,$(HOST)),$(JCO_DIR)/.installed)
+ifeq ($(HOST),jco)
+	jco/transpile.sh $(SERVE_WASM) $(call jco-out,$(SERVE_WASM)) --instantiation sync
+	$(JCO_SERVE) $(call jco-out,$(SERVE_WASM))/$(basename $(notdir $(SERVE_WASM))).js $(PORT) $(SERVE_GRANTS)
+else
 	$(WASMTIME_SERVE) --addr 127.0.0.1:$(PORT) $(SERVE_WASM)
+endif
 
 predict: $(WASM)
 	$(PY) -m host predict $(IMAGE)
@@ -131,7 +173,7 @@ build/.chromium:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	mkdir -p build && touch $@
 
-test: venv wasi-deps component spin-component model build/.chromium
+test: venv wasi-deps component spin-component model jco web build/.chromium
 	$(PY) -m pytest -q tests
 
 clean:

@@ -4,7 +4,7 @@ import hashlib
 import time
 
 from bench_common import MiB, log
-from wasm_calls import Grants, describe_error, export, guarded_call, quiet_stderr, short_error, timed, unwrap
+from wasm_calls import Grants, call, describe_error, quiet_stderr, short_error, timed
 
 
 class Case:
@@ -29,7 +29,7 @@ def interface_cases(runtime, models):
     cases = [Case(name, path, folder) for name, (path, folder) in models.items()]
     store, instance = runtime.instantiate(Grants())
     try:
-        ok, info = unwrap(guarded_call(store, export(store, instance, "model-info")))
+        ok, info = call(runtime, store, instance, "model-info")
     except Exception as e:
         log(f"model-info without MODEL_PATH trapped ({short_error(e)}): no embedded model")
         return cases
@@ -47,26 +47,24 @@ def run_e2e(runtime, cases, jpeg, warmup, runs):
     results = {}
     for case in cases:
         store, instance = runtime.instantiate(case.grants())
-        classify = export(store, instance, "classify")
         try:
-            first, first_ms = timed(store, classify, jpeg, 5)
+            (ok, payload), first_ms = timed(runtime, store, instance, "classify", jpeg, 5)
         except Exception as e:  # a trap: the app raised where it should not
             results[case.key] = {"model": case.model, "error": f"classify trapped: {short_error(e)}"}
             continue
-        ok, payload = unwrap(first)
         if not ok:
             results[case.key] = {"model": case.model, "error": f"classify: {describe_error(payload)}"}
             continue
         for _ in range(max(warmup - 1, 0)):
-            guarded_call(store, classify, jpeg, 5)
+            call(runtime, store, instance, "classify", jpeg, 5)
         times = []
         for _ in range(runs):
-            r, ms = timed(store, classify, jpeg, 5)
+            (_, r), ms = timed(runtime, store, instance, "classify", jpeg, 5)
             times.append(ms)
-        top = unwrap(r)[1][0]
+        top = r[0]
         # The same call with a same-size non-image: transfer of the bytes + a fast rejection.
         junk = bytes(len(jpeg))
-        overhead = [timed(store, classify, junk, 5)[1] for _ in range(runs)]
+        overhead = [timed(runtime, store, instance, "classify", junk, 5)[1] for _ in range(runs)]
         # The app's preprocessing natively (same Pillow version), for scale.
         try:
             prep = preprocess.Preprocessing.from_settings(classifier.read_settings(case.path, {}))
@@ -94,15 +92,13 @@ def run_load(runtime, cases, instances):
         for i in range(instances + 1):  # the first one is a warm-up
             t0 = time.perf_counter()
             store, instance = runtime.instantiate(case.grants())
-            classify = export(store, instance, "classify")
             t1 = time.perf_counter()
             try:
-                answer, _ = timed(store, classify, b"", 1)
+                (ok, answer), _ = timed(runtime, store, instance, "classify", b"", 1)
             except Exception as e:
                 results[case.key] = {"model": case.model, "error": f"classify trapped: {short_error(e)}"}
                 break
             t2 = time.perf_counter()
-            ok, answer = unwrap(answer)
             if ok or answer.tag != "not-an-image":
                 results[case.key] = {"model": case.model, "error": f"classify(b''): {describe_error(answer)}"}
                 break
@@ -114,7 +110,7 @@ def run_load(runtime, cases, instances):
                 del store, instance
         if case.key in results:
             continue
-        _, info = unwrap(guarded_call(store, export(store, instance, "model-info")))
+        _, info = call(runtime, store, instance, "model-info")
         results[case.key] = {"model": case.model, "embedded": case.embedded, "instantiate_ms": inst_ms,
                              "model_info_ms": info_ms, "total_ms": total_ms,
                              "info": {"name": info.name, "parameters": info.parameters}}
@@ -126,7 +122,7 @@ def classify_fits(runtime, case, jpeg, limit):
     try:
         with quiet_stderr():
             store, instance = runtime.instantiate(case.grants(limit))
-            ok, payload = unwrap(guarded_call(store, export(store, instance, "classify"), jpeg, 5))
+            ok, payload = call(runtime, store, instance, "classify", jpeg, 5)
         return ok, None if ok else describe_error(payload)
     except Exception as e:  # a trap or a failed instantiation: the limit is too small
         return False, short_error(e)[:200]

@@ -105,12 +105,10 @@ result = json.dumps(load_phases(cfg["path"], cfg["repeats"])).encode()
 """
 
 
-def probe_grants(**kwargs):
-    """Grants for a probe instance that runs a whole timing loop in one call: no CPU cap."""
-    grants = Grants(**kwargs)
-    if hasattr(grants, "cpu_seconds"):
-        grants.cpu_seconds = 3600.0
-    return grants
+def probe_grants(probe, **kwargs):
+    """Grants for a probe instance that runs a whole timing loop in one call: an hour of CPU
+    where its runtime caps it."""
+    return Grants(cpu_seconds=3600.0 if probe.runtime.cpu_cap else None, **kwargs)
 
 
 def run_component_load(probe, models, repeats=3):
@@ -119,7 +117,7 @@ def run_component_load(probe, models, repeats=3):
     results = {}
     for name, (path, folder) in models.items():
         cfg = json.dumps({"path": f"/models/{path.name}", "repeats": repeats}).encode()
-        results[name] = json.loads(probe.run(source, cfg, probe_grants(dirs={folder: "/models"})))
+        results[name] = json.loads(probe.run(source, cfg, probe_grants(probe, dirs={folder: "/models"})))
     return results
 
 
@@ -133,7 +131,7 @@ def run_component(probe, models, x, warmup, runs, profile, profile_passes):
                           "profile_passes": profile_passes if name in profile else 0}).encode()
         data = len(cfg).to_bytes(4, "little") + cfg + model_bytes + np.ascontiguousarray(x, np.float32).tobytes()
         log(f"component: {name}")
-        results[name] = json.loads(probe.run(source, data, probe_grants()))
+        results[name] = json.loads(probe.run(source, data, probe_grants(probe)))
     return {"models": results}
 
 

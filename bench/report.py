@@ -2,6 +2,7 @@
 import numpy as np
 
 import cold_start
+import harness_photo
 from interface_timings import cases_of
 from model_cache import MODELS
 from bench_common import BUSY_LOADAVG, SHAPE, stats
@@ -119,6 +120,9 @@ def report(res, args):
         report_load(p, res, args)
     if res.get("memory"):
         report_memory(p, res)
+    if res.get("photo"):
+        p("")
+        harness_photo.report(p, res["photo"])
     if res.get("footprint"):
         cold_start.report(p, res["footprint"])
 

@@ -1,6 +1,7 @@
 """The issue's targets, checked against a run's results."""
-from interface_timings import cases_of
+import harness_photo
 from bench_common import stats
+from interface_timings import cases_of
 
 # The issue's targets.
 TARGET_RATIO_ORT_WEB = 4.0     # MobileNetV2 inside the component within 4x of ort-web 1 thread
@@ -56,6 +57,8 @@ def evaluate_targets(res):
             if not met:
                 text += f": missed by {mem['peak_mib'] - TARGET_PEAK_MIB} MiB"
             targets.append({"target": "memory", "model": key, "met": met, "value": mem["peak_mib"], "text": text})
+    if res.get("photo"):
+        targets.append(harness_photo.target(res["photo"]))
     targets += footprint_targets(res.get("footprint", {}))
     return targets
 

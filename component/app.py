@@ -44,11 +44,28 @@ def typed_errors():
         raise Err(WIT_ERRORS[case](message))
 
 
+def ranked(image, top_k):
+    predictions, _ = classifier.get().classify(image, top_k)
+    return [wit.Prediction(p["index"], p["label"], p["score"]) for p in predictions]
+
+
+def read_granted(path):
+    """The bytes of a file the host granted; one it cannot read is the caller's mistake."""
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise errors.BadRequest(f"cannot read {path}: {e.strerror or e}") from None
+
+
 class Classify(wit_world.exports.Classify):
     def classify(self, image: bytes, top_k: int):
         with typed_errors():
-            predictions, _ = classifier.get().classify(image, top_k)
-            return [wit.Prediction(p["index"], p["label"], p["score"]) for p in predictions]
+            return ranked(image, top_k)
+
+    def classify_file(self, path: str, top_k: int):
+        with typed_errors():
+            return ranked(read_granted(path), top_k)
 
     def model_info(self):
         with typed_errors():

@@ -28,8 +28,12 @@ CPU_LIMIT_SECONDS = 30.0
 TICK_SECONDS = 0.01
 
 
-class LimitExceeded(RuntimeError):
-    """A call ran past the CPU cap (the instance is unusable afterwards)."""
+class Trapped(RuntimeError):
+    """The instance trapped (the instance is unusable afterwards); the message is the cause."""
+
+
+class LimitExceeded(Trapped):
+    """A call ran past the CPU cap."""
 
 
 @dataclass
@@ -48,6 +52,7 @@ class Runtime:
         config.cache = True
         config.epoch_interruption = cpu_cap
         self.cpu_cap = cpu_cap
+        self.path = Path(wasm_path)
         self.engine = wasmtime.Engine(config)
         self.component = wc.Component.from_file(self.engine, str(wasm_path))
         self.linker = wc.Linker(self.engine)
@@ -76,7 +81,7 @@ class Runtime:
 
 def call(store, func, *args, cpu_seconds=CPU_LIMIT_SECONDS):
     """Calls an exported function with a fresh CPU deadline (None: no cap, on a Runtime
-    without epoch interruption); an overrun raises LimitExceeded."""
+    without epoch interruption); an overrun raises LimitExceeded, any other trap Trapped."""
     if cpu_seconds is not None:
         store.set_epoch_deadline(_ticks(cpu_seconds))
     try:
@@ -86,7 +91,15 @@ def call(store, func, *args, cpu_seconds=CPU_LIMIT_SECONDS):
         code = getattr(error, "trap_code", None)
         if code == wasmtime.TrapCode.INTERRUPT or "wasm trap: interrupt" in str(error):
             raise LimitExceeded(f"stopped after the CPU limit of {cpu_seconds:g} s") from None
-        raise
+        raise Trapped(cause(error)) from error
+
+
+def cause(error):
+    """One line of a wasmtime error: its cause (e.g. 'wasm trap: ...') rather than the backtrace."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if "Caused by:" in lines and lines.index("Caused by:") + 1 < len(lines):
+        return lines[lines.index("Caused by:") + 1]
+    return lines[0] if lines else type(error).__name__
 
 
 def _ticks(seconds):

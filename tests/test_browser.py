@@ -4,43 +4,14 @@ upload several files at once and read one result each."""
 import json
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-from conftest import MODEL, ROOT
+from conftest import ARTIFACTS, MODEL
 from photos import CAT_CLASSES, CHELSEA_JPEG, COFFEE_JPEG, ESPRESSO
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "build" / "test-artifacts"
-TIMEOUT_MS = 120_000  # one prediction on a shared, busy machine, with margin
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 LABELS = (MODEL.parent / "imagenet_classes.txt").read_text().splitlines()
 NOT_AN_IMAGE = b"hello, this is not an image\n" * 10
-
-
-@pytest.fixture(scope="module")
-def browser_page(tmp_path_factory):
-    """One page in a fresh profile; fails (not skips) when Chromium or Playwright is missing."""
-    if not CHROMIUM.exists():
-        pytest.fail("Chromium not found at /usr/bin/chromium: install Debian's package with "
-                    "`apt-get update && apt-get install -y chromium`")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("Playwright for Python is missing: `make venv` (pip install -r requirements.txt)")
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), headless=True, args=FLAGS,
-            viewport={"width": 800, "height": 900})
-        page = context.pages[0] if context.pages else context.new_page()
-        page.set_default_timeout(TIMEOUT_MS)
-        errors = []  # uncaught exceptions in the page's script
-        page.on("pageerror", lambda error: errors.append(error))
-        yield page, errors
-        context.close()
 
 
 def upload(page, server, path):

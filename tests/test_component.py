@@ -8,7 +8,7 @@ import onnxruntime
 import pytest
 
 from conftest import MODEL, ROOT, WASM, require
-from host.classifier import INTERFACE
+from host.exports import CLASSIFIER, Export
 from host.runtime import Grants, Runtime
 from photos import CAT_CLASSES, CHELSEA_JPEG, COFFEE_JPEG, ESPRESSO
 
@@ -21,16 +21,15 @@ def runtime():
     return Runtime(WASM)
 
 
-def call(runtime, func, *args, model_path=f"/models/{MODEL.name}"):
+def call(runtime, func, *args, model_path=f"/models/{MODEL.name}", dirs=None):
     """Calls an exported function of the interface in a fresh instance. With a model_path the
     instance is granted the model folder and loads that file; with None, no grant at all, and
-    it runs the model embedded at build time. wasmtime-py unwraps the result: the ok value, or
-    the error variant (tag, payload)."""
+    it runs the model embedded at build time; `dirs` grants more folders. Returns the ok value,
+    or the error variant (tag, payload)."""
     grants = Grants(dirs={MODEL.parent: "/models"}, env={"MODEL_PATH": model_path}) if model_path else Grants()
+    grants.dirs.update(dirs or {})
     store, instance = runtime.instantiate(grants)
-    iface = instance.get_export_index(store, INTERFACE)
-    f = instance.get_func(store, instance.get_export_index(store, func, iface))
-    return f(store, *args)
+    return Export(runtime, func, CLASSIFIER).call(store, instance, *args, cpu_seconds=grants.cpu_seconds)[1]
 
 
 def test_classify_ranks_real_photos(runtime):
@@ -51,6 +50,20 @@ def test_classify_errors_are_typed(runtime):
     assert zero.tag == "bad-request" and "top_k" in zero.payload
     everything = call(runtime, "classify", CHELSEA_JPEG, 5000)
     assert len(everything) == 1000
+
+
+def test_classify_file_reads_a_granted_file(runtime, tmp_path):
+    (tmp_path / "chelsea.jpg").write_bytes(CHELSEA_JPEG)
+    granted = {tmp_path: "/images"}
+    by_path = [vars(p) for p in call(runtime, "classify-file", "/images/chelsea.jpg", 1000, dirs=granted)]
+    assert by_path == [vars(p) for p in call(runtime, "classify", CHELSEA_JPEG, 1000)]
+    assert by_path[0]["index"] in CAT_CLASSES
+    # A file it cannot read is a bad request, named; so is one outside what was granted.
+    for path in ("/images/missing.jpg", "/images", str(ROOT / "README.md")):
+        refused = call(runtime, "classify-file", path, 5, dirs=granted)
+        assert refused.tag == "bad-request" and f"cannot read {path}" in refused.payload, refused
+    (tmp_path / "notes.txt").write_text("not an image")
+    assert call(runtime, "classify-file", "/images/notes.txt", 5, dirs=granted).tag == "not-an-image"
 
 
 def test_embedded_model_needs_no_files(runtime):

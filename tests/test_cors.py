@@ -10,7 +10,6 @@ import pytest
 
 from conftest import MODEL, free_port, require, serving
 from photos import CAT_CLASSES, CHELSEA_JPEG
-from test_browser import browser_page  # noqa: F401  (a fixture)
 
 import api
 
@@ -132,7 +131,7 @@ CALLS = """async ([base, jpeg]) => {
 }"""
 
 
-def test_a_page_on_an_allowed_origin_calls_the_api(cors_server, origins, browser_page):  # noqa: F811
+def test_a_page_on_an_allowed_origin_calls_the_api(cors_server, origins, browser_page):
     page, errors = browser_page
     page.goto(origins[0] + "/index.html")
     got = page.evaluate(CALLS, [cors_server, base64.b64encode(CHELSEA_JPEG).decode()])
@@ -142,7 +141,7 @@ def test_a_page_on_an_allowed_origin_calls_the_api(cors_server, origins, browser
     assert errors == []
 
 
-def test_a_page_on_another_origin_is_refused(cors_server, origins, browser_page):  # noqa: F811
+def test_a_page_on_another_origin_is_refused(cors_server, origins, browser_page):
     page, _ = browser_page
     call = """async base => {
       try { await fetch(base + "/healthz"); return "answered"; } catch (e) { return e.name; }

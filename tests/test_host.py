@@ -1,13 +1,19 @@
 """`python -m host`: offline predictions and model info through the component, in the sandbox."""
+import io
 import json
 import subprocess
 import sys
 
 import onnx
+import pytest
+from PIL import Image
 
 from conftest import MODEL, ROOT, WASM, require
+from host.classifier import ClassifyError, ComponentClassifier
+from host.runtime import Grants
 from models.mobilenetv2 import build_mobilenetv2_zoo_style
 from photos import CAT_CLASSES, CHELSEA_JPEG, COFFEE_JPEG, ESPRESSO
+from tools.probe import Probe, ProbeError, probe_wasm
 
 
 def host(*args):
@@ -39,17 +45,105 @@ def test_failed_images_are_reported_and_set_the_exit_status(tmp_path):
     assert lines[2]["predictions"][0]["index"] == ESPRESSO
 
 
-def test_model_option_runs_another_onnx_file(tmp_path):
+@pytest.mark.parametrize("where", ["before the command", "after the command"])
+def test_model_option_runs_another_onnx_file(tmp_path, where):
     # A zoo-style MobileNetV2 (random weights) with no sidecar: torchvision defaults, no labels.
     onnx.save(build_mobilenetv2_zoo_style(seed=3, num_classes=10), str(tmp_path / "mnv2.onnx"))
     (tmp_path / "cat.jpg").write_bytes(CHELSEA_JPEG)
-    status, [line] = host("--model", tmp_path / "mnv2.onnx", "predict", "--top-k", 10, tmp_path / "cat.jpg")
+
+    def run(command, *args):
+        options = ("--model", tmp_path / "mnv2.onnx", "--memory-mib", 256)
+        return host(*options, command, *args) if where == "before the command" else host(command, *options, *args)
+
+    status, [line] = run("predict", "--top-k", 10, tmp_path / "cat.jpg")
     assert status == 0
     assert sorted(p["index"] for p in line["predictions"]) == list(range(10))
     assert line["predictions"][0]["label"].startswith("class ")
-    status, [info] = host("--model", tmp_path / "mnv2.onnx", "info")
+    status, [info] = run("info")
     assert status == 0 and info["name"] == "mnv2" and info["num_classes"] == 10
     assert info["op_counts"]["BatchNormalization"] == 52
+
+
+def test_images_from_several_folders_are_read_in_the_sandbox(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "cat.jpg").write_bytes(CHELSEA_JPEG)
+    (tmp_path / "b" / "coffee.jpg").write_bytes(COFFEE_JPEG)
+    (tmp_path / "b" / "link.jpg").symlink_to(tmp_path / "a" / "cat.jpg")  # its target's folder is granted
+    status, lines = host("predict", "--top-k", 1, tmp_path / "a" / "cat.jpg", tmp_path / "b" / "coffee.jpg",
+                         tmp_path / "b" / "link.jpg")
+    assert status == 0, lines
+    assert [line["predictions"][0]["index"] in expected for line, expected
+            in zip(lines, [CAT_CLASSES, {ESPRESSO}, CAT_CLASSES])] == [True] * 3
+
+
+@pytest.fixture(scope="module")
+def huge_png():
+    """A 4000x4000 PNG (16 Mpx, under the pixel limit; 60 KB) stored on its side (EXIF orientation
+    6): decoding it, then turning it upright, needs two 48 MB images."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    Image.new("RGB", (4000, 4000), (120, 80, 40)).save(buf, "PNG", exif=exif)
+    return buf.getvalue()
+
+
+# A cap under which the component's snapshot (~67 MiB) and a photo fit but not that PNG. Seen
+# with it: the PNG refused (image-too-large), and the next photo out of memory in the same
+# instance; a fresh instance classifies it.
+SMALL_MEMORY_MIB = 112
+
+
+def test_an_image_over_the_memory_cap_fails_alone(tmp_path, huge_png):
+    (tmp_path / "cat.jpg").write_bytes(CHELSEA_JPEG)
+    (tmp_path / "coffee.jpg").write_bytes(COFFEE_JPEG)
+    (tmp_path / "huge.png").write_bytes(huge_png)
+    status, lines = host("--memory-mib", SMALL_MEMORY_MIB, "predict", "--top-k", 1, tmp_path / "cat.jpg",
+                         tmp_path / "huge.png", tmp_path / "coffee.jpg", tmp_path / "cat.jpg")
+    assert status == 1
+    cat, huge, coffee, cat_again = lines
+    assert huge["error"].split(":")[0] in ("image-too-large", "out-of-memory"), huge
+    assert cat["predictions"][0]["index"] in CAT_CLASSES and cat_again == cat
+    assert coffee["predictions"][0]["index"] == ESPRESSO
+
+
+def test_a_failed_call_gets_a_fresh_instance_after_it():
+    """The next call after a failure runs in a new instance (a failure may have spoiled it); a
+    call that succeeds keeps it."""
+    require(WASM, MODEL)
+    classifier = ComponentClassifier(grants=Grants(memory_limit=SMALL_MEMORY_MIB << 20))
+    assert classifier.classify(CHELSEA_JPEG, 1)[0]["index"] in CAT_CLASSES
+    assert classifier.classify(COFFEE_JPEG, 1)[0]["index"] == ESPRESSO and classifier.instances == 1
+    with pytest.raises(ClassifyError, match="^not-an-image"):
+        classifier.classify(b"not an image")
+    assert classifier.classify(COFFEE_JPEG, 1)[0]["index"] == ESPRESSO and classifier.instances == 2
+    slow = ComponentClassifier(grants=Grants(cpu_seconds=0.001))
+    for _ in range(2):
+        with pytest.raises(ClassifyError, match="^limit"):
+            slow.classify(COFFEE_JPEG)
+    assert slow.instances == 2
+
+
+def test_granted_image_folders_are_read_only_and_nothing_else(tmp_path):
+    """The grants `predict` gives (ComponentClassifier(image_dirs=...)), probed from inside."""
+    require(MODEL)
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "cat.jpg").write_bytes(CHELSEA_JPEG)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "secret.txt").write_text("secret")
+    classifier = ComponentClassifier(probe_wasm(), image_dirs=[tmp_path / "photos"])
+    guest = classifier.grants.dirs[(tmp_path / "photos").resolve()]
+    probe = Probe(classifier.runtime)
+    assert probe.run(f"result = open('{guest}/cat.jpg', 'rb').read()", grants=classifier.grants) == CHELSEA_JPEG
+    with pytest.raises(ProbeError, match=r"^PermissionError: \[Errno 63\] Operation not permitted"):  # read-only
+        probe.run(f"open('{guest}/planted.jpg', 'wb').write(b'x'); result = b''", grants=classifier.grants)
+    assert not (tmp_path / "photos" / "planted.jpg").exists()
+    with pytest.raises(ProbeError, match=r"^PermissionError: \[Errno 63\] Operation not permitted"):  # out of the grant
+        probe.run(f"result = open('{guest}/../other/secret.txt', 'rb').read()", grants=classifier.grants)
+    with pytest.raises(ProbeError, match="^FileNotFoundError"):  # no such path in the sandbox
+        probe.run(f"result = open({str(tmp_path / 'other' / 'secret.txt')!r}, 'rb').read()", grants=classifier.grants)
+    with pytest.raises(ValueError, match="not granted"):
+        classifier.classify_file(tmp_path / "other" / "secret.txt")
 
 
 def test_info_describes_the_embedded_model():

@@ -7,6 +7,7 @@ looks like a trap appears in the server's log, and the next good image is classi
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import struct
@@ -20,15 +21,17 @@ from urllib.parse import urlsplit
 import pytest
 
 import corpus
-from conftest import MODEL, ROOT, STARTUP_SECONDS, free_port, require
+from conftest import (JCO_NODE_ANSWERS_SHORT_BODY, JCO_SKIP_BUG, MODEL, ROOT, STARTUP_SECONDS, free_port, require,
+                      xfail_on)
 from host.classifier import ClassifyError, ComponentClassifier
 from host.runtime import Grants
 from photos import CHELSEA_JPEG, COFFEE_JPEG, ESPRESSO
 from tools.probe import probe_wasm
 
 # What wasmtime serve writes when an instance traps or its guest panics (seen by provoking one:
-# test_trap_signs_are_what_a_trap_writes), rather than ending its request.
-TRAP_SIGNS = ("worker failed", "wasm trap", "panicked at", "guest never invoked")
+# test_trap_signs_are_what_a_trap_writes), rather than ending its request; and what the jco host
+# (jco/serve.mjs) writes then.
+TRAP_SIGNS = ("worker failed", "wasm trap", "panicked at", "guest never invoked", "jco host: request trapped")
 TIMEOUT = 120
 MUTANTS = 280  # 35 of each seed format
 BODY_SECONDS = 30  # settings.BODY_SECONDS
@@ -109,12 +112,23 @@ def test_an_image_too_big_for_the_instances_memory_is_a_422_and_the_instance_goe
     assert small.classify(COFFEE_JPEG, 1)[0]["index"] == ESPRESSO
 
 
+def complete(answer):
+    """Whether raw HTTP answer bytes hold the head and all the body its Content-Length declares."""
+    head, found, body = answer.partition(b"\r\n\r\n")
+    length = re.search(rb"(?im)^content-length: *(\d+)", head)
+    return bool(found) and len(body) >= (int(length.group(1)) if length else 0)
+
+
 def stalled_client(netloc, outcome):
     """Declares 1000 bytes, sends 10 and waits: the answer and how long it took."""
     started = time.monotonic()
     with socket.create_connection(netloc, timeout=BODY_SECONDS + 60) as s:
         s.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + bytes(10))
-        outcome["answer"] = s.recv(65536)
+        # The whole answer: a host may send the head and the body in separate segments (Node does).
+        answer = b""
+        while not complete(answer) and (chunk := s.recv(65536)):
+            answer += chunk
+        outcome["answer"] = answer
     outcome["seconds"] = time.monotonic() - started
 
 
@@ -209,7 +223,8 @@ def test_clients_that_hang_up_end_their_requests_quietly(server, no_traps):
     assert good_image_is_classified(server)
 
 
-def test_a_body_shorter_than_its_content_length_is_a_400(server, no_traps):
+def test_a_body_shorter_than_its_content_length_is_a_400(server, no_traps, request):
+    xfail_on(request, server, "jco", JCO_NODE_ANSWERS_SHORT_BODY)
     with connect(server) as s:
         s.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (len(CHELSEA_JPEG) + 1000)
                   + CHELSEA_JPEG)
@@ -220,7 +235,8 @@ def test_a_body_shorter_than_its_content_length_is_a_400(server, no_traps):
     assert good_image_is_classified(server)
 
 
-def test_a_python_client_sending_32_mib_reads_the_413(server, no_traps):
+def test_a_python_client_sending_32_mib_reads_the_413(server, no_traps, request):
+    xfail_on(request, server, "jco", JCO_SKIP_BUG)
     status, answer = post(server, bytes(32 * 1024 * 1024))  # urllib sends it all before reading
     assert status == 413 and "limit" in answer["error"]
     assert good_image_is_classified(server)

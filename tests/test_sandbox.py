@@ -1,16 +1,13 @@
 """What a component can and cannot touch, under the host/ harness's grants and under `make serve`'s,
 probed from inside with the probe component; and the harness's CPU and memory caps."""
-import os
-import signal
 import socket
-import subprocess
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from conftest import MODEL, ROOT, STARTUP_SECONDS, free_port, require
+from conftest import HOSTS, MODEL, ROOT, make_served, require
 from host.classifier import ClassifyError, ComponentClassifier
 from host.runtime import Grants, LimitExceeded
 from photos import CHELSEA_JPEG, COFFEE_JPEG, ESPRESSO
@@ -131,23 +128,14 @@ def test_classifier_over_its_cpu_cap_is_a_clear_error_then_recovers():
 
 # --- under make serve ----------------------------------------------------------------
 
-@pytest.fixture(scope="module", params=["embedded model", "SERVE_MODEL"])
+@pytest.fixture(scope="module", params=[(host, grants) for host in HOSTS for grants in ("embedded model", "SERVE_MODEL")],
+                ids="-".join)
 def served_probe(request):
-    """The probe served by `make serve-wasm`, i.e. with the grants `make serve` gives."""
-    port = free_port()
-    extra = [f"SERVE_MODEL={MODEL}"] if request.param == "SERVE_MODEL" else []
-    proc = subprocess.Popen(["make", "-s", "serve-wasm", f"SERVE_WASM={probe_wasm()}", f"PORT={port}", *extra],
-                            cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while post(base, "result = b'up'") != (200, b"up"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            os.killpg(proc.pid, signal.SIGKILL)
-            pytest.fail(f"make serve-wasm did not start:\n{proc.stdout.read().decode()}")
-        time.sleep(0.3)
-    yield base, request.param
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(10)
+    """The probe served by `make serve-wasm` on each HTTP host, i.e. with the grants `make serve` gives."""
+    host, grants = request.param
+    extra = [f"SERVE_MODEL={MODEL}"] if grants == "SERVE_MODEL" else []
+    with make_served("serve-wasm", host, f"SERVE_WASM={probe_wasm()}", *extra, path="/", name="serve-probe") as base:
+        yield base + "/", grants, host
 
 
 def post(base, source):
@@ -161,18 +149,44 @@ def post(base, source):
 
 
 def test_make_serve_grants(served_probe, listener):
-    base, grants = served_probe
+    base, grants, host = served_probe
     for name, (source, _) in OUTSIDE.items():
         assert post(base, source) == (500, refusal(name, grants == "SERVE_MODEL").encode()), name
     assert post(base, connect_to(listener.getsockname()[1])) == (500, NO_CONNECT.encode())
     assert not accepted(listener)
     assert post(base, LOOKUP) == (500, NO_LOOKUP.encode())
-    # No host variable leaks in; wasmtime serve itself sets INSTANCE_ID.
+    # No host variable leaks in; wasmtime serve itself sets INSTANCE_ID (the jco host sets none).
     names = post(base, "result = ' '.join(sorted(os.environ)).encode()")[1].split()
-    assert names == ([b"INSTANCE_ID", b"MODEL_PATH"] if grants == "SERVE_MODEL" else [b"INSTANCE_ID"])
+    expected = [b"INSTANCE_ID"] if host == "wasmtime" else []
+    assert names == sorted(expected + ([b"MODEL_PATH"] if grants == "SERVE_MODEL" else []))
     if grants == "SERVE_MODEL":
         assert post(base, READ_MODELS) == (200, b"tench")
     else:
         # Nothing granted at all: no model folder, nowhere to write.
         assert post(base, READ_MODELS) == (500, NOT_FOUND.format("/models/imagenet_classes.txt").encode())
         assert post(base, WRITE_MODELS) == (500, NOT_FOUND.format("/models/planted.onnx").encode())
+
+
+# Misbehaving guests, one request each; the next request of the same server must be served.
+TRAPS = {
+    # An exception the probe's handler does not catch escapes the export: componentize-py's
+    # runtime panics and the instance traps.
+    "a trap": "raise KeyboardInterrupt",
+    # wasi:cli/exit: ends the instance (under jco's shim it would end the Node process).
+    "an exit": "os._exit(3)",
+}
+
+# What each host answers for a request whose instance trapped (the probe's own errors are
+# "TypeName: message").
+TRAP_ANSWERS = {"wasmtime": b"<h1>500 Internal Server Error</h1>", "jco": b"the instance trapped"}
+
+
+def test_make_serve_survives_traps_and_caps_memory(served_probe):
+    base, _, host = served_probe
+    for name, source in TRAPS.items():
+        status, answer = post(base, source)
+        assert status == 500 and TRAP_ANSWERS[host] in answer, (name, answer)
+        assert post(base, "result = b'still here'") == (200, b"still here"), name
+    # Both hosts cap linear memory at SERVE_MEMORY (512 MiB): past it the guest gets MemoryError.
+    assert post(base, "x = bytearray(1 << 30); result = b'allocated'") == (500, b"MemoryError: ")
+    assert post(base, "x = bytearray(256 << 20); result = b'allocated'") == (200, b"allocated")

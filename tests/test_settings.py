@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 
 from conftest import MODEL, SPIN_WASM, WASM, require
-from host.classifier import INTERFACE
+from host.exports import CLASSIFIER, Export
 from host.runtime import Grants, Runtime
 from photos import CAT_CLASSES, CHELSEA_JPEG
 
@@ -60,10 +60,11 @@ def test_limits_apply(configure):
 # --- inside the component ---------------------------------------------------------------------
 
 def classify(runtime, grants=None):
-    store, instance = runtime.instantiate(grants or Grants(cpu_seconds=None))
-    iface = instance.get_export_index(store, INTERFACE)
-    func = instance.get_func(store, instance.get_export_index(store, "classify", iface))
-    return func(store, CHELSEA_JPEG, 3)
+    """The predictions, or the error variant, of classify(chelsea, 3) in a fresh instance."""
+    grants = grants or Grants(cpu_seconds=None)
+    store, instance = runtime.instantiate(grants)
+    return Export(runtime, "classify", CLASSIFIER).call(store, instance, CHELSEA_JPEG, 3,
+                                                        cpu_seconds=grants.cpu_seconds)[1]
 
 
 def spin_runtime(variables):

@@ -11,7 +11,8 @@ build/test-components/probe-<key>.wasm.
 import hashlib
 from pathlib import Path
 
-from host.runtime import Grants, call
+from host.exports import Export, describe
+from host.runtime import Grants
 from tools import componentize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,15 +55,13 @@ class Probe:
 
     def __init__(self, runtime):
         self.runtime = runtime
+        self._run = Export(runtime, "run")
 
     def run(self, source, data=b"", grants=None):
         """Returns the bytes the snippet binds to `result`; raises ProbeError on its exception."""
         grants = grants or Grants()
         store, instance = self.runtime.instantiate(grants)
-        result = call(store, instance.get_func(store, "run"), source, data, cpu_seconds=grants.cpu_seconds)
-        # wasmtime-py gives a result<list<u8>, string> untagged (bytes or str) since its two
-        # cases have distinct Python types; a tagged Variant('ok'|'err', payload) otherwise.
-        tag = getattr(result, "tag", None)
-        if tag == "err" or isinstance(result, str):
-            raise ProbeError(result.payload if tag else result)
-        return bytes(result.payload if tag else result)
+        ok, payload = self._run.call(store, instance, source, data, cpu_seconds=grants.cpu_seconds)
+        if not ok:
+            raise ProbeError(describe(payload))
+        return bytes(payload)
