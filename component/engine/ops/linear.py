@@ -3,7 +3,7 @@ on constant weights they fold at plan time into one C-contiguous (K, N) matrix, 
 numpy's no-BLAS matmul in the component needs to take its vectorised path."""
 import numpy as np
 
-from .registry import broadcast, fail, lowering
+from .registry import broadcast, fail, lowering, size
 
 
 def transpose(x):
@@ -39,13 +39,14 @@ def lower_gemm(p, node):
     (m, k), (k2, n) = a.shape, b.shape
     if None not in (k, k2) and k != k2:
         raise fail(node, f"inner dims differ: {a.shape} x {b.shape}")
-    if c is None:
-        return p.emit(matmul, [a, b], (m, n))
-    c = p.plain(c)
-    broadcast(node, c.shape, (m, n))  # C must broadcast to (M, N)
-    if attrs.get("beta", 1.0) != 1.0:
-        c = p.emit(scale, [c], c.shape, factor=attrs["beta"])
-    return p.emit(matmul, [a, b, c], (m, n))
+    inputs = [a, b]
+    if c is not None:
+        c = p.plain(c)
+        broadcast(node, c.shape, (m, n))  # C must broadcast to (M, N)
+        if attrs.get("beta", 1.0) != 1.0:
+            c = p.emit(scale, [c], c.shape, factor=attrs["beta"])
+        inputs.append(c)
+    return p.emit(matmul, inputs, (m, n), **_describe(a.shape, b.shape))
 
 
 @lowering("MatMul")
@@ -58,4 +59,12 @@ def lower_matmul(p, node):
     if b.const is not None:
         b = p.constant(np.ascontiguousarray(b.const))
     shape = broadcast(node, a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
-    return p.emit(matmul, [a, b], shape)
+    return p.emit(matmul, [a, b], shape, **_describe(shape[:-1] + (a.shape[-1],), b.shape))
+
+
+def _describe(a_shape, b_shape):
+    """label and FLOPs per batch item (the first dim) of a (..., M, K) x (K, N) product."""
+    k, n = a_shape[-1], b_shape[-1]
+    rows = size(a_shape[1:-1])  # the rows of one batch item (1 for a 2-D product)
+    flops = None if None in (rows, k, n) else 2 * rows * k * n
+    return {"label": f"matmul[numpy] {k}->{n}", "flops": flops}
