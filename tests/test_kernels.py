@@ -1,7 +1,8 @@
-"""The engine's conv kernels inside the component: XNNPACK's (the xnn_kernels module that
+"""The engine's kernels inside the component: XNNPACK's (the xnn_kernels module that
 wasi/kernels builds) and numpy's, each against onnxruntime on the same ONNX bytes, for every
-conv variant the lowering tells apart; the module's own checks; and the buffer-sharing rule
-(natively, on synthetic steps)."""
+conv variant the lowering tells apart and the other steps with an XNNPACK path (layout change,
+pooling, Gemm/MatMul); the module's own checks; and the buffer-sharing rule (natively, on
+synthetic steps)."""
 import io
 import json
 
@@ -85,6 +86,49 @@ def conv_model(x_shape, w_shape, attrs, bias, epilogue):
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8).SerializeToString()
 
 
+# --- the other steps with an XNNPACK path --------------------------------------------------------
+def graph_model(nodes, x_shape, init, opset=13):
+    graph = helper.make_graph(nodes, "op", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              initializer=[numpy_helper.from_array(np.asarray(v), k) for k, v in init.items()])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8).SerializeToString()
+
+
+def head(x_shape, n, c_shape=None, pool="GlobalAveragePool", **gemm):
+    """Conv 1x1 (so the pool sees NHWC) -> pool -> Flatten -> Gemm with a (N, K) weight (transB)."""
+    k = x_shape[1]
+    init = {"cw": RNG.standard_normal((k, k, 1, 1)).astype(np.float32) * 0.3,
+            "w": RNG.standard_normal((n, k)).astype(np.float32) * 0.3}
+    pool_node = (helper.make_node("ReduceMean", ["c"], ["p"], axes=[2, 3], keepdims=1) if pool == "ReduceMean"
+                 else helper.make_node(pool, ["c"], ["p"]))
+    nodes = [helper.make_node("Conv", ["x", "cw"], ["c"]), pool_node, helper.make_node("Flatten", ["p"], ["f"])]
+    if c_shape is not None:
+        init["b"] = RNG.standard_normal(c_shape).astype(np.float32)
+    nodes.append(helper.make_node("Gemm", ["f", "w"] + (["b"] if c_shape is not None else []), ["y"], transB=1, **gemm))
+    return graph_model(nodes, x_shape, init)
+
+
+def matmul(x_shape, w_shape):
+    init = {"w": RNG.standard_normal(w_shape).astype(np.float32)}
+    return graph_model([helper.make_node("MatMul", ["x", "w"], ["y"])], x_shape, init)
+
+
+# name: (model bytes, input shape, a label the XNNPACK plan must have)
+OTHERS = {
+    "head: pool, gemm with bias": (head((2, 24, 7, 7), 10, (10,)), (2, 24, 7, 7), "matmul[xnnpack] 24->10"),
+    "head: batch 1, 13 channels, 1x1 map": (head((1, 13, 1, 1), 5, (1, 5)), (1, 13, 1, 1), "mean_hw[xnnpack]"),
+    "head: ReduceMean, alpha and beta": (head((3, 16, 5, 6), 7, (7,), "ReduceMean", alpha=0.5, beta=2.0), (3, 16, 5, 6),
+                                         "mean_hw[xnnpack]"),
+    "head: gemm without bias": (head((2, 8, 4, 4), 9), (2, 8, 4, 4), "matmul[xnnpack] 8->9"),
+    "head: gemm with a (M, N) C (numpy)": (head((2, 8, 4, 4), 9, (2, 9)), (2, 8, 4, 4), "matmul[numpy] 8->9"),
+    "matmul 2-D": (matmul((5, 12), (12, 7)), (5, 12), "matmul[xnnpack] 12->7"),
+    "matmul 3-D (numpy)": (matmul((2, 5, 12), (12, 7)), (2, 5, 12), "matmul[numpy] 12->7"),
+    "layout change of a 5-channel input": (graph_model([helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])],
+                                                       (2, 5, 9, 7), {"w": RNG.standard_normal((4, 5, 3, 3)).astype(np.float32)}),
+                                           (2, 5, 9, 7), "to_nhwc[xnnpack]"),
+}
+
+
 # --- inside the component: every case with both kernel sets ------------------------------------
 VARIANTS = [(case, bias, epilogue) for case in CASES for bias in (True, False) for epilogue in EPILOGUES]
 
@@ -113,44 +157,50 @@ def key(variant):
     return f"{case}|{'bias' if bias else 'no bias'}|{epilogue or 'plain'}"
 
 
+def conv_variant(case, bias, epilogue):
+    x_shape, w_shape, attrs, label = CASES[case]
+    return conv_model(x_shape, w_shape, attrs, bias, epilogue), x_shape, label
+
+
+# key -> (model bytes, input shape, a label the XNNPACK plan must have)
+MODELS = {**{key(v): conv_variant(*v) for v in VARIANTS}, **OTHERS}
+
+
 @pytest.fixture(scope="module")
 def inside(probe):
-    """Every variant run inside the probe component with both kernel sets (one instance)."""
-    arrays, inputs = {}, {}
-    for variant in VARIANTS:
-        case, bias, epilogue = variant
-        x_shape, w_shape, attrs, _ = CASES[case]
-        arrays[key(variant) + "/model"] = np.frombuffer(conv_model(x_shape, w_shape, attrs, bias, epilogue), np.uint8)
-        inputs[key(variant)] = arrays[key(variant) + "/x"] = RNG.standard_normal(x_shape).astype(np.float32)
-    arrays["keys"] = np.frombuffer(json.dumps([key(v) for v in VARIANTS]).encode(), np.uint8)
+    """Every model run inside the probe component with both kernel sets (one instance)."""
+    arrays = {}
+    for name, (model, x_shape, _) in MODELS.items():
+        arrays[name + "/model"] = np.frombuffer(model, np.uint8)
+        arrays[name + "/x"] = RNG.standard_normal(x_shape).astype(np.float32)
+    arrays["keys"] = np.frombuffer(json.dumps(list(MODELS)).encode(), np.uint8)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     results = np.load(io.BytesIO(probe.run(RUN_BOTH, buf.getvalue())))
     return {name: results[name] for name in results.files}, arrays
 
 
-@pytest.mark.parametrize("variant", VARIANTS, ids=key)
-def test_conv_inside_component(inside, variant):
+@pytest.mark.parametrize("name", list(MODELS))
+def test_inside_component(inside, name):
     """XNNPACK's and numpy's kernels inside the component both match onnxruntime (and so each
     other), and the plan took the kernel the case is about."""
     results, arrays = inside
-    k = key(variant)
-    session = onnxruntime.InferenceSession(arrays[k + "/model"].tobytes(), providers=["CPUExecutionProvider"])
-    want = session.run(None, {"x": arrays[k + "/x"]})[0]
+    session = onnxruntime.InferenceSession(arrays[name + "/model"].tobytes(), providers=["CPUExecutionProvider"])
+    want = session.run(None, {"x": arrays[name + "/x"]})[0]
     diffs = {}
     for kernels in ("xnnpack", "numpy"):
-        got = results[f"{k}/{kernels}"]
+        got = results[f"{name}/{kernels}"]
         assert got.shape == want.shape
         diffs[kernels] = float(np.abs(got - want).max())
-        assert bool(results[f"{k}/{kernels}/unchanged"]), "a second pass changed the result of the first"
-    diffs["xnnpack vs numpy"] = float(np.abs(results[f"{k}/xnnpack"] - results[f"{k}/numpy"]).max())
-    print(k, {name: f"{d:.1e}" for name, d in diffs.items()})
+        assert bool(results[f"{name}/{kernels}/unchanged"]), "a second pass changed the result of the first"
+    diffs["xnnpack vs numpy"] = float(np.abs(results[f"{name}/xnnpack"] - results[f"{name}/numpy"]).max())
+    print(name, {kind: f"{d:.1e}" for kind, d in diffs.items()})
     assert max(diffs.values()) <= TOLERANCE
-    labels = json.loads(results[f"{k}/xnnpack/labels"].tobytes())
-    assert any(label.startswith(CASES[variant[0]][3]) for label in labels), labels
-    if "residual" in variant[2]:  # the add went into the conv
+    labels = json.loads(results[f"{name}/xnnpack/labels"].tobytes())
+    assert any(label.startswith(MODELS[name][2]) for label in labels), labels
+    if "|" in name and "residual" in name.split("|")[2]:  # the add went into the conv
         assert "add" not in labels and any(label.endswith("+res") for label in labels), labels
-    numpy_labels = json.loads(results[f"{k}/numpy/labels"].tobytes())
+    numpy_labels = json.loads(results[f"{name}/numpy/labels"].tobytes())
     assert all("[xnnpack]" not in label for label in numpy_labels), numpy_labels
 
 

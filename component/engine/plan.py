@@ -26,7 +26,7 @@ import numpy as np
 
 from . import accel, buffers
 from .errors import ModelError
-from .ops import LOWERINGS
+from .ops import LOWERINGS, xnn
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,10 @@ class Planner:
         key = (value.name, "nhwc")
         if key not in self._converted:
             shape = (1,) * (4 - len(value.shape)) + value.shape
-            self._converted[key] = self.emit(to_nhwc, [value], shape, nhwc=True)
+            if self.xnn is not None and len(value.shape) == 4 and value.const is None:
+                self._converted[key] = xnn.emit_to_nhwc(self, value, shape)
+            else:
+                self._converted[key] = self.emit(to_nhwc, [value], shape, nhwc=True)
         return self._converted[key]
 
     def plain(self, value):

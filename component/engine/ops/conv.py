@@ -1,5 +1,5 @@
 """Conv (2-D) on NHWC activations: the checks, the padding, a folded BatchNormalization, and
-the choice of kernel at plan time -- XNNPACK's (conv_xnn.py) where the plan has the module,
+the choice of kernel at plan time -- XNNPACK's (xnn.py) where the plan has the module,
 numpy's (conv_numpy.py) otherwise:
 
     pointwise (1x1, stride 1, no pad, one group)    xnnpack gemm     | numpy matmul
@@ -16,7 +16,7 @@ from math import ceil
 
 import numpy as np
 
-from . import conv_numpy, conv_xnn
+from . import conv_numpy, xnn
 from .elementwise import emit_binary
 from .registry import fail, lowering
 
@@ -140,21 +140,21 @@ def lower_conv_as(p, node, x, residual, w, scale, bias, bounds, shape, groups, p
                     groups, pads, strides, dilations, bias, bounds)
     if groups == c == cout:
         w = _scaled(w[:, 0].transpose(1, 2, 0), scale)  # (C, 1, kh, kw) -> (kh, kw, C)
-        if p.xnn is not None and conv_xnn.has_dwconv(kh * kw):
-            return conv_xnn.emit_depthwise(p, spec, w)
+        if p.xnn is not None and xnn.has_dwconv(kh * kw):
+            return xnn.emit_depthwise(p, spec, w)
         return _emit_numpy(p, spec, conv_numpy.conv_depthwise, "dwconv", w=w, pads=pads, strides=strides,
                            dilations=dilations)
     if (kh, kw) == (1, 1) and groups == 1 and strides == (1, 1) and not any(pads):
         w = _scaled(w.reshape(cout, c).T, scale)  # (Cin, Cout)
         if p.xnn is not None:
-            return conv_xnn.emit_pointwise(p, spec, w)
+            return xnn.emit_pointwise(p, spec, w)
         return _emit_numpy(p, spec, conv_numpy.conv_pointwise, "conv1x1", w=w)
     # (Cout, C/G, kh, kw) -> (G, kh*kw*C/G, Cout/G), rows in the order both kernels walk patches.
     w = w.reshape(groups, cout // groups, cin_group, kh, kw).transpose(0, 3, 4, 2, 1)  # (G, kh, kw, C/G, Cout/G)
     w = _scaled(w, scale.reshape(groups, 1, 1, 1, cout // groups))
     w = w.reshape(groups, kh * kw * cin_group, cout // groups)  # free: w is fresh and C-contiguous
     if p.xnn is not None:
-        return conv_xnn.emit_general(p, spec, w)
+        return xnn.emit_general(p, spec, w)
     return _emit_numpy(p, spec, conv_numpy.conv_im2col, "conv", w=w, pads=pads, strides=strides,
                        dilations=dilations, kernel=(kh, kw))
 

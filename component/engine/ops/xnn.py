@@ -1,12 +1,15 @@
-"""Conv kernels from XNNPACK, through the xnn_kernels extension module (wasi/kernels/), for
-plans made where it imports (inside the component). At plan time the weights are packed into
-the microkernels' layout and the padding is turned into an indirection buffer (bytes objects
-the module makes; they live in the plan, so in an embedded model's snapshot); a step then
-makes one C call that writes into its Output (buffers.py), with bias and clip fused.
+"""Kernels from the xnn_kernels extension module (wasi/kernels/), for plans made where it
+imports (inside the component): XNNPACK's convolutions, and two loops numpy runs slowly in
+wasm. At plan time the weights are packed into the microkernels' layout and the padding is
+turned into an indirection buffer (bytes objects the module makes; they live in the plan, so
+in an embedded model's snapshot); a step then makes one C call that writes into its Output
+(buffers.py), with bias and clip fused.
 
     pointwise 1x1      gemm: (N*H*W, Cin) x packed (Cin, Cout), + residual fused per row tile
     depthwise          dwconv: XNNPACK's unipass kernels for 9 (3x3) and 25 (5x5) taps
     anything else      conv: indirect GEMM (igemm) over the kh*kw taps, per group
+    NCHW -> NHWC       the graph input's layout change (planner.nhwc)
+    mean over H, W     GlobalAveragePool, ReduceMean over the spatial axes
 
 Measured inside the component (wasi/kernels/build.sh has the kernel choice and the numbers):
 a 1x1 conv ~30 GFLOP/s where numpy's matmul made 13-22, a depthwise 3x3 12-16 GFLOP/s where
@@ -54,6 +57,29 @@ def _add(y, residual):
     return y
 
 
+def xnn_to_nhwc(x, out):
+    # x: (N, C, H, W) -> (N, H, W, C)
+    if x.dtype != np.float32:  # never seen (the graph input is float32); numpy's copy keeps the dtype
+        return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    return xnn_kernels.nchw_to_nhwc(np.ascontiguousarray(x), out.array(x.shape[0]))
+
+
+def xnn_mean(x, out):
+    # x: (N, H, W, C) -> (N, 1, 1, C)
+    return xnn_kernels.mean_hw(np.ascontiguousarray(x), out.array(x.shape[0]))
+
+
+def emit_to_nhwc(p, value, shape):
+    # value: a run-time (N, C, H, W) float32 tensor; shape: its logical shape
+    return p.emit(xnn_to_nhwc, [value], shape, nhwc=True, label="to_nhwc[xnnpack]",
+                  out=Output((shape[2], shape[3], shape[1])))
+
+
+def emit_mean_hw(p, x, shape):
+    # x: stored NHWC; shape: the logical result (N, C, 1, 1)
+    return p.emit(xnn_mean, [x], shape, nhwc=True, label="mean_hw[xnnpack]", out=Output((1, 1, shape[1])))
+
+
 def _shape(spec):
     """geometry arguments of the module: H, W, C, kh, kw, strides, dilations, pads."""
     return (*spec.in_hwc, *spec.kernel, *spec.strides, *spec.dilations, *spec.pads)
@@ -64,6 +90,12 @@ def _emit(p, spec, kernel, name, /, **params):
     _, cout, ho, wo = spec.shape
     return p.emit(kernel, inputs, spec.shape, nhwc=True, label=spec.label(name, "xnnpack"), flops=spec.flops,
                   out=Output((ho, wo, cout)), bounds=spec.bounds or _NO_BOUNDS, **params)
+
+
+def emit_matmul(p, a, w, bias, shape, describe):
+    # a: (M, K) plain, w: (K, N) constant, bias: float32 (N,) -> (M, N)
+    packed = xnn_kernels.pack_gemm(np.ascontiguousarray(w, np.float32), bias)
+    return p.emit(xnn_gemm, [a], shape, out=Output(shape[1:]), bounds=_NO_BOUNDS, packed=packed, **describe)
 
 
 def emit_pointwise(p, spec, w):
