@@ -207,8 +207,8 @@ def test_inside_component(inside, name):
 MISUSE = """
 import xnn_kernels as xk
 x = np.ones((1, 6, 6, 8), np.float32)
-w = np.ones((3, 3, 8), np.float32)
-packed, geometry = xk.pack_dwconv(w, np.zeros(8, np.float32)), xk.dwconv_geometry(6, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)
+w = np.ones((8, 1, 3, 3), np.float32)
+packed, geometry = xk.pack_dwconv(w, np.ones(8), np.zeros(8, np.float32)), xk.dwconv_geometry(6, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)
 out = np.empty((1, 6, 6, 8), np.float32)
 assert xk.dwconv(x, packed, geometry, out, 0.0, 6.0) is out and out[0, 2, 2, 0] == 6.0 and out[0, 0, 0, 0] == 4.0
 calls = {
@@ -227,7 +227,10 @@ calls = {
     "kernel larger than the padded input": lambda: xk.dwconv_geometry(2, 2, 8, 5, 5, 1, 1, 1, 1, 1, 1, 0, 0),
     "negative pad": lambda: xk.conv_geometry(6, 6, 8, 3, 3, 1, 1, 1, 1, -1, 1, 1, 1, 1),
     "channels not a multiple of groups": lambda: xk.conv_geometry(6, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3),
-    "7 taps": lambda: xk.pack_dwconv(np.ones((7, 1, 8), np.float32), np.zeros(8, np.float32)),
+    "float32 scale": lambda: xk.pack_conv(np.ones((4, 8, 1, 1), np.float32), np.ones(4, np.float32),
+                                          np.zeros(4, np.float32), 1),
+    "groups not dividing Cout": lambda: xk.pack_conv(np.ones((6, 2, 3, 3), np.float32), np.ones(6), np.zeros(6, np.float32), 4),
+    "7 taps": lambda: xk.pack_dwconv(np.ones((8, 1, 7, 1), np.float32), np.ones(8), np.zeros(8, np.float32)),
 }
 errors = {}
 for name, call in calls.items():

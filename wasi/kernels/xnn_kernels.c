@@ -58,19 +58,24 @@ static void release(arg* args, size_t n) {
     if (args[i].held) PyBuffer_Release(&args[i].view);
 }
 
-/* A C-contiguous float32 buffer (writable if asked). numpy describes an unaligned one (a view of
- * a model file's bytes) as "=f" or "<f"; wasm is little-endian and its loads need no alignment. */
-static int get_f32(PyObject* obj, arg* a, int writable, const char* what) {
+/* A C-contiguous buffer of float32 ("f") or float64 ("d") values, writable if asked. numpy
+ * describes an unaligned one (a view of a model file's bytes) as "=f" or "<f"; wasm is
+ * little-endian and its loads need no alignment. */
+static int get_typed(PyObject* obj, arg* a, int writable, const char* what, char type, Py_ssize_t size) {
   if (PyObject_GetBuffer(obj, &a->view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) < 0)
     return -1;
   a->held = 1;
   const char* f = a->view.format;
   if (f && (f[0] == '@' || f[0] == '=' || f[0] == '<')) f++;
-  if (a->view.itemsize != 4 || f == NULL || strcmp(f, "f") != 0) {
-    PyErr_Format(PyExc_TypeError, "%s must be float32", what);
+  if (a->view.itemsize != size || f == NULL || f[0] != type || f[1] != 0) {
+    PyErr_Format(PyExc_TypeError, "%s must be %s", what, type == 'f' ? "float32" : "float64");
     return -1;
   }
   return 0;
+}
+
+static int get_f32(PyObject* obj, arg* a, int writable, const char* what) {
+  return get_typed(obj, a, writable, what, 'f', 4);
 }
 
 /* A bytes object made by this module (packed weights, a geometry). */
@@ -107,34 +112,70 @@ static PyObject* new_bytes(size_t size, float** data) {
 /* ---- GEMM weights ------------------------------------------------------------------------------ */
 static size_t gemm_packed_floats(size_t k, size_t n) { return (n + NR - 1) / NR * NR * (k + 1); }
 
-/* pack_gemm(w (K, N) or (G, K, N), bias (G*N,)) -> bytes. Per group, per block of NR columns:
- * NR bias values, then K rows of NR weights; zeros past N (the GEMM kernels' layout). */
+/* pack_gemm(w (K, N), bias (N,)) -> bytes. Per block of NR columns: NR bias values, then K
+ * rows of NR weights; zeros past N (the GEMM kernels' layout). */
 static PyObject* pack_gemm(PyObject* self, PyObject* args) {
   PyObject *wo, *bo, *out = NULL;
   arg a[2] = {{0}};
   if (!PyArg_ParseTuple(args, "OO", &wo, &bo) || get_f32(wo, &a[0], 0, "w") < 0 || get_f32(bo, &a[1], 0, "bias") < 0)
     goto done;
   const Py_buffer *w = &a[0].view, *b = &a[1].view;
-  size_t groups = w->ndim == 3 ? w->shape[0] : 1;
-  if ((w->ndim != 2 && w->ndim != 3) || (size_t) b->len != groups * last_dim(w) * 4) {
-    mismatch("pack_gemm(w (K, N) or (G, K, N), bias (G*N,))");
+  if (w->ndim != 2 || b->len != w->shape[1] * 4) {
+    mismatch("pack_gemm(w (K, N), bias (N,))");
     goto done;
   }
-  size_t k = w->shape[w->ndim - 2], n = last_dim(w);
+  size_t k = w->shape[0], n = w->shape[1];
   float* p;
-  if (!(out = new_bytes(groups * gemm_packed_floats(k, n) * 4, &p))) goto done;
-  for (size_t g = 0; g < groups; g++) {
-    const float* wg = (const float*) w->buf + g * k * n;
-    const float* bg = (const float*) b->buf + g * n;
-    for (size_t j = 0; j < n; j += NR) {
-      size_t cols = n - j < NR ? n - j : NR;
-      memcpy(p, bg + j, cols * 4);
-      p += NR;
-      for (size_t i = 0; i < k; i++, p += NR) memcpy(p, wg + i * n + j, cols * 4);
-    }
+  if (!(out = new_bytes(gemm_packed_floats(k, n) * 4, &p))) goto done;
+  for (size_t j = 0; j < n; j += NR, p += NR * (k + 1)) {
+    size_t cols = n - j < NR ? n - j : NR;
+    memcpy(p, (const float*) b->buf + j, cols * 4);
+    for (size_t i = 0; i < k; i++) memcpy(p + NR * (1 + i), (const float*) w->buf + i * n + j, cols * 4);
   }
 done:
   release(a, 2);
+  return out;
+}
+
+/* The weights of ONNX's (Cout, C/G, kh, kw) layout with a folded BatchNormalization's scale:
+ * the product in float64, rounded once (as the numpy path's weights are). */
+static float scaled(const Py_buffer* w, const Py_buffer* scale, size_t co, size_t index) {
+  return (float) ((double) ((const float*) w->buf)[index] * ((const double*) scale->buf)[co]);
+}
+
+/* pack_conv(w (Cout, C/G, kh, kw), scale float64 (Cout,), bias (Cout,), groups) -> bytes: for
+ * each group the GEMM layout of its (kh*kw*C/G, Cout/G) matrix, rows in (ky, kx, c) order (the
+ * conv geometry's taps), so the layout change, the scale and the packing are one pass with no
+ * weight-sized temporary (it would stay in an embedded model's snapshot). */
+static PyObject* pack_conv(PyObject* self, PyObject* args) {
+  PyObject *wo, *so, *bo, *out = NULL;
+  Py_ssize_t groups;
+  arg a[3] = {{0}};
+  if (!PyArg_ParseTuple(args, "OOOn", &wo, &so, &bo, &groups) || get_f32(wo, &a[0], 0, "w") < 0
+      || get_typed(so, &a[1], 0, "scale", 'd', 8) < 0 || get_f32(bo, &a[2], 0, "bias") < 0)
+    goto done;
+  const Py_buffer *w = &a[0].view, *sc = &a[1].view, *b = &a[2].view;
+  if (w->ndim != 4 || groups <= 0 || w->shape[0] % groups || sc->len != w->shape[0] * 8 || b->len != w->shape[0] * 4) {
+    mismatch("pack_conv(w (Cout, C/G, kh, kw), scale (Cout,), bias (Cout,), groups)");
+    goto done;
+  }
+  size_t cout_g = w->shape[0] / groups, cin_g = w->shape[1], taps = (size_t) w->shape[2] * w->shape[3];
+  size_t k = taps * cin_g;
+  float* p;
+  if (!(out = new_bytes(groups * gemm_packed_floats(k, cout_g) * 4, &p))) goto done;
+  for (size_t g = 0; g < (size_t) groups; g++)
+    for (size_t j = 0; j < cout_g; j += NR, p += NR * (k + 1)) {
+      size_t cols = cout_g - j < NR ? cout_g - j : NR;
+      for (size_t col = 0; col < cols; col++) {
+        size_t co = g * cout_g + j + col;
+        p[col] = ((const float*) b->buf)[co];
+        for (size_t t = 0; t < taps; t++)  /* t = ky * kw + kx */
+          for (size_t ci = 0; ci < cin_g; ci++)
+            p[NR * (1 + t * cin_g + ci) + col] = scaled(w, sc, co, (co * cin_g + ci) * taps + t);
+      }
+    }
+done:
+  release(a, 3);
   return out;
 }
 
@@ -317,33 +358,35 @@ static PyObject* conv_geometry(PyObject* self, PyObject* args) {
  * would read past the end of the input. The last C % 4 channels are done here in plain C. */
 static size_t dw_packed_floats(size_t taps, size_t c) { return c * (taps + 1); }  /* no padding: DW_TILE is 4 */
 
-static void pack_dw_block(float* p, const float* w, const float* b, size_t kh, size_t kw, size_t c, size_t c0,
-                          size_t width) {
-  memcpy(p, b + c0, width * 4);
-  for (size_t kx = 0; kx < kw; kx++)
-    for (size_t ky = 0; ky < kh; ky++) memcpy(p + width * (1 + kx * kh + ky), w + (ky * kw + kx) * c + c0, width * 4);
-}
-
-/* pack_dwconv(w (kh, kw, C), bias (C,)) -> bytes: per tile of DW_TILE channels, the bias then
- * the taps in the geometry's order (kx*kh + ky); the C % 4 last channels likewise after them. */
+/* pack_dwconv(w (C, 1, kh, kw), scale float64 (C,), bias (C,)) -> bytes: per tile of DW_TILE
+ * channels, the bias then the taps in the geometry's order (kx*kh + ky), scaled as pack_conv
+ * does; the C % 4 last channels likewise after them. */
 static PyObject* pack_dwconv(PyObject* self, PyObject* args) {
-  PyObject *wo, *bo, *out = NULL;
-  arg a[2] = {{0}};
-  if (!PyArg_ParseTuple(args, "OO", &wo, &bo) || get_f32(wo, &a[0], 0, "w") < 0 || get_f32(bo, &a[1], 0, "bias") < 0)
+  PyObject *wo, *so, *bo, *out = NULL;
+  arg a[3] = {{0}};
+  if (!PyArg_ParseTuple(args, "OOO", &wo, &so, &bo) || get_f32(wo, &a[0], 0, "w") < 0
+      || get_typed(so, &a[1], 0, "scale", 'd', 8) < 0 || get_f32(bo, &a[2], 0, "bias") < 0)
     goto done;
-  const Py_buffer *w = &a[0].view, *b = &a[1].view;
-  if (w->ndim != 3 || b->len != last_dim(w) * 4 || !dwconv_kernel(w->shape[0] * w->shape[1])) {
-    mismatch("pack_dwconv(w (kh, kw, C) of 9 or 25 taps, bias (C,))");
+  const Py_buffer *w = &a[0].view, *sc = &a[1].view, *b = &a[2].view;
+  if (w->ndim != 4 || w->shape[1] != 1 || sc->len != w->shape[0] * 8 || b->len != w->shape[0] * 4
+      || !dwconv_kernel(w->shape[2] * w->shape[3])) {
+    mismatch("pack_dwconv(w (C, 1, kh, kw) of 9 or 25 taps, scale (C,), bias (C,))");
     goto done;
   }
-  size_t kh = w->shape[0], kw = w->shape[1], c = w->shape[2], taps = kh * kw, c4 = c & ~(size_t) (DW_TILE - 1);
+  size_t c = w->shape[0], kh = w->shape[2], kw = w->shape[3], taps = kh * kw, c4 = c & ~(size_t) (DW_TILE - 1);
   float* p;
   if (!(out = new_bytes(dw_packed_floats(taps, c) * 4, &p))) goto done;
-  for (size_t c0 = 0; c0 < c4; c0 += DW_TILE, p += DW_TILE * (taps + 1))
-    pack_dw_block(p, w->buf, b->buf, kh, kw, c, c0, DW_TILE);
-  if (c > c4) pack_dw_block(p, w->buf, b->buf, kh, kw, c, c4, c - c4);
+  for (size_t c0 = 0; c0 < c; c0 += DW_TILE) {
+    size_t width = c0 < c4 ? DW_TILE : c - c4;  /* the tail's tile is C % 4 wide */
+    for (size_t j = 0; j < width; j++) {
+      p[j] = ((const float*) b->buf)[c0 + j];
+      for (size_t kx = 0; kx < kw; kx++)
+        for (size_t ky = 0; ky < kh; ky++) p[width * (1 + kx * kh + ky) + j] = scaled(w, sc, c0 + j, (c0 + j) * taps + ky * kw + kx);
+    }
+    p += width * (taps + 1);
+  }
 done:
-  release(a, 2);
+  release(a, 3);
   return out;
 }
 
@@ -395,7 +438,7 @@ done:
 }
 
 /* ---- any other conv: indirect GEMM -------------------------------------------------------------- */
-/* conv(x (N, H, W, C), packed (pack_gemm of (G, kh*kw*C/G, Cout/G)), geometry,
+/* conv(x (N, H, W, C), packed (pack_conv), geometry,
  *      out (N, Ho, Wo, Cout), lo, hi) -> out */
 static PyObject* conv(PyObject* self, PyObject* args) {
   PyObject *xo, *wo, *go, *oo, *result = NULL;
@@ -501,9 +544,10 @@ done:
 
 /* ---- the module -------------------------------------------------------------------------------- */
 static PyMethodDef METHODS[] = {
-  {"pack_gemm", pack_gemm, METH_VARARGS, "pack_gemm(w (K, N) or (G, K, N), bias (G*N,)) -> packed bytes"},
+  {"pack_gemm", pack_gemm, METH_VARARGS, "pack_gemm(w (K, N), bias (N,)) -> packed bytes"},
+  {"pack_conv", pack_conv, METH_VARARGS, "pack_conv(w (Cout, C/G, kh, kw), scale (Cout,), bias (Cout,), groups) -> packed bytes"},
   {"gemm", gemm, METH_VARARGS, "gemm(x (..., K), packed, out (..., N), lo, hi[, residual]) -> out"},
-  {"pack_dwconv", pack_dwconv, METH_VARARGS, "pack_dwconv(w (kh, kw, C), bias (C,)) -> packed bytes"},
+  {"pack_dwconv", pack_dwconv, METH_VARARGS, "pack_dwconv(w (C, 1, kh, kw), scale (C,), bias (C,)) -> packed bytes"},
   {"dwconv_geometry", dwconv_geometry, METH_VARARGS, "dwconv_geometry(H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr)"},
   {"dwconv", dwconv, METH_VARARGS, "dwconv(x (N, H, W, C), packed, geometry, out (N, Ho, Wo, C), lo, hi) -> out"},
   {"conv_geometry", conv_geometry, METH_VARARGS, "conv_geometry(H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups)"},

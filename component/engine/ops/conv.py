@@ -131,30 +131,26 @@ def lower_conv(p, node):
 
 
 def lower_conv_as(p, node, x, residual, w, scale, bias, bounds, shape, groups, pads, strides, dilations):
-    """Lays the weights out for the chosen kernel (Cout last, where `_scaled` multiplies by the
-    BN scale) and emits it."""
+    """Lays the weights out for the chosen kernel and emits it. The numpy kernels' layouts keep
+    Cout last, where `_scaled` multiplies by the BN scale; XNNPACK's packers do both at once."""
     cout, cin_group, kh, kw = w.shape
     c = cin_group * groups
     residual = None if residual is None else p.nhwc(residual)
     spec = ConvSpec(p.nhwc(x), residual, shape, (x.shape[2], x.shape[3], c), (kh, kw),
                     groups, pads, strides, dilations, bias, bounds)
+    if p.xnn is not None and xnn.has_conv((kh, kw), groups, c, cout):
+        return xnn.emit_conv(p, spec, w, scale)
     if groups == c == cout:
         w = _scaled(w[:, 0].transpose(1, 2, 0), scale)  # (C, 1, kh, kw) -> (kh, kw, C)
-        if p.xnn is not None and xnn.has_dwconv(kh * kw):
-            return xnn.emit_depthwise(p, spec, w)
         return _emit_numpy(p, spec, conv_numpy.conv_depthwise, "dwconv", w=w, pads=pads, strides=strides,
                            dilations=dilations)
     if (kh, kw) == (1, 1) and groups == 1 and strides == (1, 1) and not any(pads):
         w = _scaled(w.reshape(cout, c).T, scale)  # (Cin, Cout)
-        if p.xnn is not None:
-            return xnn.emit_pointwise(p, spec, w)
         return _emit_numpy(p, spec, conv_numpy.conv_pointwise, "conv1x1", w=w)
-    # (Cout, C/G, kh, kw) -> (G, kh*kw*C/G, Cout/G), rows in the order both kernels walk patches.
+    # (Cout, C/G, kh, kw) -> (G, kh*kw*C/G, Cout/G), rows in the order im2col lays out patches.
     w = w.reshape(groups, cout // groups, cin_group, kh, kw).transpose(0, 3, 4, 2, 1)  # (G, kh, kw, C/G, Cout/G)
     w = _scaled(w, scale.reshape(groups, 1, 1, 1, cout // groups))
     w = w.reshape(groups, kh * kw * cin_group, cout // groups)  # free: w is fresh and C-contiguous
-    if p.xnn is not None:
-        return xnn.emit_general(p, spec, w)
     return _emit_numpy(p, spec, conv_numpy.conv_im2col, "conv", w=w, pads=pads, strides=strides,
                        dilations=dilations, kernel=(kh, kw))
 

@@ -34,25 +34,29 @@ def lower_gemm(p, node):
     if len(a.shape) != 2 or len(b.shape) != 2:
         raise fail(node, f"operands must be 2-D, got {a.shape} and {b.shape}")
     attrs = node.attrs
-    if attrs.get("transA", 0):
-        a = p.emit(transpose, [a], a.shape[::-1])
-    if attrs.get("transB", 0):
-        b = p.emit(transpose, [b], b.shape[::-1])
-    if attrs.get("alpha", 1.0) != 1.0:
-        b = p.emit(scale, [b], b.shape, factor=attrs["alpha"])
-    (m, k), (k2, n) = a.shape, b.shape
+    trans_a, trans_b = attrs.get("transA", 0), attrs.get("transB", 0)
+    alpha, beta = attrs.get("alpha", 1.0), attrs.get("beta", 1.0)
+    (m, k), (k2, n) = a.shape[::-1] if trans_a else a.shape, b.shape[::-1] if trans_b else b.shape
     if None not in (k, k2) and k != k2:
         raise fail(node, f"inner dims differ: {a.shape} x {b.shape}")
-    inputs = [a, b]
     if c is not None:
         c = p.plain(c)
         broadcast(node, c.shape, (m, n))  # C must broadcast to (M, N)
-        if attrs.get("beta", 1.0) != 1.0:
-            c = p.emit(scale, [c], c.shape, factor=attrs["beta"])
+    bias = _per_column(c, n, beta)
+    if p.xnn is not None and not trans_a and b.const is not None and bias is not None and (trans_b or alpha == 1.0):
+        # Packed straight from the file's layout, (N, K) or (K, N): no transposed copy.
+        return xnn.emit_matmul(p, a, b.const, trans_b, alpha, bias, (m, n), _describe((m, k), (k, n), "xnnpack"))
+    if trans_a:
+        a = p.emit(transpose, [a], a.shape[::-1])
+    if trans_b:
+        b = p.emit(transpose, [b], b.shape[::-1])
+    if alpha != 1.0:
+        b = p.emit(scale, [b], b.shape, factor=alpha)
+    inputs = [a, b]
+    if c is not None:
+        if beta != 1.0:
+            c = p.emit(scale, [c], c.shape, factor=beta)
         inputs.append(c)
-    bias = _per_column(c, n)
-    if p.xnn is not None and b.const is not None and bias is not None:
-        return xnn.emit_matmul(p, a, b.const, bias, (m, n), _describe(a.shape, b.shape, "xnnpack"))
     return p.emit(matmul, inputs, (m, n), **_describe(a.shape, b.shape))
 
 
@@ -67,19 +71,19 @@ def lower_matmul(p, node):
         b = p.constant(np.ascontiguousarray(b.const))
     shape = broadcast(node, a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
     if p.xnn is not None and b.const is not None and len(a.shape) == len(b.shape) == 2:
-        n = b.shape[1]
-        return xnn.emit_matmul(p, a, b.const, np.zeros(n, np.float32), shape, _describe(a.shape, b.shape, "xnnpack"))
+        return xnn.emit_matmul(p, a, b.const, False, 1.0, np.zeros(b.shape[1], np.float32), shape,
+                               _describe(a.shape, b.shape, "xnnpack"))
     return p.emit(matmul, [a, b], shape, **_describe(shape[:-1] + (a.shape[-1],), b.shape))
 
 
-def _per_column(c, n):
-    """Gemm's C as a float32 (N,) bias when it is a constant that only varies along N (or is
-    absent), else None."""
+def _per_column(c, n, beta):
+    """beta * Gemm's C as a float32 (N,) bias when it is a constant that only varies along N
+    (or is absent), else None."""
     if c is None:
         return np.zeros(n, np.float32)
-    if c.const is None or c.const.ndim > 2 or (c.const.ndim == 2 and c.const.shape[0] != 1):
+    if c.const is None or n is None or c.const.ndim > 2 or (c.const.ndim == 2 and c.const.shape[0] != 1):
         return None
-    return np.ascontiguousarray(np.broadcast_to(c.const.reshape(-1), (n,)), np.float32)
+    return np.ascontiguousarray(np.broadcast_to(c.const.reshape(-1) * np.float32(beta), (n,)), np.float32)
 
 
 def _describe(a_shape, b_shape, implementation="numpy"):

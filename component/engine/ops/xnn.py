@@ -23,9 +23,12 @@ from ..buffers import Output
 _NO_BOUNDS = (-np.inf, np.inf)
 
 
-def has_dwconv(taps):
-    """Whether XNNPACK has a unipass depthwise kernel for this many taps (kh * kw)."""
-    return taps in xnn_kernels.DWCONV_TAPS
+def has_conv(kernel, groups, channels, out_channels):
+    """Whether these kernels take a conv: any, but a depthwise one only with 9 (3x3) or 25
+    (5x5) taps, where XNNPACK has unipass kernels (an IGEMM with one channel per group would
+    be slower than numpy's shifted multiply-adds)."""
+    depthwise = groups == channels == out_channels
+    return not depthwise or kernel[0] * kernel[1] in xnn_kernels.DWCONV_TAPS
 
 
 def xnn_gemm(x, *residual, packed, out, bounds):
@@ -92,24 +95,25 @@ def _emit(p, spec, kernel, name, /, **params):
                   out=Output((ho, wo, cout)), bounds=spec.bounds or _NO_BOUNDS, **params)
 
 
-def emit_matmul(p, a, w, bias, shape, describe):
-    # a: (M, K) plain, w: (K, N) constant, bias: float32 (N,) -> (M, N)
-    packed = xnn_kernels.pack_gemm(np.ascontiguousarray(w, np.float32), bias)
+def emit_matmul(p, a, w, transposed, alpha, bias, shape, describe):
+    # a: (M, K) plain, w: constant (N, K) if transposed else (K, N), bias: float32 (N,) -> (M, N)
+    w = np.ascontiguousarray(w, np.float32)
+    if transposed:  # (N, K) is a 1x1 conv's (Cout, Cin) layout
+        n, k = w.shape
+        packed = xnn_kernels.pack_conv(w.reshape(n, k, 1, 1), np.full(n, alpha, np.float64), bias, 1)
+    else:
+        packed = xnn_kernels.pack_gemm(w, bias)
     return p.emit(xnn_gemm, [a], shape, out=Output(shape[1:]), bounds=_NO_BOUNDS, packed=packed, **describe)
 
 
-def emit_pointwise(p, spec, w):
-    # w: (Cin, Cout) float32, the BN scale folded in
-    return _emit(p, spec, xnn_gemm, "conv1x1", packed=xnn_kernels.pack_gemm(w, spec.bias))
-
-
-def emit_depthwise(p, spec, w):
-    # w: (kh, kw, C) float32
-    return _emit(p, spec, xnn_dwconv, "dwconv", packed=xnn_kernels.pack_dwconv(w, spec.bias),
-                 geometry=xnn_kernels.dwconv_geometry(*_shape(spec)))
-
-
-def emit_general(p, spec, w):
-    # w: (G, kh*kw*C/G, Cout/G) float32, rows in (ky, kx, c) order
-    return _emit(p, spec, xnn_conv, "conv", packed=xnn_kernels.pack_gemm(w, spec.bias),
-                 geometry=xnn_kernels.conv_geometry(*_shape(spec), spec.groups))
+def emit_conv(p, spec, w, scale):
+    """w: the file's (Cout, C/G, kh, kw) float32, scale: float64 (Cout,), folded while packing."""
+    w, scale = np.ascontiguousarray(w, np.float32), np.ascontiguousarray(scale, np.float64)
+    (kh, kw), (_, cout, _, _), c = spec.kernel, spec.shape, spec.in_hwc[2]
+    if spec.groups == c == cout:
+        return _emit(p, spec, xnn_dwconv, "dwconv", packed=xnn_kernels.pack_dwconv(w, scale, spec.bias),
+                     geometry=xnn_kernels.dwconv_geometry(*_shape(spec)))
+    packed = xnn_kernels.pack_conv(w, scale, spec.bias, spec.groups)
+    if (kh, kw) == (1, 1) and spec.groups == 1 and spec.strides == (1, 1) and not any(spec.pads):
+        return _emit(p, spec, xnn_gemm, "conv1x1", packed=packed)
+    return _emit(p, spec, xnn_conv, "conv", packed=packed, geometry=xnn_kernels.conv_geometry(*_shape(spec), spec.groups))
