@@ -27,12 +27,16 @@ class Storage:
     def __init__(self):
         self.floats = 0       # per batch item: the largest Output that uses it
         self._array = None
+        self._views = {}      # shape -> view of _array: made once, not at every step
 
     def view(self, shape):
-        size = prod(shape)
-        if self._array is None or self._array.size < size:
-            self._array = np.empty(self.floats * shape[0], np.float32)
-        return self._array[:size].reshape(shape)
+        view = self._views.get(shape)
+        if view is None:
+            size = prod(shape)
+            if self._array is None or self._array.size < size:
+                self._array, self._views = np.empty(self.floats * shape[0], np.float32), {}
+            view = self._views[shape] = self._array[:size].reshape(shape)
+        return view
 
 
 class Output:
