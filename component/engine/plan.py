@@ -1,12 +1,16 @@
 """Turn a (fused) graph into a flat list of steps, once; `Plan.run` is then a plain loop.
 
 Layout: ONNX activations are NCHW, but the kernels want NHWC -- channels innermost makes a
-1x1 conv one C-contiguous matmul and a depthwise tap one vectorised multiply-add (numpy in
-the component has no BLAS, so only contiguous operands are fast). Every planned value
+1x1 conv one GEMM over (pixels, channels) and a depthwise tap one vectorised multiply-add, for
+XNNPACK's kernels and numpy's alike. Every planned value
 therefore records how it is stored: `nhwc=True` is a logically NCHW 4-D tensor kept as NHWC.
 Lowerings ask for the layout they need (`Planner.nhwc`, `Planner.plain`) and the planner adds
 a conversion step when the stored layout differs, so transposes appear only at the edges of
 runs of NHWC-friendly ops (usually: after the graph input and before the classifier head).
+
+Which kernels (accel.py): XNNPACK's where the xnn_kernels module imports (inside the
+component), numpy's elsewhere or on request; the lowerings ask `Planner.xnn`. Steps that write
+into reused buffers get them from buffers.py once all steps are known.
 
 Constant folding falls out of `Planner.emit`: a step whose inputs are all known at plan time
 is run there and then, so weight transforms, shape subgraphs (Shape -> Gather -> Concat ->

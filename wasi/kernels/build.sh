@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the engine's kernel module for wasm32-wasi into build/wasi/site-packages:
-#   xnn_kernels.cpython-314-wasm32-wasi.so = xnn_kernels.c (packing, indirection, tile loops)
+#   xnn_kernels.cpython-314-wasm32-wasi.so = this folder's C files (packing, indirection
+#   buffers, tile loops; module.c has the overview)
 #   + XNNPACK's wasm SIMD microkernels, compiled from Debian's xnnpack source package
 #   (0.0~git20241108.4ea82e5, wasi/sources.lock: hash-pinned, checked against Debian's signed
 #   Sources index by wasi/fetch.py). Only the microkernel files and headers are unpacked; XNNPACK's
@@ -73,9 +74,13 @@ cc=$root/wasi/bin/wasm-cc
     echo "build $o: cc $src/$c | $cc"
     objects+=("$o")
   done
-  echo "build obj/xnn_kernels.o: cc $here/xnn_kernels.c | $cc"
-  echo "  cflags = \$cflags -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror"
-  echo "build xnn_kernels.cpython-314-wasm32-wasi.so: link obj/xnn_kernels.o ${objects[*]} | $cc"
+  for c in "$here"/*.c; do
+    o=obj/module/$(basename "${c%.c}").o
+    echo "build $o: cc $c | $cc"
+    echo "  cflags = \$cflags -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Werror"
+    objects+=("$o")
+  done
+  echo "build xnn_kernels.cpython-314-wasm32-wasi.so: link ${objects[*]} | $cc"
 } >"$B/build.ninja"
 echo "kernels: compiling"
 ninja -C "$B" -j 2 | sed 's/^/  /'
