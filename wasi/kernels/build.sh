@@ -47,6 +47,11 @@ kernels=(
   src/f32-dwconv/gen/f32-dwconv-25p4c-minmax-wasmsimd-x86.c
 )
 
+# The tarball is .tar.xz: tar needs xz (Debian's xz-utils; usually present).
+if ! command -v xz >/dev/null; then
+  echo "kernels: apt-get install xz-utils"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xz-utils >/dev/null
+fi
 python3 wasi/fetch.py "$W/downloads" xnnpack
 src=$B/xnnpack
 if [ ! "$src/.unpacked" -nt "$tarball" ] || [ ! "$src/.unpacked" -nt "$0" ]; then
