@@ -123,9 +123,10 @@ OTHERS = {
     "head: gemm with a (M, N) C (numpy)": (head((2, 8, 4, 4), 9, (2, 9)), (2, 8, 4, 4), "matmul[numpy] 8->9"),
     "matmul 2-D": (matmul((5, 12), (12, 7)), (5, 12), "matmul[xnnpack] 12->7"),
     "matmul 3-D (numpy)": (matmul((2, 5, 12), (12, 7)), (2, 5, 12), "matmul[numpy] 12->7"),
-    "layout change of a 5-channel input": (graph_model([helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])],
-                                                       (2, 5, 9, 7), {"w": RNG.standard_normal((4, 5, 3, 3)).astype(np.float32)}),
-                                           (2, 5, 9, 7), "to_nhwc[xnnpack]"),
+    "layout change of a 5-channel input": (
+        graph_model([helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])], (2, 5, 9, 7),
+                    {"w": RNG.standard_normal((4, 5, 3, 3)).astype(np.float32)}),
+        (2, 5, 9, 7), "to_nhwc[xnnpack]"),
 }
 
 
@@ -208,7 +209,8 @@ MISUSE = """
 import xnn_kernels as xk
 x = np.ones((1, 6, 6, 8), np.float32)
 w = np.ones((8, 1, 3, 3), np.float32)
-packed, geometry = xk.pack_dwconv(w, np.ones(8), np.zeros(8, np.float32)), xk.dwconv_geometry(6, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)
+packed = xk.pack_dwconv(w, np.ones(8), np.zeros(8, np.float32))
+geometry = xk.dwconv_geometry(6, 6, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1)
 out = np.empty((1, 6, 6, 8), np.float32)
 assert xk.dwconv(x, packed, geometry, out, 0.0, 6.0) is out and out[0, 2, 2, 0] == 6.0 and out[0, 0, 0, 0] == 4.0
 calls = {

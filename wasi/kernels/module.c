@@ -24,20 +24,24 @@
 
 static PyMethodDef METHODS[] = {
   {"pack_gemm", pack_gemm, METH_VARARGS, "pack_gemm(w (K, N), bias (N,)) -> packed bytes"},
-  {"pack_conv", pack_conv, METH_VARARGS, "pack_conv(w (Cout, C/G, kh, kw), scale (Cout,), bias (Cout,), groups) -> packed bytes"},
+  {"pack_conv", pack_conv, METH_VARARGS,
+   "pack_conv(w (Cout, C/G, kh, kw), scale (Cout,), bias (Cout,), groups) -> packed bytes"},
   {"gemm", gemm, METH_VARARGS, "gemm(x (..., K), packed, out (..., N), lo, hi[, residual]) -> out"},
   {"pack_dwconv", pack_dwconv, METH_VARARGS, "pack_dwconv(w (C, 1, kh, kw), scale (C,), bias (C,)) -> packed bytes"},
-  {"dwconv_geometry", dwconv_geometry, METH_VARARGS, "dwconv_geometry(H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr)"},
+  {"dwconv_geometry", dwconv_geometry, METH_VARARGS,
+   "dwconv_geometry(H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr) -> geometry bytes"},
   {"dwconv", dwconv, METH_VARARGS, "dwconv(x (N, H, W, C), packed, geometry, out (N, Ho, Wo, C), lo, hi) -> out"},
-  {"conv_geometry", conv_geometry, METH_VARARGS, "conv_geometry(H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups)"},
+  {"conv_geometry", conv_geometry, METH_VARARGS,
+   "conv_geometry(H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups) -> geometry bytes"},
   {"conv", conv, METH_VARARGS, "conv(x (N, H, W, C), packed, geometry, out (N, Ho, Wo, Cout), lo, hi) -> out"},
   {"nchw_to_nhwc", nchw_to_nhwc, METH_VARARGS, "nchw_to_nhwc(x (N, C, H, W), out (N, H, W, C)) -> out"},
   {"mean_hw", mean_hw, METH_VARARGS, "mean_hw(x (N, H, W, C), out (N, 1, 1, C)) -> out"},
   {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef MODULE = {PyModuleDef_HEAD_INIT, "xnn_kernels",
-                                    "XNNPACK's wasm SIMD convolution microkernels (see wasi/kernels/module.c).", -1, METHODS};
+static struct PyModuleDef MODULE = {
+  PyModuleDef_HEAD_INIT, "xnn_kernels", "XNNPACK's wasm SIMD convolution microkernels (see wasi/kernels/module.c).", -1,
+  METHODS};
 
 PyMODINIT_FUNC PyInit_xnn_kernels(void) {
   PyObject* m = PyModule_Create(&MODULE);

@@ -92,7 +92,8 @@ PyObject* pack_dwconv(PyObject* self, PyObject* args) {
     for (size_t j = 0; j < width; j++) {
       p[j] = ((const float*) b->buf)[c0 + j];
       for (size_t kx = 0; kx < kw; kx++)
-        for (size_t ky = 0; ky < kh; ky++) p[width * (1 + kx * kh + ky) + j] = scaled(w, sc, c0 + j, (c0 + j) * taps + ky * kw + kx);
+        for (size_t ky = 0; ky < kh; ky++)
+          p[width * (1 + kx * kh + ky) + j] = scaled(w, sc, c0 + j, (c0 + j) * taps + ky * kw + kx);
     }
     p += width * (taps + 1);
   }

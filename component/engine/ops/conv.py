@@ -125,12 +125,12 @@ def lower_conv(p, node):
     shape = (n, cout, ho, wo)
     residual = p.input(node, 3) if epilogue.residual else None
     if residual is not None and residual.shape != shape:  # a broadcast Add: its own step after the conv
-        y = lower_conv_as(p, node, x, None, w, scale, bias, epilogue.bounds, shape, groups, pads, strides, dilations)
+        y = lower_conv_as(p, x, None, w, scale, bias, epilogue.bounds, shape, groups, pads, strides, dilations)
         return emit_binary(p, node, "Add", y, residual)
-    return lower_conv_as(p, node, x, residual, w, scale, bias, epilogue.bounds, shape, groups, pads, strides, dilations)
+    return lower_conv_as(p, x, residual, w, scale, bias, epilogue.bounds, shape, groups, pads, strides, dilations)
 
 
-def lower_conv_as(p, node, x, residual, w, scale, bias, bounds, shape, groups, pads, strides, dilations):
+def lower_conv_as(p, x, residual, w, scale, bias, bounds, shape, groups, pads, strides, dilations):
     """Lays the weights out for the chosen kernel and emits it. The numpy kernels' layouts keep
     Cout last, where `_scaled` multiplies by the BN scale; XNNPACK's packers do both at once."""
     cout, cin_group, kh, kw = w.shape

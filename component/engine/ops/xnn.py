@@ -7,13 +7,16 @@ in an embedded model's snapshot); a step then makes one C call that writes into 
 
     pointwise 1x1      gemm: (N*H*W, Cin) x packed (Cin, Cout), + residual fused per row tile
     depthwise          dwconv: XNNPACK's unipass kernels for 9 (3x3) and 25 (5x5) taps
-    anything else      conv: indirect GEMM (igemm) over the kh*kw taps, per group
+    anything else      conv: indirect GEMM (igemm) over the kh*kw taps, per group (under 4
+                       channels a group, as the stem: rows gathered per tile, then GEMM)
+    Gemm/MatMul        gemm, by constant weights packed from the file's layout
     NCHW -> NHWC       the graph input's layout change (planner.nhwc)
     mean over H, W     GlobalAveragePool, ReduceMean over the spatial axes
 
 Measured inside the component (wasi/kernels/build.sh has the kernel choice and the numbers):
-a 1x1 conv ~30 GFLOP/s where numpy's matmul made 13-22, a depthwise 3x3 12-16 GFLOP/s where
-numpy's shifted multiply-adds made 0.5-1.5.
+a 1x1 conv ~30 GFLOP/s on warm caches (25-27 over a whole MobileNetV2 pass) where numpy's
+matmul made 13-22, a depthwise 3x3 12-16 GFLOP/s (8-11 in a pass) where numpy's shifted
+multiply-adds made 0.5-1.5.
 """
 import numpy as np
 
@@ -116,4 +119,5 @@ def emit_conv(p, spec, w, scale):
     packed = xnn_kernels.pack_conv(w, scale, spec.bias, spec.groups)
     if (kh, kw) == (1, 1) and spec.groups == 1 and spec.strides == (1, 1) and not any(spec.pads):
         return _emit(p, spec, xnn_gemm, "conv1x1", packed=packed)
-    return _emit(p, spec, xnn_conv, "conv", packed=packed, geometry=xnn_kernels.conv_geometry(*_shape(spec), spec.groups))
+    geometry = xnn_kernels.conv_geometry(*_shape(spec), spec.groups)
+    return _emit(p, spec, xnn_conv, "conv", packed=packed, geometry=geometry)
