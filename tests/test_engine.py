@@ -184,6 +184,31 @@ def test_conv_kernel_choice():
     assert kernels(engine) == ["to_nhwc", "conv_depthwise", "conv_pointwise", "conv_im2col", "to_nchw"]
 
 
+def test_kernels_option():
+    """Natively only numpy's kernels exist: asking for XNNPACK's is a clear error."""
+    model = make_model([conv_node("x", "w", "y")], [1, 3, 4, 4], {"w": random(2, 3, 1, 1)}).SerializeToString()
+    assert kernels(load_model(model, kernels="numpy")) == kernels(load_model(model))
+    with pytest.raises(ModelError, match="xnn_kernels"):
+        load_model(model, kernels="xnnpack")
+    with pytest.raises(ModelError, match="kernels must be one of"):
+        load_model(model, kernels="fast")
+
+
+def test_steps_describe_themselves():
+    """Each conv step carries its family, geometry, implementation and FLOPs per batch item
+    (what the bench's profile reports); other steps their kernel's name."""
+    engine = load_model(own_mobilenet(2).SerializeToString())
+    steps = engine._plan.steps
+    by_label = {step.label: step for step in steps}
+    stem = by_label["conv3x3s2[numpy] 32x32x3->16x16x16"]
+    assert stem.flops == 2 * 16 * 16 * 16 * 3 * 3 * 3
+    dw = by_label["dwconv3x3s2[numpy] 16x16x64->8x8x64"]
+    assert dw.flops == 2 * 8 * 8 * 64 * 9
+    assert by_label["conv1x1[numpy] 8x8x96->8x8x24 +res"].flops == 2 * 8 * 8 * 96 * 24
+    assert by_label["matmul[numpy] 64->10"].flops == 2 * 64 * 10
+    assert {step.label for step in steps if step.flops is None} >= {"to_nhwc", "mean"}
+
+
 # --- fusions -------------------------------------------------------------------------------------
 def batchnorm(x, y, channels, prefix, epsilon=1e-5):
     init = {f"{prefix}.gamma": RNG.uniform(0.5, 1.5, channels).astype(np.float32),
@@ -612,7 +637,7 @@ def test_own_small_mobilenet(batch):
 
 
 def test_prepared_weights_are_contiguous_float32():
-    """numpy's no-BLAS matmul in the component is only fast on C-contiguous float32 operands."""
+    """The numpy kernels' weights are laid out once, C-contiguous float32, for their matmuls."""
     engine = load_model(own_mobilenet(1).SerializeToString())
     arrays = [v for step in engine._plan.steps for v in step.params.values() if isinstance(v, np.ndarray)]
     arrays += list(engine._plan.constants.values())
@@ -693,6 +718,64 @@ def test_nodes_in_any_order():
     model.graph.node.extend(reversed_nodes)
     engine, _ = compare(model, random(1, 3, 32, 32))
     assert "affine" not in kernels(engine) and "clip" not in kernels(engine)
+
+
+@pytest.mark.parametrize("conv_first", [True, False])
+@pytest.mark.parametrize("activation", [None, "Relu"])
+def test_residual_add_fuses_into_conv(conv_first, activation):
+    """Conv [-> Relu] -> Add(conv, x) or Add(x, conv): the add becomes the conv's epilogue."""
+    nodes = [conv_node("x", "w", "c", "b", pads=[1, 1, 1, 1])]
+    if activation:
+        nodes.append(helper.make_node(activation, ["c"], ["r"]))
+    out = "r" if activation else "c"
+    nodes.append(helper.make_node("Add", [out, "x"] if conv_first else ["x", out], ["y"]))
+    model = make_model(nodes, [2, 4, 7, 7], {"w": random(4, 4, 3, 3, scale=0.3), "b": random(4)})
+    engine, _ = compare(model, random(2, 4, 7, 7))
+    assert kernels(engine) == ["to_nhwc", "conv_im2col", "to_nchw"]
+
+
+def test_activation_after_residual_add_stays_a_step():
+    """Conv -> Add -> Relu (ResNet's order): the Relu must see the sum, so it is not fused."""
+    nodes = [conv_node("x", "w", "c"), helper.make_node("Add", ["c", "x"], ["s"]), helper.make_node("Relu", ["s"], ["y"])]
+    engine, _ = compare(make_model(nodes, [1, 4, 5, 5], {"w": random(4, 4, 1, 1)}), random(1, 4, 5, 5))
+    assert kernels(engine) == ["to_nhwc", "conv_pointwise", "clip", "to_nchw"]
+
+
+@pytest.mark.parametrize("other", ["constant (C, 1, 1)", "larger (N, C, H, W)"])
+def test_broadcast_add_after_conv(other):
+    """An Add whose other operand broadcasts against the conv output is still fused into the
+    node, but planned as the conv then a broadcasting add: the result has Add's shape."""
+    if other.startswith("constant"):
+        nodes = [conv_node("x", "w", "c"), helper.make_node("Add", ["c", "k"], ["y"])]
+        model = make_model(nodes, [2, 3, 5, 5], {"w": random(4, 3, 1, 1), "k": random(4, 1, 1)})
+        compare(model, random(2, 3, 5, 5), other)
+    else:  # the conv output (N, C, 1, 1) broadcasts up to the graph input's (N, C, 5, 5)
+        nodes = [conv_node("x", "w", "c"), helper.make_node("Add", ["x", "c"], ["y"])]
+        compare(make_model(nodes, [2, 4, 5, 5], {"w": random(4, 4, 5, 5, scale=0.2)}), random(2, 4, 5, 5), other)
+
+
+def test_add_of_two_conv_outputs():
+    nodes = [conv_node("x", "w1", "a"), conv_node("x", "w2", "b", pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["a", "b"], ["y"])]
+    engine, _ = compare(make_model(nodes, [1, 3, 6, 6], {"w1": random(5, 3, 1, 1), "w2": random(5, 3, 3, 3)}),
+                        random(1, 3, 6, 6))
+    assert "add" not in kernels(engine)
+
+
+def test_file_attributes_cannot_reach_engine_internals():
+    """What fuse.py merges into a Conv is typed plan data (node.fused), not an attribute: a
+    Conv whose file carries attributes named like engine internals computes the plain ONNX Conv
+    (onnxruntime refuses such a file; the engine ignores attributes it does not know)."""
+    init = {"w": random(6, 3, 3, 3), "b": random(6)}
+    plain = make_model([conv_node("x", "w", "y", "b", pads=[1, 1, 1, 1])], [1, 3, 6, 6], init)
+    tricked = make_model([conv_node("x", "w", "y", "b", pads=[1, 1, 1, 1], activation=[0.0, 0.5],
+                                    scale_shift=[2.0, 3.0], bounds=[0.0, 0.5], fused=1, residual=1)],
+                         [1, 3, 6, 6], init)
+    x = random(1, 3, 6, 6)
+    want = onnxruntime_run(plain.SerializeToString(), x)
+    got = load_model(tricked.SerializeToString()).run(x)
+    assert got.max() > 0.5 and got.min() < 0  # not clipped to [0, 0.5]
+    np.testing.assert_allclose(got, want, atol=TOLERANCE)
 
 
 def test_batchnorm_chain_folds_into_conv():

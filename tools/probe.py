@@ -26,7 +26,7 @@ def fingerprint(paths):
     """Hash of the given files' contents and of the cross-build stamps: a rebuild key."""
     digest = hashlib.sha256()
     stamps = ROOT / "build" / "wasi"
-    for p in sorted(paths) + sorted(stamps.glob(".numpy*")) + sorted(stamps.glob(".pillow*")):
+    for p in sorted(paths) + sorted(stamps.glob(".numpy*")) + sorted(stamps.glob(".pillow*")) + sorted(stamps.glob(".kernels*")):
         digest.update(str(p).encode())
         digest.update(p.read_bytes() if p.suffix in (".py", ".wit") else str(p.stat().st_mtime_ns).encode())
     return digest.hexdigest()[:16]

@@ -1,11 +1,15 @@
-"""Graph rewrites before planning, each merging a producer -> consumer pair into one Conv:
+"""Graph rewrites before planning, each merging a producer -> consumer pair into one Conv.
+What a Conv takes in is recorded in `node.fused`, an ops.conv.Epilogue (typed data the file
+cannot write, unlike its attributes):
 
 - Conv -> BatchNormalization: BN is an affine map per output channel; its (scale, shift)
-  vectors, computed here in float64, become a Conv attribute (conv.SCALE_SHIFT) that the Conv
-  lowering folds into the weights it prepares anyway -- so no folded copy of the weights is
-  ever made besides the planned one;
+  vectors, computed here in float64, are folded by the Conv lowering into the weights it
+  prepares anyway -- so no folded copy of the weights is ever made besides the planned one;
 - Pad -> Conv: zero padding of H/W only adds to the conv's own pads, saving a padded copy;
-- Conv -> Relu/Clip: the clip runs in place on the conv's fresh output (conv.ACTIVATION).
+- Conv -> Relu/Clip: the clip bounds, applied by the kernel to its fresh output;
+- Conv -> Add (either operand): the other operand becomes the conv's input 3, added by the
+  kernel after the clip (MobileNet's residual connections: one pass over memory fewer).
+  An activation after such an Add stays a step of its own.
 
 A pair is merged only when the producer's output has no other reader and is not a graph
 output, and when everything the merge needs is constant; otherwise both nodes stay.
@@ -17,7 +21,7 @@ import numpy as np
 
 from .errors import ModelError
 from .onnx_reader import Graph
-from .ops.conv import ACTIVATION, SCALE_SHIFT
+from .ops.conv import Epilogue
 from .ops.elementwise import activation_bounds
 from .ops.tensor import constant_value, pad_spec
 
@@ -40,10 +44,13 @@ def fuse(graph, opset):
         gamma, beta, mean, var = (const_input(bn)(i).astype(np.float64) for i in range(1, 5))  # (Cout,)
         scale = gamma / np.sqrt(var + bn.attrs.get("epsilon", 1e-5))
         shift = beta - mean * scale
+        epilogue = conv.fused or Epilogue()
+        if epilogue.bounds is not None or epilogue.residual:
+            return None
         # A conv already followed by a BN (Conv -> BN -> BN) composes the two affine maps.
-        old_scale, old_shift = conv.attrs.get(SCALE_SHIFT, (1.0, 0.0))
-        return replace(conv, outputs=bn.outputs,
-                       attrs={**conv.attrs, SCALE_SHIFT: (old_scale * scale, old_shift * scale + shift)})
+        old_scale, old_shift = epilogue.scale_shift or (1.0, 0.0)
+        fused = replace(epilogue, scale_shift=(old_scale * scale, old_shift * scale + shift))
+        return replace(conv, outputs=bn.outputs, fused=fused)
 
     def fold_pad(pad, conv):
         pads, value = pad_spec(pad, opset, 4, const_input(pad))  # ((begin, end) per NCHW axis)
@@ -57,21 +64,32 @@ def fuse(graph, opset):
         return replace(conv, inputs=[pad.inputs[0], *conv.inputs[1:]], attrs=attrs)
 
     def fuse_activation(conv, activation):
-        if ACTIVATION in conv.attrs:
+        epilogue = conv.fused or Epilogue()
+        if epilogue.bounds is not None or epilogue.residual:
             return None
         bounds = activation_bounds(activation, opset, const_input(activation))
-        return replace(conv, outputs=activation.outputs, attrs={**conv.attrs, ACTIVATION: bounds})
+        return replace(conv, outputs=activation.outputs, fused=replace(epilogue, bounds=bounds))
+
+    def fuse_residual(conv, add):
+        epilogue = conv.fused or Epilogue()
+        if epilogue.residual or len(add.inputs) != 2 or add.inputs[0] == add.inputs[1]:
+            return None
+        other = add.inputs[1] if add.inputs[0] == conv.outputs[0] else add.inputs[0]
+        inputs = conv.inputs[:3] + [""] * (3 - len(conv.inputs))  # x, w, bias or "" (omitted)
+        return replace(conv, inputs=[*inputs, other], outputs=add.outputs, fused=replace(epilogue, residual=True))
 
     outputs = {v.name for v in graph.outputs}
     nodes = _merge_pairs(graph.nodes, outputs, "Conv", {"BatchNormalization"}, fold_batchnorm)
     nodes = _merge_pairs(nodes, outputs, "Pad", {"Conv"}, fold_pad)
     nodes = _merge_pairs(nodes, outputs, "Conv", {"Relu", "Clip"}, fuse_activation)
+    nodes = _merge_pairs(nodes, outputs, "Conv", {"Add"}, fuse_residual, operands=(0, 1))
     return Graph(nodes, graph.initializers, graph.inputs, graph.outputs, graph.name)
 
 
-def _merge_pairs(nodes, graph_outputs, first, seconds, merge):
-    """Replace each pair (a: `first` op whose only output feeds only b: one of `seconds`, as its
-    first input) by merge(a, b), unless merge declines (returns None or finds a non-constant).
+def _merge_pairs(nodes, graph_outputs, first, seconds, merge, operands=(0,)):
+    """Replace each pair (a: `first` op whose only output feeds only b: one of `seconds`, as one
+    of its `operands` inputs, the first that qualifies) by merge(a, b), unless merge declines
+    (returns None or finds a non-constant).
 
     One pass in node order (ONNX lists producers first). The merged node takes b's place and
     outputs, so it is the producer later nodes see (Conv -> BN -> BN merges twice), and it is
@@ -80,15 +98,24 @@ def _merge_pairs(nodes, graph_outputs, first, seconds, merge):
     nodes = list(nodes)
     producers = {n.outputs[0]: i for i, n in enumerate(nodes) if n.outputs}  # name -> index
     readers = Counter(name for n in nodes for name in n.inputs)
-    for i, b in enumerate(nodes):
-        while b is not None and b.op_type in seconds and b.inputs and len(b.outputs) == 1:
-            j = producers.get(b.inputs[0])
+    def producer(b):
+        """Index of the node that b merges with, or None."""
+        for k in operands:
+            name = b.inputs[k] if k < len(b.inputs) else ""
+            j = producers.get(name)
             a = None if j is None else nodes[j]
-            if (a is None or a.op_type != first or len(a.outputs) != 1
-                    or readers[b.inputs[0]] != 1 or b.inputs[0] in graph_outputs):
+            if (a is not None and a.op_type == first and len(a.outputs) == 1
+                    and readers[name] == 1 and name not in graph_outputs):
+                return j
+        return None
+
+    for i, b in enumerate(nodes):
+        while b is not None and b.op_type in seconds and len(b.outputs) == 1:
+            j = producer(b)
+            if j is None:
                 break
             try:
-                merged = merge(a, b)
+                merged = merge(nodes[j], b)
             except ModelError:  # something needed is computed at run time: leave the pair
                 merged = None
             if merged is None:

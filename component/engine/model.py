@@ -10,12 +10,14 @@ from .ops import LOWERINGS
 from .plan import Plan
 
 
-def load_model(data):
-    """Parse a standard .onnx file's bytes and plan its execution. Raises ModelError."""
+def load_model(data, kernels="auto"):
+    """Parse a standard .onnx file's bytes and plan its execution. Raises ModelError.
+    kernels: "auto" (XNNPACK's where the module imports, inside the component), "xnnpack" or
+    "numpy" (see accel.py)."""
     model = read_model(data)
     _check_supported(model)
     try:
-        plan = Plan(fuse(model.graph, model.opset), model.opset)
+        plan = Plan(fuse(model.graph, model.opset), model.opset, kernels)
     except ModelError:
         raise
     except (ValueError, TypeError, IndexError, KeyError, AttributeError) as err:

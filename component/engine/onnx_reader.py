@@ -37,8 +37,9 @@ class Node:
     name: str
     inputs: list       # value names; "" marks an omitted optional input
     outputs: list
-    attrs: dict        # attribute name -> float | int | str | ndarray | list
+    attrs: dict        # attribute name -> float | int | str | ndarray | list, as the file has them
     domain: str = ""
+    fused: object = None  # what fuse.py merged into a Conv (ops.conv.Epilogue); never from the file
 
 
 @dataclass

@@ -1,12 +1,16 @@
 """Turn a (fused) graph into a flat list of steps, once; `Plan.run` is then a plain loop.
 
 Layout: ONNX activations are NCHW, but the kernels want NHWC -- channels innermost makes a
-1x1 conv one C-contiguous matmul and a depthwise tap one vectorised multiply-add (numpy in
-the component has no BLAS, so only contiguous operands are fast). Every planned value
+1x1 conv one GEMM over (pixels, channels) and a depthwise tap one vectorised multiply-add, for
+XNNPACK's kernels and numpy's alike. Every planned value
 therefore records how it is stored: `nhwc=True` is a logically NCHW 4-D tensor kept as NHWC.
 Lowerings ask for the layout they need (`Planner.nhwc`, `Planner.plain`) and the planner adds
 a conversion step when the stored layout differs, so transposes appear only at the edges of
 runs of NHWC-friendly ops (usually: after the graph input and before the classifier head).
+
+Which kernels (accel.py): XNNPACK's where the xnn_kernels module imports (inside the
+component), numpy's elsewhere or on request; the lowerings ask `Planner.xnn`. Steps that write
+into reused buffers get them from buffers.py once all steps are known.
 
 Constant folding falls out of `Planner.emit`: a step whose inputs are all known at plan time
 is run there and then, so weight transforms, shape subgraphs (Shape -> Gather -> Concat ->
@@ -24,8 +28,9 @@ from time import perf_counter
 
 import numpy as np
 
+from . import accel, buffers
 from .errors import ModelError
-from .ops import LOWERINGS
+from .ops import LOWERINGS, xnn
 
 
 @dataclass(frozen=True)
@@ -38,10 +43,12 @@ class Value:
 
 @dataclass
 class Step:
-    kernel: object            # numpy function: kernel(*inputs, **params) -> ndarray
+    kernel: object            # function: kernel(*inputs, **params) -> ndarray
     inputs: tuple             # slot names
     output: str
     params: dict
+    label: str                # '<family>[<implementation>] <geometry>' for heavy kernels, else the kernel's name
+    flops: int = None         # floating-point operations per batch item, where the lowering counts them
     drop: tuple = ()          # slots last read by this step, freed after it
 
 
@@ -59,8 +66,9 @@ def to_nchw(x):
 class Planner:
     """What lowerings see: values by name, their constants, and `emit` to add a step."""
 
-    def __init__(self, opset, initializers):
+    def __init__(self, opset, initializers, xnn=None):
         self.opset = opset
+        self.xnn = xnn        # the xnn_kernels module when the plan uses XNNPACK's kernels (accel.py)
         self.initializers = initializers  # graph name -> ndarray, made a Value when first read
         self.values = {}      # graph value name -> Value, while a node still has to read it
         self.steps = []
@@ -97,8 +105,9 @@ class Planner:
                              "constant (initializer or Constant) for this engine")
         return to_nchw(value.const) if value.nhwc else value.const
 
-    def emit(self, kernel, inputs, shape, /, nhwc=False, **params):
-        """Add kernel(*inputs, **params) as a step (or run it now if all inputs are constant)."""
+    def emit(self, kernel, inputs, shape, /, nhwc=False, label=None, flops=None, **params):
+        """Add kernel(*inputs, **params) as a step (or run it now if all inputs are constant).
+        label and flops (per batch item) describe the step to profilers (see Step)."""
         if all(v.const is not None for v in inputs):
             return self.constant(kernel(*(v.const for v in inputs), **params), nhwc)
         # What the step keeps must not borrow the file's bytes (see _own).
@@ -107,7 +116,8 @@ class Planner:
                 self.constants[v.name] = _own(v.const)
         params = {k: _own(a) if isinstance(a, np.ndarray) else a for k, a in params.items()}
         value = Value(self._slot(), tuple(shape), nhwc)
-        self.steps.append(Step(kernel, tuple(v.name for v in inputs), value.name, params))
+        self.steps.append(Step(kernel, tuple(v.name for v in inputs), value.name, params,
+                               label or kernel.__name__, flops))
         return value
 
     def constant(self, array, nhwc=False):
@@ -127,7 +137,10 @@ class Planner:
         key = (value.name, "nhwc")
         if key not in self._converted:
             shape = (1,) * (4 - len(value.shape)) + value.shape
-            self._converted[key] = self.emit(to_nhwc, [value], shape, nhwc=True)
+            if self.xnn is not None and len(value.shape) == 4 and value.const is None:
+                self._converted[key] = xnn.emit_to_nhwc(self, value, shape)
+            else:
+                self._converted[key] = self.emit(to_nhwc, [value], shape, nhwc=True)
         return self._converted[key]
 
     def plain(self, value):
@@ -143,7 +156,8 @@ class Planner:
 class Plan:
     """Steps from the graph's one input to its first output, ready to run."""
 
-    def __init__(self, graph, opset):
+    def __init__(self, graph, opset, kernels="auto"):
+        """kernels: which implementation the heavy kernels get, see accel.py."""
         if len(graph.inputs) != 1:
             raise ModelError(f"the graph has {len(graph.inputs)} inputs; this engine takes exactly one")
         source = graph.inputs[0]
@@ -156,7 +170,7 @@ class Plan:
             raise ModelError(f"input '{source.name}' has shape {source.shape}: only the batch may be symbolic")
         self.input_name = source.name
 
-        planner = Planner(opset, graph.initializers)
+        planner = Planner(opset, graph.initializers, accel.resolve(kernels))
         planner.values[source.name] = Value(source.name, self.input_shape)
         output = graph.outputs[0].name
         nodes = _topological(graph)
@@ -181,13 +195,15 @@ class Plan:
         # Constants that steps read at run time are the first entries of the environment.
         self.constants = planner.constants
         _set_drops(self.steps, keep={self.output_name, *self.constants})
+        buffers.share(self.steps, self.output_name)
 
     def run(self, x, on_step=None):
         """x: float32 ndarray of the declared shape, e.g. (N, C, H, W) -> the graph output.
 
         on_step(step, inputs, output, seconds), if given, is called after each step with what
         it read, what it made and how long the kernel took (profilers; the plain loop is kept
-        apart so that a forward pass pays nothing for the hook)."""
+        apart so that a forward pass pays nothing for the hook). The arrays it is shown may be
+        reused by later steps and passes (buffers.py): copy what must outlive the call."""
         if on_step is not None:
             return self._run_observed(x, on_step)
         env = dict(self.constants)

@@ -1,108 +1,32 @@
-"""Conv (2-D) on NHWC activations, with three kernels chosen at plan time:
+"""Conv (2-D) on NHWC activations: the checks, the padding, a folded BatchNormalization, and
+the choice of kernel at plan time -- XNNPACK's (xnn.py) where the plan has the module,
+numpy's (conv_numpy.py) otherwise:
 
-- pointwise (1x1, stride 1, no pad, one group): the whole conv is one C-contiguous matmul
-  (N*H*W, Cin) @ (Cin, Cout) -- the bulk of MobileNet-style compute;
-- depthwise (groups == Cin == Cout): kh*kw shifted multiply-adds over the padded input, each
-  vectorised over the contiguous channel axis;
-- im2col (anything else: the stem's 3x3 conv, strided or grouped convs): gather the kh*kw
-  shifted windows into a (G, N*Ho*Wo, kh*kw*Cin/G) matrix and do one matmul per group.
+    pointwise (1x1, stride 1, no pad, one group)    xnnpack gemm     | numpy matmul
+    depthwise (groups == Cin == Cout), 9 or 25 taps  xnnpack dwconv   | numpy shifted multiply-adds
+    depthwise, other tap counts                      numpy shifted multiply-adds (both)
+    anything else (the stem, grouped, strided 1x1)   xnnpack igemm    | numpy im2col + matmul
 
-Bias and a fused activation (Relu/Clip, see fuse.py) are applied to the fresh output; a fused
-BatchNormalization is folded into the weights and bias here, at plan time.
-
-Two details matter only inside the component, where numpy's loops are plain C compiled to
-wasm (measured there: a whole MobileNetV2 224x224 takes 45 ms with both, 51 ms without):
-- per-channel operands (bias, depthwise taps) are tiled at plan time to (Wo, C), so that
-  with a stride-1 window numpy runs one long inner loop over each output row instead of
-  restarting a C-long loop at every pixel (-4.5 ms);
-- the clip never writes over its own input: an in-place np.clip was measured 2-20x slower
-  than one into another buffer, and data-dependent -- as if the compiled loop were
-  vectorised behind a runtime no-overlap check, leaving in-place calls on the branchy
-  scalar fallback (-2 ms on the current build).
+What fuse.py merged into a Conv is typed plan data on the node (`node.fused`, an Epilogue),
+never one of the file's attributes: a model whose Conv carries an attribute named like an
+engine internal gets the plain ONNX Conv.
 """
+from dataclasses import dataclass
 from math import ceil
 
 import numpy as np
 
+from . import conv_numpy, xnn
+from .elementwise import emit_binary
 from .registry import fail, lowering
 
-# Conv attributes added by fuse.py, absent when nothing was fused:
-ACTIVATION = "activation"    # (lo, hi) clip bounds of a following Relu/Clip
-SCALE_SHIFT = "scale_shift"  # (scale, shift), float64 (Cout,): a following BatchNormalization
 
-
-def pad_nhwc(x, pads):
-    """x: (N, H, W, C), pads (top, left, bottom, right) -> zero-padded (N, H+t+b, W+l+r, C)."""
-    if not any(pads):
-        return x
-    top, left, bottom, right = pads
-    n, h, w, c = x.shape
-    out = np.zeros((n, h + top + bottom, w + left + right, c), x.dtype)
-    out[:, top:top + h, left:left + w] = x
-    return out
-
-
-def _window(xp, i, j, out_hw, strides, dilations):
-    """The input pixels that kernel tap (i, j) meets for every output pixel: (N, Ho, Wo, C) view."""
-    (ho, wo), (sh, sw), (dh, dw) = out_hw, strides, dilations
-    return xp[:, i * dh:i * dh + sh * (ho - 1) + 1:sh, j * dw:j * dw + sw * (wo - 1) + 1:sw]
-
-
-def _out_hw(padded_hw, kernel, strides, dilations):
-    return tuple((p - (k - 1) * d - 1) // s + 1 for p, k, s, d in zip(padded_hw, kernel, strides, dilations))
-
-
-def _finish(y, bias, activation, spare=None):
-    """y + bias, then the activation into `spare` (or a new array): not in place, see above."""
-    y += bias
-    return y if activation is None else np.clip(y, *activation, out=spare)
-
-
-def conv_pointwise(x, w, bias, activation):
-    # x: (N, H, W, Cin), w: (Cin, Cout), bias: (W, Cout) -> (N, H, W, Cout)
-    n, h, wd, cin = x.shape
-    y = x.reshape(n * h * wd, cin) @ w  # (N*H*W, Cout)
-    return _finish(y.reshape(n, h, wd, w.shape[1]), bias, activation)
-
-
-def conv_depthwise(x, w, bias, activation, pads, strides, dilations):
-    # x: (N, H, W, C), w: (kh, kw, Wo, C), bias: (Wo, C) -> (N, Ho, Wo, C)
-    xp = pad_nhwc(x, pads)  # (N, Hp, Wp, C)
-    kh, kw = w.shape[:2]
-    out_hw = _out_hw(xp.shape[1:3], (kh, kw), strides, dilations)
-    taps = [(i, j) for i in range(kh) for j in range(kw)]
-    y = np.multiply(_window(xp, *taps[0], out_hw, strides, dilations), w[taps[0]])  # (N, Ho, Wo, C)
-    product = np.empty_like(y)  # reused, so each tap allocates nothing
-    for i, j in taps[1:]:
-        np.multiply(_window(xp, i, j, out_hw, strides, dilations), w[i, j], out=product)
-        y += product
-    return _finish(y, bias, activation, spare=product)
-
-
-def conv_im2col(x, w, bias, activation, pads, strides, dilations, kernel):
-    # x: (N, H, W, C), w: (G, kh*kw*C/G, Cout/G), bias: (Wo, Cout) -> (N, Ho, Wo, Cout)
-    xp = pad_nhwc(x, pads)  # (N, Hp, Wp, C)
-    n, _, _, c = xp.shape
-    groups = w.shape[0]
-    (kh, kw), (ho, wo) = kernel, _out_hw(xp.shape[1:3], kernel, strides, dilations)
-    cols = np.empty((n, ho, wo, kh, kw, c), xp.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            cols[:, :, :, i, j] = _window(xp, i, j, (ho, wo), strides, dilations)
-    # Rows grouped by conv group: (G, N*Ho*Wo, kh*kw*C/G); a free reshape when G == 1.
-    cols = cols.reshape(n * ho * wo, kh, kw, groups, c // groups).transpose(3, 0, 1, 2, 4)
-    y = np.matmul(cols.reshape(groups, n * ho * wo, -1), w)  # (G, N*Ho*Wo, Cout/G)
-    y = y.transpose(1, 0, 2).reshape(n, ho, wo, -1)         # (N, Ho, Wo, Cout), group-major channels
-    return _finish(y, bias, activation)
-
-
-def _scaled(w, scale):
-    """w * scale (broadcast) into a new C-contiguous float32 array: one pass that lays the
-    weights out for a kernel and folds in a BatchNormalization's float64 scale. The product is
-    taken in float64 and rounded once, as a float64 fold would, but numpy casts it through
-    small buffers, so no weight-sized float64 temporary is made."""
-    out = np.empty(np.broadcast_shapes(w.shape, scale.shape), np.float32)
-    return np.multiply(w, scale, out=out, dtype=np.float64, casting="unsafe")
+@dataclass(frozen=True)
+class Epilogue:
+    """What follows the convolution itself, fused by fuse.py, applied in this order."""
+    scale_shift: tuple = None   # (scale, shift), float64 (Cout,): a folded BatchNormalization
+    bounds: tuple = None        # (lo, hi): a following Relu/Clip
+    residual: bool = False      # an Add of the conv's output and the node's input 3
 
 
 def conv_pads(node, in_hw, kernel, strides, dilations):
@@ -128,11 +52,55 @@ def conv_pads(node, in_hw, kernel, strides, dilations):
     return (*begins, *ends)
 
 
+def _scaled(w, scale):
+    """w * scale (broadcast) into a new C-contiguous float32 array: one pass that lays the
+    weights out for a kernel and folds in a BatchNormalization's float64 scale. The product is
+    taken in float64 and rounded once, as a float64 fold would, but numpy casts it through
+    small buffers, so no weight-sized float64 temporary is made."""
+    out = np.empty(np.broadcast_shapes(w.shape, scale.shape), np.float32)
+    return np.multiply(w, scale, out=out, dtype=np.float64, casting="unsafe")
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """One planned Conv, as the kernel modules see it (shapes logical, NCHW order)."""
+    x: object                 # the input Value, stored NHWC
+    residual: object          # a Value of the output's shape, stored NHWC, or None
+    shape: tuple              # output (N, Cout, Ho, Wo)
+    in_hwc: tuple             # (H, W, Cin)
+    kernel: tuple             # (kh, kw)
+    groups: int
+    pads: tuple               # (top, left, bottom, right)
+    strides: tuple
+    dilations: tuple
+    bias: np.ndarray          # float32 (Cout,), the BatchNormalization folded in
+    bounds: tuple             # (lo, hi) or None
+
+    @property
+    def flops(self):
+        """Multiply-adds x 2 per batch item."""
+        _, cout, ho, wo = self.shape
+        return 2 * ho * wo * cout * self.kernel[0] * self.kernel[1] * self.in_hwc[2] // self.groups
+
+    def label(self, name, implementation):
+        """A step's label, '<family>[<implementation>] HxWxC->HoxWoxCout[ +res]', e.g.
+        'dwconv3x3s2[xnnpack] 112x112x96->56x56x96' (the profile groups steps by its first word)."""
+        (kh, kw), (sh, sw) = self.kernel, self.strides
+        if name != "conv1x1":
+            name += f"{kh}x{kw}" + (f"s{sh}" if sh == sw else f"s{sh}x{sw}")
+            name += (f"g{self.groups}" if self.groups > 1 and name[:2] != "dw" else "")
+            name += "d" if self.dilations != (1, 1) else ""
+        (h, w, c), (_, cout, ho, wo) = self.in_hwc, self.shape
+        residual = " +res" if self.residual is not None else ""
+        return f"{name}[{implementation}] {h}x{w}x{c}->{ho}x{wo}x{cout}{residual}"
+
+
 @lowering("Conv")
 def lower_conv(p, node):
     x = p.input(node, 0)
     w = p.const(node, 1, "weight")  # (Cout, C/G, kh, kw)
     bias = p.const(node, 2, "bias")  # (Cout,) or None
+    epilogue = node.fused or Epilogue()
     groups = node.attrs.get("group", 1)
     if len(x.shape) != 4 or w.ndim != 4:
         raise fail(node, f"only 2-D convolutions are supported (input {x.shape}, weight {w.shape})")
@@ -145,32 +113,49 @@ def lower_conv(p, node):
     strides = tuple(node.attrs.get("strides", (1, 1)))
     dilations = tuple(node.attrs.get("dilations", (1, 1)))
     pads = conv_pads(node, (h, wd), (kh, kw), strides, dilations)
-    ho, wo = _out_hw((h + pads[0] + pads[2], wd + pads[1] + pads[3]), (kh, kw), strides, dilations)
+    ho, wo = conv_numpy.out_hw((h + pads[0] + pads[2], wd + pads[1] + pads[3]), (kh, kw), strides, dilations)
     if ho < 1 or wo < 1:
         raise fail(node, f"input {x.shape} is smaller than the kernel {(kh, kw)}")
     # A BatchNormalization folded in by fuse.py: conv(x, w, bias) * scale + shift per output
     # channel is conv(x, w * scale, bias * scale + shift). Without one, scale 1 is exact.
-    scale, shift = node.attrs.get(SCALE_SHIFT, (np.ones(cout), np.zeros(cout)))  # float64 (Cout,)
+    scale, shift = epilogue.scale_shift or (np.ones(cout), np.zeros(cout))  # float64 (Cout,)
     if scale.shape != (cout,) or shift.shape != (cout,):
         raise fail(node, f"the BatchNormalization after it has {scale.size} channels, not {cout}")
     bias = (shift if bias is None else bias * scale + shift).astype(np.float32)
-    bias = np.ascontiguousarray(np.broadcast_to(bias, (wo, cout)))  # tiled: see the module doc
-    activation = node.attrs.get(ACTIVATION)
-    x = p.nhwc(x)
     shape = (n, cout, ho, wo)
-    geometry = dict(pads=pads, strides=strides, dilations=dilations)
+    residual = p.input(node, 3) if epilogue.residual else None
+    if residual is not None and residual.shape != shape:  # a broadcast Add: its own step after the conv
+        y = lower_conv_as(p, x, None, w, scale, bias, epilogue.bounds, shape, groups, pads, strides, dilations)
+        return emit_binary(p, node, "Add", y, residual)
+    return lower_conv_as(p, x, residual, w, scale, bias, epilogue.bounds, shape, groups, pads, strides, dilations)
 
-    # Each kernel's weight layout keeps Cout last, where `_scaled` multiplies by the scale.
+
+def lower_conv_as(p, x, residual, w, scale, bias, bounds, shape, groups, pads, strides, dilations):
+    """Lays the weights out for the chosen kernel and emits it. The numpy kernels' layouts keep
+    Cout last, where `_scaled` multiplies by the BN scale; XNNPACK's packers do both at once."""
+    cout, cin_group, kh, kw = w.shape
+    c = cin_group * groups
+    residual = None if residual is None else p.nhwc(residual)
+    spec = ConvSpec(p.nhwc(x), residual, shape, (x.shape[2], x.shape[3], c), (kh, kw),
+                    groups, pads, strides, dilations, bias, bounds)
+    if p.xnn is not None and xnn.has_conv((kh, kw), groups, c, cout):
+        return xnn.emit_conv(p, spec, w, scale)
     if groups == c == cout:
-        w = w[:, 0].transpose(1, 2, 0)  # (C, 1, kh, kw) -> (kh, kw, C)
-        w = _scaled(np.broadcast_to(w[:, :, None], (kh, kw, wo, c)), scale)  # tiled: (kh, kw, Wo, C)
-        return p.emit(conv_depthwise, [x], shape, nhwc=True, w=w, bias=bias, activation=activation, **geometry)
+        w = _scaled(w[:, 0].transpose(1, 2, 0), scale)  # (C, 1, kh, kw) -> (kh, kw, C)
+        return _emit_numpy(p, spec, conv_numpy.conv_depthwise, "dwconv", w=w, pads=pads, strides=strides,
+                           dilations=dilations)
     if (kh, kw) == (1, 1) and groups == 1 and strides == (1, 1) and not any(pads):
         w = _scaled(w.reshape(cout, c).T, scale)  # (Cin, Cout)
-        return p.emit(conv_pointwise, [x], shape, nhwc=True, w=w, bias=bias, activation=activation)
+        return _emit_numpy(p, spec, conv_numpy.conv_pointwise, "conv1x1", w=w)
     # (Cout, C/G, kh, kw) -> (G, kh*kw*C/G, Cout/G), rows in the order im2col lays out patches.
     w = w.reshape(groups, cout // groups, cin_group, kh, kw).transpose(0, 3, 4, 2, 1)  # (G, kh, kw, C/G, Cout/G)
     w = _scaled(w, scale.reshape(groups, 1, 1, 1, cout // groups))
     w = w.reshape(groups, kh * kw * cin_group, cout // groups)  # free: w is fresh and C-contiguous
-    return p.emit(conv_im2col, [x], shape, nhwc=True, w=w, bias=bias, activation=activation,
-                  kernel=(kh, kw), **geometry)
+    return _emit_numpy(p, spec, conv_numpy.conv_im2col, "conv", w=w, pads=pads, strides=strides,
+                       dilations=dilations, kernel=(kh, kw))
+
+
+def _emit_numpy(p, spec, function, name, /, **params):
+    inputs = [spec.x] + ([spec.residual] if spec.residual is not None else [])
+    return p.emit(function, inputs, spec.shape, nhwc=True, label=spec.label(name, "numpy"), flops=spec.flops,
+                  bias=spec.bias, bounds=spec.bounds, **params)

@@ -1,9 +1,13 @@
 """Gemm and MatMul. Transposes and the alpha/beta scalings are emitted as steps of their own:
-on constant weights they fold at plan time into one C-contiguous (K, N) matrix, which is what
-numpy's no-BLAS matmul in the component needs to take its vectorised path."""
+on constant weights they fold at plan time into one C-contiguous (K, N) matrix. With XNNPACK's
+kernels (inside the component), a product by constant weights with a per-column bias (a
+classifier head) is packed for the module's GEMM, bias fused: with the 5 MB head of MobileNetV2
+cold in memory it took 0.88 ms where numpy's matmul + add took 1.21 ms with epoch interruption
+on (0.75 vs 0.68 ms plain)."""
 import numpy as np
 
-from .registry import broadcast, fail, lowering
+from . import xnn
+from .registry import broadcast, fail, lowering, size
 
 
 def transpose(x):
@@ -30,22 +34,30 @@ def lower_gemm(p, node):
     if len(a.shape) != 2 or len(b.shape) != 2:
         raise fail(node, f"operands must be 2-D, got {a.shape} and {b.shape}")
     attrs = node.attrs
-    if attrs.get("transA", 0):
-        a = p.emit(transpose, [a], a.shape[::-1])
-    if attrs.get("transB", 0):
-        b = p.emit(transpose, [b], b.shape[::-1])
-    if attrs.get("alpha", 1.0) != 1.0:
-        b = p.emit(scale, [b], b.shape, factor=attrs["alpha"])
-    (m, k), (k2, n) = a.shape, b.shape
+    trans_a, trans_b = attrs.get("transA", 0), attrs.get("transB", 0)
+    alpha, beta = attrs.get("alpha", 1.0), attrs.get("beta", 1.0)
+    (m, k), (k2, n) = a.shape[::-1] if trans_a else a.shape, b.shape[::-1] if trans_b else b.shape
     if None not in (k, k2) and k != k2:
         raise fail(node, f"inner dims differ: {a.shape} x {b.shape}")
-    if c is None:
-        return p.emit(matmul, [a, b], (m, n))
-    c = p.plain(c)
-    broadcast(node, c.shape, (m, n))  # C must broadcast to (M, N)
-    if attrs.get("beta", 1.0) != 1.0:
-        c = p.emit(scale, [c], c.shape, factor=attrs["beta"])
-    return p.emit(matmul, [a, b, c], (m, n))
+    if c is not None:
+        c = p.plain(c)
+        broadcast(node, c.shape, (m, n))  # C must broadcast to (M, N)
+    bias = _per_column(c, n, beta)
+    if p.xnn is not None and not trans_a and b.const is not None and bias is not None and (trans_b or alpha == 1.0):
+        # Packed straight from the file's layout, (N, K) or (K, N): no transposed copy.
+        return xnn.emit_matmul(p, a, b.const, trans_b, alpha, bias, (m, n), _describe((m, k), (k, n), "xnnpack"))
+    if trans_a:
+        a = p.emit(transpose, [a], a.shape[::-1])
+    if trans_b:
+        b = p.emit(transpose, [b], b.shape[::-1])
+    if alpha != 1.0:
+        b = p.emit(scale, [b], b.shape, factor=alpha)
+    inputs = [a, b]
+    if c is not None:
+        if beta != 1.0:
+            c = p.emit(scale, [c], c.shape, factor=beta)
+        inputs.append(c)
+    return p.emit(matmul, inputs, (m, n), **_describe(a.shape, b.shape))
 
 
 @lowering("MatMul")
@@ -58,4 +70,25 @@ def lower_matmul(p, node):
     if b.const is not None:
         b = p.constant(np.ascontiguousarray(b.const))
     shape = broadcast(node, a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
-    return p.emit(matmul, [a, b], shape)
+    if p.xnn is not None and b.const is not None and len(a.shape) == len(b.shape) == 2:
+        return xnn.emit_matmul(p, a, b.const, False, 1.0, np.zeros(b.shape[1], np.float32), shape,
+                               _describe(a.shape, b.shape, "xnnpack"))
+    return p.emit(matmul, [a, b], shape, **_describe(shape[:-1] + (a.shape[-1],), b.shape))
+
+
+def _per_column(c, n, beta):
+    """beta * Gemm's C as a float32 (N,) bias when it is a constant that only varies along N
+    (or is absent), else None."""
+    if c is None:
+        return np.zeros(n, np.float32)
+    if c.const is None or n is None or c.const.ndim > 2 or (c.const.ndim == 2 and c.const.shape[0] != 1):
+        return None
+    return np.ascontiguousarray(np.broadcast_to(c.const.reshape(-1) * np.float32(beta), (n,)), np.float32)
+
+
+def _describe(a_shape, b_shape, implementation="numpy"):
+    """label and FLOPs per batch item (the first dim) of a (..., M, K) x (K, N) product."""
+    k, n = a_shape[-1], b_shape[-1]
+    rows = size(a_shape[1:-1])  # the rows of one batch item (1 for a 2-D product)
+    flops = None if None in (rows, k, n) else 2 * rows * k * n
+    return {"label": f"matmul[{implementation}] {k}->{n}", "flops": flops}

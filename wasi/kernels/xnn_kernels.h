@@ -1,0 +1,81 @@
+/* xnn_kernels: shared declarations of the module's files (module.c has the overview):
+ *   args.c      buffers in (the buffer protocol, checked) and bytes out
+ *   pack.c      weight packing, at plan time
+ *   geometry.c  zero rows and indirection buffers, at plan time
+ *   run.c       the tile loops that call XNNPACK's microkernels
+ *   layout.c    the layout change and the spatial mean */
+#pragma once
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <string.h>
+
+#include "xnnpack/dwconv.h"
+#include "xnnpack/gemm.h"
+#include "xnnpack/igemm.h"
+
+#define MR 3        /* rows of a GEMM tile */
+#define NR 8        /* columns of a GEMM tile: weights are packed in blocks of NR */
+#define DW_TILE 4   /* channels of a depthwise tile */
+
+/* ---- arguments (args.c) ---- */
+typedef struct { Py_buffer view; int held; } arg;
+
+void release(arg* args, size_t n);
+int get_typed(PyObject* obj, arg* a, int writable, const char* what, char type, Py_ssize_t size);
+int get_f32(PyObject* obj, arg* a, int writable, const char* what);
+int get_bytes(PyObject* obj, arg* a, const char* what);
+PyObject* mismatch(const char* what);
+PyObject* new_bytes(size_t size, float** data);
+
+static inline Py_ssize_t last_dim(const Py_buffer* v) { return v->ndim ? v->shape[v->ndim - 1] : 1; }
+
+/* ---- packed weights (pack.c) ---- */
+static inline size_t gemm_packed_floats(size_t k, size_t n) { return (n + NR - 1) / NR * NR * (k + 1); }
+static inline size_t dw_packed_floats(size_t taps, size_t c) { return c * (taps + 1); }  /* no padding: DW_TILE is 4 */
+
+/* ---- geometries (geometry.c) ---- */
+/* ---- geometry: a zero row and the indirection buffer ------------------------------------------
+ * A convolution's kernels read each tap's input through a pointer: one to an input pixel, or to
+ * the zero row where the tap falls into the padding (so no padded copy of the input is made).
+ * The pointers are made once, at plan time, for a base address just past the zero row; a call
+ * passes (its input - that base) as the kernels' `input_offset`, which they add to every pointer
+ * but the zero row's. Input pointers thus never equal the zero row's address. */
+enum { GEO_DWCONV = 1, GEO_CONV = 2 };
+typedef struct {
+  const float* zero;      /* where this object's zero row is: checks the bytes never moved */
+  uint32_t kind;
+  uint32_t h, w, c;       /* one input image, NHWC */
+  uint32_t ho, wo;
+  uint32_t taps;          /* kh * kw */
+  uint32_t groups;        /* conv */
+  uint32_t rows;          /* dwconv: output rows; conv: tiles of MR output pixels */
+  uint32_t row_step;      /* pointers per row (dwconv) or per tile (conv) */
+  uint32_t pixel_step;    /* dwconv: pointers between adjacent output pixels */
+  uint32_t zero_floats;
+} geometry;
+
+static inline const float** pointers(const geometry* g) { return (const float**) (g->zero + g->zero_floats); }
+static inline uintptr_t base(const geometry* g) { return (uintptr_t) (g->zero + g->zero_floats); }
+
+const geometry* get_geometry(PyObject* obj, arg* a, uint32_t kind);
+
+/* ---- depthwise microkernels by tap count (run.c) ---- */
+typedef void (*dwconv_fn)(size_t, size_t, const float**, const float*, float*, intptr_t, size_t, size_t,
+                          const float*, const union xnn_f32_minmax_params*);
+dwconv_fn dwconv_kernel(size_t taps);
+extern const size_t DWCONV_TAPS[];
+extern const size_t N_DWCONV_TAPS;
+
+/* ---- the module's functions ---- */
+PyObject* pack_gemm(PyObject* self, PyObject* args);
+PyObject* pack_conv(PyObject* self, PyObject* args);
+PyObject* pack_dwconv(PyObject* self, PyObject* args);
+PyObject* dwconv_geometry(PyObject* self, PyObject* args);
+PyObject* conv_geometry(PyObject* self, PyObject* args);
+PyObject* gemm(PyObject* self, PyObject* args);
+PyObject* dwconv(PyObject* self, PyObject* args);
+PyObject* conv(PyObject* self, PyObject* args);
+PyObject* nchw_to_nhwc(PyObject* self, PyObject* args);
+PyObject* mean_hw(PyObject* self, PyObject* args);
