@@ -19,8 +19,8 @@ embeds in its build-time snapshot, if any, without MODEL_PATH ("[embedded]"):
                with the phases of a load (read, sha256, parse, fuse, plan) timed in the probe;
   memory       the smallest Store memory limit under which classify still succeeds (bisection;
                wasm memory never shrinks, so that is the instance's peak);
-  photo        a 2 MB JPEG: `python -m host predict`'s path against POST /predict on `make
-               serve` (bench/harness_photo.py);
+  http         POST /predict on `make serve`: a 640x480 JPEG (against ort-web's bare inference)
+               and a 2 MB one (against `python -m host predict`'s path) (bench/http_timings.py);
 plus, per model, where the engine's time goes inside the component (each plan step timed,
 grouped by kernel, against the same walk natively), and the footprint and cold start of
 build/classifier.wasm (size, code vs snapshot, cold compile, instantiate, peak memory), beside
@@ -29,7 +29,7 @@ those of another build given with --baseline.
 Prints a table, flags the targets that are missed, and writes build/bench/results.json.
 The jobs live in modules of their own: model_cache.py (the models), peers.py (the peers'
 timings), wasm_calls.py (everything wasmtime), interface_timings.py (e2e, load, memory),
-cold_start.py (footprint), harness_photo.py (photo), report.py, targets.py; this file runs them in order.
+cold_start.py (footprint), http_timings.py (http), report.py, targets.py; this file runs them in order.
 onnxruntime-web comes from bench/package.json + package-lock.json, installed with `npm ci`
 into build/bench-node (ignored) when the lock file changes.
 """
@@ -58,9 +58,9 @@ from targets import evaluate_targets  # noqa: E402
 from tools.probe import SITE, Probe, probe_wasm  # noqa: E402
 from wasm_calls import Runtime  # noqa: E402
 
-import harness_photo  # noqa: E402
+import http_timings  # noqa: E402
 
-STAGES = ("component", "plain", "numpy", "ort", "ort-web", "e2e", "load", "memory", "photo", "profile", "footprint")
+STAGES = ("component", "plain", "numpy", "ort", "ort-web", "e2e", "load", "memory", "http", "profile", "footprint")
 
 
 @contextlib.contextmanager
@@ -201,8 +201,8 @@ def main():
         log("footprint and cold start")
         wasms = {"ours": WASM} | ({"baseline": args.baseline} if args.baseline else {})
         res["footprint"] = cold_start.run(wasms, CHELSEA_JPEG, args.compile_runs, args.load_instances)
-    if "photo" not in skip:
-        res["photo"] = harness_photo.run(OUT, args.runs, log)
+    if "http" not in skip:
+        res["http"] = http_timings.run(OUT, args.runs, log)
     res["profile"] = {}
     for name in args.models:
         wasm_prof = inf.get("component", {}).get("models", {}).get(name, {}).pop("profile", None)

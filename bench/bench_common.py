@@ -31,4 +31,5 @@ def digest(*paths):
     for p in paths:
         h.update(Path(p).read_bytes())
     return h.hexdigest()[:16]
-
+# The model the component embeds by default (`make model`): what a POST /predict runs.
+DEFAULT_MODEL_NAME = "efficientnet-lite0"

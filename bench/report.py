@@ -2,10 +2,11 @@
 import numpy as np
 
 import cold_start
-import harness_photo
+import http_timings
 from interface_timings import cases_of
 from model_cache import MODELS
-from bench_common import BUSY_LOADAVG, SHAPE, stats
+from bench_common import BUSY_LOADAVG, DEFAULT_MODEL_NAME, SHAPE, stats
+from targets import ort_web_median
 
 PEERS = {
     "component": "component (host/runtime.py config)",
@@ -120,9 +121,9 @@ def report(res, args):
         report_load(p, res, args)
     if res.get("memory"):
         report_memory(p, res)
-    if res.get("photo"):
+    if res.get("http"):
         p("")
-        harness_photo.report(p, res["photo"])
+        http_timings.report(p, res["http"], ort_web_median(res, DEFAULT_MODEL_NAME))
     if res.get("footprint"):
         cold_start.report(p, res["footprint"])
 
