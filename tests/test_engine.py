@@ -67,7 +67,7 @@ def compare(model, x, label=""):
 
 def kernels(engine):
     """Names of the kernels in the engine's plan, in order (white-box checks of fusions)."""
-    return [step.kernel.__name__ for step in engine._plan.steps]
+    return [step.kernel.__name__ for step in engine.plan.steps]
 
 
 def conv_node(x, w, y, b=None, **attrs):
@@ -198,7 +198,7 @@ def test_steps_describe_themselves():
     """Each conv step carries its family, geometry, implementation and FLOPs per batch item
     (what the bench's profile reports); other steps their kernel's name."""
     engine = load_model(own_mobilenet(2).SerializeToString())
-    steps = engine._plan.steps
+    steps = engine.plan.steps
     by_label = {step.label: step for step in steps}
     stem = by_label["conv3x3s2[numpy] 32x32x3->16x16x16"]
     assert stem.flops == 2 * 16 * 16 * 16 * 3 * 3 * 3
@@ -282,7 +282,10 @@ def test_clip_with_constant_node_bounds():
 def test_relu(after_conv):
     nodes = [conv_node("x", "w", "c")] if after_conv else []
     nodes.append(helper.make_node("Relu", ["c" if after_conv else "x"], ["y"]))
-    compare(make_model(nodes, [2, 3, 5, 5], {"w": random(3, 3, 1, 1)}), random(2, 3, 5, 5))
+    engine, _ = compare(make_model(nodes, [2, 3, 5, 5], {"w": random(3, 3, 1, 1)}), random(2, 3, 5, 5))
+    # Fused into the conv when it follows one; a kernel of its own otherwise.
+    assert (kernels(engine) == ["to_nhwc", "conv_pointwise", "to_nchw"]) == after_conv
+    assert any("relu" in k or "clip" in k for k in kernels(engine)) != after_conv
 
 
 # --- element-wise with broadcasting ------------------------------------------------------------
@@ -513,10 +516,6 @@ def small_model():
                       [1, 3, 8, 8], {"w": random(4, 3, 3, 3)})
 
 
-def test_error_is_a_value_error():
-    assert issubclass(ModelError, ValueError)
-
-
 def test_unsupported_op_is_named():
     model = small_model()
     model.graph.node.append(helper.make_node("Sigmoid", ["y"], ["z"], name="head_sigmoid"))
@@ -639,8 +638,8 @@ def test_own_small_mobilenet(batch):
 def test_prepared_weights_are_contiguous_float32():
     """The numpy kernels' weights are laid out once, C-contiguous float32, for their matmuls."""
     engine = load_model(own_mobilenet(1).SerializeToString())
-    arrays = [v for step in engine._plan.steps for v in step.params.values() if isinstance(v, np.ndarray)]
-    arrays += list(engine._plan.constants.values())
+    arrays = [v for step in engine.plan.steps for v in step.params.values() if isinstance(v, np.ndarray)]
+    arrays += list(engine.plan.constants.values())
     assert len(arrays) > 20
     assert all(a.dtype == np.float32 and a.flags.c_contiguous for a in arrays)
 
@@ -704,8 +703,8 @@ def test_loading_holds_only_the_plan():
         live, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    arrays = [v for step in engine._plan.steps for v in step.params.values() if isinstance(v, np.ndarray)]
-    planned = sum(a.nbytes for a in arrays) + sum(a.nbytes for a in engine._plan.constants.values())
+    arrays = [v for step in engine.plan.steps for v in step.params.values() if isinstance(v, np.ndarray)]
+    planned = sum(a.nbytes for a in arrays) + sum(a.nbytes for a in engine.plan.constants.values())
     assert live < planned + 1e6, (live, planned)  # nothing but the plan's own arrays stays
     assert peak < 1.1 * live, (peak, live)        # plus one layer's temporaries at most
 

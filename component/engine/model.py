@@ -28,7 +28,7 @@ def load_model(data, kernels="auto"):
 
 class Model:
     def __init__(self, plan, info):
-        self._plan = plan
+        self.plan = plan  # public: its steps and constants are what the plan is (tests, profilers)
         self.info = info
         self.input_shape = plan.input_shape     # e.g. (N, C, H, W); N is None when symbolic
         self.output_shape = plan.output_shape   # e.g. (N, 1000)
@@ -40,7 +40,7 @@ class Model:
         expected = self.input_shape
         if x.ndim != len(expected) or any(e is not None and e != d for e, d in zip(expected, x.shape)):
             raise ModelError(f"input shape {x.shape} does not match the model's {expected}")
-        return np.ascontiguousarray(self._plan.run(x, on_step), dtype=np.float32)
+        return np.ascontiguousarray(self.plan.run(x, on_step), dtype=np.float32)
 
 
 def _check_supported(model):
