@@ -3,7 +3,7 @@
 //   node bench/ort_web.mjs SPEC.json  -> JSON on stdout
 //
 // SPEC: {"node_modules": dir, "models": {name: path}, "input": path (raw float32),
-//        "shape": [1, 3, 224, 224], "warmup": n, "runs": n}
+//        "shape": [1, 3, 224, 224], "warmup": n, "runs": n, "warmup_s": seconds (optional)}
 // onnxruntime-web is installed by bench.py into an ignored folder (build/bench-node), from
 // bench/package.json + package-lock.json, so it is loaded from there, not from bench/.
 import { readFileSync } from 'node:fs';
@@ -38,7 +38,11 @@ for (const [name, path] of Object.entries(spec.models)) {
   const loadMs = performance.now() - t0;
   const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', data, spec.shape) };
   let result;
-  for (let i = 0; i < spec.warmup; i++) result = await session.run(feeds);
+  // V8 runs new wasm code in its baseline tier (Liftoff) and tiers hot functions up to TurboFan
+  // on background threads. On a 2-core machine that tier-up once outlasted 3 warm-up runs and
+  // doubled the first model's median (101 ms, min 48), so warm-up is by count *and* by time.
+  const warmupEnd = performance.now() + 1000 * (spec.warmup_s ?? 2);
+  for (let i = 0; i < spec.warmup || performance.now() < warmupEnd; i++) result = await session.run(feeds);
   const times = [];
   for (let i = 0; i < spec.runs; i++) {
     t0 = performance.now();

@@ -55,9 +55,6 @@ class Server(str):
 
 # Where jco differs in a way a test notices (README "Hosts"): such a test is a strict xfail on
 # jco with the reason, through xfail_on().
-JCO_SKIP_BUG = ("preview2-shim 0.26.1's input-stream.skip returns the skipped bytes instead of their count: "
-                "the instance traps while the component drains an oversized body, and a client still "
-                "sending gets a broken pipe instead of the 413")
 JCO_NODE_ANSWERS_SHORT_BODY = ("Node's HTTP parser answers a half-closed request whose body is shorter than its "
                                "Content-Length itself (400, no body), before the component's JSON 400")
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 
 import corpus
-from conftest import (JCO_NODE_ANSWERS_SHORT_BODY, JCO_SKIP_BUG, MODEL, ROOT, STARTUP_SECONDS, free_port, require,
+from conftest import (JCO_NODE_ANSWERS_SHORT_BODY, MODEL, ROOT, STARTUP_SECONDS, free_port, require,
                       xfail_on)
 from host.classifier import ClassifyError, ComponentClassifier
 from host.runtime import Grants
@@ -236,7 +236,6 @@ def test_a_body_shorter_than_its_content_length_is_a_400(server, no_traps, reque
 
 
 def test_a_python_client_sending_32_mib_reads_the_413(server, no_traps, request):
-    xfail_on(request, server, "jco", JCO_SKIP_BUG)
     status, answer = post(server, bytes(32 * 1024 * 1024))  # urllib sends it all before reading
     assert status == 413 and "limit" in answer["error"]
     assert good_image_is_classified(server)
