@@ -20,7 +20,8 @@ embeds in its build-time snapshot, if any, without MODEL_PATH ("[embedded]"):
   memory       the smallest Store memory limit under which classify still succeeds (bisection;
                wasm memory never shrinks, so that is the instance's peak);
   http         POST /predict on `make serve`: a 640x480 JPEG (against ort-web's bare inference)
-               and a 2 MB one (against `python -m host predict`'s path) (bench/http_timings.py);
+               and a 2 MB one (against `python -m host predict`'s path), forms of N images
+               (bench/http_timings.py);
 plus, per model, where the engine's time goes inside the component (each plan step timed,
 grouped by kernel, against the same walk natively), and the footprint and cold start of
 build/classifier.wasm (size, code vs snapshot, cold compile, instantiate, peak memory), beside

@@ -4,6 +4,8 @@
                        wall time of one request on a new connection, sequential: a 640x480 JPEG
                        (issue 7's target: at most onnxruntime-web's bare inference of the
                        default model, measured in the same run) and a 2 MB phone-sized one
+  batches              the 640x480 JPEG N times in one multipart form (one forward pass of N),
+                       per image, for N up to the default max_batch
   harness              what `python -m host predict` does per image: classify-file on the
                        granted folder in its (shared) instance, with the default CPU cap and
                        with --cpu-seconds 0; issue 10's target: within 1.2x of POST /predict
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from urllib3.filepost import encode_multipart_formdata
 
 from host.classifier import ComponentClassifier
 from host.runtime import CPU_LIMIT_SECONDS, Grants
@@ -25,6 +28,7 @@ from tools.served import make_served
 
 TARGET_RATIO = 1.2  # harness / POST, the 2 MB photo
 TARGET_E2E_ORT_WEB = 1.0  # POST of a 640x480 JPEG / onnxruntime-web's bare inference
+BATCHES = (1, 2, 4, 8)  # images per form; 8 is settings' default max_batch
 
 
 def phone_photo(path):
@@ -66,15 +70,20 @@ def run(out_dir, runs, log):
     with make_served("serve", "wasmtime", log_dir=Path(out_dir), name="serve-photo") as (base, _):
         netloc = base.removeprefix("http://")
 
-        def post(data):
+        def post(data, headers={}):
             conn = http.client.HTTPConnection(netloc, timeout=120)
-            conn.request("POST", "/predict", data)
+            conn.request("POST", "/predict", data, headers)
             answer = conn.getresponse()
             answer.read()
             conn.close()
             assert answer.status == 200, answer.status
         results["vga_post_ms"] = _median_ms(lambda: post(vga), runs)
         results["post_ms"] = _median_ms(lambda: post(body), runs)
+        results["batch_ms"] = []  # [N, ms of the whole request], N = BATCHES[0] first
+        for n in BATCHES:
+            form, content_type = encode_multipart_formdata([("image", (f"{k}.jpg", vga, "image/jpeg")) for k in range(n)])
+            ms = _median_ms(lambda: post(form, {"Content-Type": content_type}), max(5, runs // 2))
+            results["batch_ms"].append([n, ms])
 
     for key, cpu in (("harness_ms", CPU_LIMIT_SECONDS), ("harness_uncapped_ms", None)):
         log(f"photo: harness classify-file, CPU cap {cpu}")
@@ -90,6 +99,10 @@ def report(p, res, ort_web_ms=None):
     p(f"Whole requests (medians of {res['runs']} after a warm-up; ms):")
     versus = f"   {res['vga_post_ms'] / ort_web_ms:.2f}x ort-web's bare inference" if ort_web_ms else ""
     p(f"  POST /predict, a 640x480 JPEG ({res['vga_jpeg_bytes'] / 1e3:.0f} KB)        {res['vga_post_ms']:8.1f}{versus}")
+    if res.get("batch_ms"):
+        one = res["batch_ms"][0][1] / res["batch_ms"][0][0]
+        p("  the same N times in one form (one pass of N), per image:  "
+          + "   ".join(f"N={n} {ms / n:.1f} ({ms / n / one:.2f}x)" for n, ms in res["batch_ms"]))
     p(f"A {res['jpeg_bytes'] / 1e6:.1f} MB 12 Mpx JPEG, per image:")
     p(f"  POST /predict (make serve, wasmtime serve)       {res['post_ms']:8.1f}")
     p(f"  python -m host predict (classify-file)            {res['harness_ms']:8.1f}"
