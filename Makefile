@@ -103,11 +103,13 @@ $(SPIN_WASM): $(COMPONENT_DEPS)
 # Between two instances in the same slot, wasmtime resets memory by madvise, so every page the
 # next request touches faults again (CoW copies of the snapshot, fresh zero pages); within
 # SERVE_KEEP_RESIDENT bytes it resets them in place (zeroes, or the image's bytes) and they stay
-# mapped. Measured (bench stage `http`, 640x480 JPEG): 77 ms per POST /predict without, 60 with
-# 32 MiB or more (16 MiB: no gain); 128 MiB covers a file model's instance (peak ~74 MiB). The
-# restore is paid per request even by one that touches little: GET /healthz 4.7 -> 7.5 ms.
+# mapped. Measured by hand (wasmtime serve, 640x480 JPEG, sequential): 76-77 ms per POST /predict
+# without, 58-66 with 32 MiB or more (16 MiB: no gain); 64 MiB holds an embedded-model instance
+# (56 MiB). The price: each pool slot a burst used keeps that much resident (RSS after 8
+# concurrent 2 MB photos: 134 MB without, 412 MB at 32 MiB, 650 MB at 64 MiB), and the reset is
+# paid by every request, even one that touches little (GET /healthz 4.7 -> 7.5 ms). 0 turns it off.
 SERVE_MEMORY ?= 536870912
-SERVE_KEEP_RESIDENT ?= 134217728
+SERVE_KEEP_RESIDENT ?= 67108864
 SERVE_MODEL ?=
 # The component's settings (component/settings.py), passed to its environment when given, e.g.
 # make serve CORS_ORIGINS=http://localhost:8080 MAX_BATCH=4
