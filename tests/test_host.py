@@ -6,11 +6,12 @@ import sys
 
 import onnx
 import pytest
+import wasmtime
 from PIL import Image
 
 from conftest import MODEL, ROOT, WASM, require
 from host.classifier import ClassifyError, ComponentClassifier
-from host.runtime import Grants
+from host.runtime import TRANSIENT_INSTANTIATION_ERRORS, Grants, Runtime, Trapped
 from models.mobilenetv2 import build_mobilenetv2_zoo_style
 from photos import CAT_CLASSES, CHELSEA_JPEG, COFFEE_JPEG, ESPRESSO
 from tools.probe import Probe, ProbeError, probe_wasm
@@ -122,6 +123,36 @@ def test_a_failed_call_gets_a_fresh_instance_after_it():
         with pytest.raises(ClassifyError, match="^limit"):
             slow.classify(COFFEE_JPEG)
     assert slow.instances == 2
+
+
+class FailingFirst:
+    """A linker whose first instantiation fails with `message`, as wasmtime reports a failure."""
+
+    def __init__(self, linker, message):
+        self.linker, self.message, self.calls = linker, message, 0
+
+    def instantiate(self, store, component):
+        self.calls += 1
+        if self.calls == 1:
+            raise wasmtime.WasmtimeError(self.message)
+        return self.linker.instantiate(store, component)
+
+
+def test_a_transient_host_failure_of_an_instantiation_is_tried_again():
+    require(WASM, MODEL)
+    runtime = Runtime(WASM, cpu_cap=False)
+    runtime.linker = failing = FailingFirst(runtime.linker, TRANSIENT_INSTANTIATION_ERRORS[0])
+    store, instance = runtime.instantiate(Grants(cpu_seconds=None))
+    assert failing.calls == 2 and instance is not None
+
+
+def test_any_other_failure_of_an_instantiation_is_not():
+    require(WASM, MODEL)
+    runtime = Runtime(WASM, cpu_cap=False)
+    runtime.linker = failing = FailingFirst(runtime.linker, "wasm trap: wasm `unreachable` instruction executed")
+    with pytest.raises(Trapped, match="unreachable"):
+        runtime.instantiate(Grants(cpu_seconds=None))
+    assert failing.calls == 1
 
 
 def test_granted_image_folders_are_read_only_and_nothing_else(tmp_path):
