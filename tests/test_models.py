@@ -28,7 +28,7 @@ for p in (ROOT, ROOT / "tests"):
         sys.path.insert(0, str(p))
 
 from models import efficientnet_lite0 as effnet  # noqa: E402
-from models import imagenet_labels, mobilenetv2, onnx_graph  # noqa: E402
+from models import imagenet_labels, mobilenetv2, onnx_graph, torch_state_dict  # noqa: E402
 
 LABELS_PATH = ROOT / "models" / "imagenet_classes.txt"
 
@@ -62,7 +62,7 @@ def test_labels_file_is_well_formed():
 # --- the .pth reader -----------------------------------------------------------------------
 def test_state_dict_reader_refuses_arbitrary_globals():
     with pytest.raises(pickle.UnpicklingError):
-        effnet.load_state_dict(pickle.dumps(os.system))
+        torch_state_dict.load_state_dict(pickle.dumps(os.system))
 
 
 def test_state_dict_reader_matches_torch_both_formats():
@@ -74,7 +74,7 @@ def test_state_dict_reader_matches_torch_both_formats():
     for zip_format in (True, False):
         buf = io.BytesIO()
         torch.save(state, buf, _use_new_zipfile_serialization=zip_format)
-        got = effnet.load_state_dict(buf.getvalue())
+        got = torch_state_dict.load_state_dict(buf.getvalue())
         assert list(got) == list(state)
         for k, v in state.items():
             ref = v.detach().numpy()
