@@ -73,9 +73,9 @@ def run(out_dir, runs, log):
 
         inside = []  # the answers' timings_ms: where a request's time goes inside the component
 
-        def post(data, headers={}):
+        def post(data, headers=None):
             conn = http.client.HTTPConnection(netloc, timeout=120)
-            conn.request("POST", "/predict", data, headers)
+            conn.request("POST", "/predict", data, headers or {})
             answer = conn.getresponse()
             body = answer.read()
             conn.close()
