@@ -122,7 +122,7 @@ OTHERS = {
     "head: gemm without bias": (head((2, 8, 4, 4), 9), (2, 8, 4, 4), "matmul[xnnpack] 8->9"),
     "head: gemm with a (M, N) C (numpy)": (head((2, 8, 4, 4), 9, (2, 9)), (2, 8, 4, 4), "matmul[numpy] 8->9"),
     "matmul 2-D": (matmul((5, 12), (12, 7)), (5, 12), "matmul[xnnpack] 12->7"),
-    "matmul 3-D (numpy)": (matmul((2, 5, 12), (12, 7)), (2, 5, 12), "matmul[numpy] 12->7"),
+    "matmul 3-D": (matmul((2, 5, 12), (12, 7)), (2, 5, 12), "matmul[xnnpack] 12->7"),
     "layout change of a 5-channel input": (
         graph_model([helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])], (2, 5, 9, 7),
                     {"w": RNG.standard_normal((4, 5, 3, 3)).astype(np.float32)}),

@@ -17,12 +17,11 @@ output, and when everything the merge needs is constant; otherwise both nodes st
 from collections import Counter
 from dataclasses import replace
 
-import numpy as np
 
 from .errors import ModelError
 from .onnx_reader import Graph
 from .ops.conv import Epilogue
-from .ops.elementwise import activation_bounds
+from .ops.elementwise import activation_bounds, batchnorm_affine
 from .ops.tensor import constant_value, pad_spec
 
 
@@ -41,9 +40,7 @@ def fuse(graph, opset):
         return const
 
     def fold_batchnorm(conv, bn):
-        gamma, beta, mean, var = (const_input(bn)(i).astype(np.float64) for i in range(1, 5))  # (Cout,)
-        scale = gamma / np.sqrt(var + bn.attrs.get("epsilon", 1e-5))
-        shift = beta - mean * scale
+        scale, shift = batchnorm_affine(bn, const_input(bn))  # float64 (Cout,)
         epilogue = conv.fused or Epilogue()
         if epilogue.bounds is not None or epilogue.residual:
             return None

@@ -13,7 +13,7 @@ from .plan import Plan
 def load_model(data, kernels="auto"):
     """Parse a standard .onnx file's bytes and plan its execution. Raises ModelError.
     kernels: "auto" (XNNPACK's where the module imports, inside the component), "xnnpack" or
-    "numpy" (see accel.py)."""
+    "numpy" (see backends/)."""
     model = read_model(data)
     _check_supported(model)
     try:

@@ -2,14 +2,15 @@
 
 Layout: ONNX activations are NCHW, but the kernels want NHWC -- channels innermost makes a
 1x1 conv one GEMM over (pixels, channels) and a depthwise tap one vectorised multiply-add, for
-XNNPACK's kernels and numpy's alike. Every planned value
-therefore records how it is stored: `nhwc=True` is a logically NCHW 4-D tensor kept as NHWC.
-Lowerings ask for the layout they need (`Planner.nhwc`, `Planner.plain`) and the planner adds
-a conversion step when the stored layout differs, so transposes appear only at the edges of
-runs of NHWC-friendly ops (usually: after the graph input and before the classifier head).
+XNNPACK's kernels and numpy's alike (layout.py). Every planned value therefore records how it
+is stored: `nhwc=True` is a logically NCHW 4-D tensor kept as NHWC. Lowerings ask for the
+layout they need (`Planner.nhwc`, `Planner.plain`) and the planner adds a conversion step when
+the stored layout differs, so transposes appear only at the edges of runs of NHWC-friendly ops
+(usually: after the graph input and before the classifier head).
 
-Which kernels (accel.py): XNNPACK's where the xnn_kernels module imports (inside the
-component), numpy's elsewhere or on request; the lowerings ask `Planner.xnn`. Steps that write
+Which kernels: the planner holds one backend (backends/: XNNPACK's inside the component,
+numpy's natively or on request); a lowering decides what a node is and `Planner.lower` has the
+backend emit it, numpy's where the plan's backend has no kernel for that form. Steps that write
 into reused buffers get them from buffers.py once all steps are known.
 
 Constant folding falls out of `Planner.emit`: a step whose inputs are all known at plan time
@@ -28,9 +29,10 @@ from time import perf_counter
 
 import numpy as np
 
-from . import accel, buffers
+from . import backends, buffers
 from .errors import ModelError
-from .ops import LOWERINGS, xnn
+from .layout import to_nchw
+from .ops import LOWERINGS
 
 
 @dataclass(frozen=True)
@@ -52,23 +54,12 @@ class Step:
     drop: tuple = ()          # slots last read by this step, freed after it
 
 
-def to_nhwc(x):
-    """(N, C, H, W) -> contiguous (N, H, W, C); lower ranks are broadcast operands, made 4-D."""
-    x = x.reshape((1,) * (4 - x.ndim) + x.shape)
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
-
-
-def to_nchw(x):
-    """(N, H, W, C) -> (N, C, H, W) view; consumers that need contiguity copy (heads are small)."""
-    return x.transpose(0, 3, 1, 2)
-
-
 class Planner:
     """What lowerings see: values by name, their constants, and `emit` to add a step."""
 
-    def __init__(self, opset, initializers, xnn=None):
+    def __init__(self, opset, initializers, backend=backends.NUMPY):
         self.opset = opset
-        self.xnn = xnn        # the xnn_kernels module when the plan uses XNNPACK's kernels (accel.py)
+        self.backend = backend  # how heavy operations are computed (backends/)
         self.initializers = initializers  # graph name -> ndarray, made a Value when first read
         self.values = {}      # graph value name -> Value, while a node still has to read it
         self.steps = []
@@ -120,6 +111,12 @@ class Planner:
                                label or kernel.__name__, flops))
         return value
 
+    def lower(self, what, *args):
+        """Has the plan's backend emit `what` (conv, dense, to_nhwc, mean_hw: backends/), or
+        numpy's where the plan's backend has no kernel for this form."""
+        value = getattr(self.backend, what)(self, *args)
+        return getattr(backends.NUMPY, what)(self, *args) if value is None else value
+
     def constant(self, array, nhwc=False):
         shape = (array.shape[0], array.shape[3], *array.shape[1:3]) if nhwc else array.shape
         return Value(self._slot(), shape, nhwc, array)
@@ -137,10 +134,7 @@ class Planner:
         key = (value.name, "nhwc")
         if key not in self._converted:
             shape = (1,) * (4 - len(value.shape)) + value.shape
-            if self.xnn is not None and len(value.shape) == 4 and value.const is None:
-                self._converted[key] = xnn.emit_to_nhwc(self, value, shape)
-            else:
-                self._converted[key] = self.emit(to_nhwc, [value], shape, nhwc=True)
+            self._converted[key] = self.lower("to_nhwc", value, shape)
         return self._converted[key]
 
     def plain(self, value):
@@ -157,7 +151,7 @@ class Plan:
     """Steps from the graph's one input to its first output, ready to run."""
 
     def __init__(self, graph, opset, kernels="auto"):
-        """kernels: which implementation the heavy kernels get, see accel.py."""
+        """kernels: which backend computes the heavy operations, see backends/."""
         if len(graph.inputs) != 1:
             raise ModelError(f"the graph has {len(graph.inputs)} inputs; this engine takes exactly one")
         source = graph.inputs[0]
@@ -170,7 +164,7 @@ class Plan:
             raise ModelError(f"input '{source.name}' has shape {source.shape}: only the batch may be symbolic")
         self.input_name = source.name
 
-        planner = Planner(opset, graph.initializers, accel.resolve(kernels))
+        planner = Planner(opset, graph.initializers, backends.resolve(kernels))
         planner.values[source.name] = Value(source.name, self.input_shape)
         output = graph.outputs[0].name
         nodes = _topological(graph)

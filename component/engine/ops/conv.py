@@ -1,11 +1,10 @@
 """Conv (2-D) on NHWC activations: the checks, the padding, a folded BatchNormalization, and
-the choice of kernel at plan time -- XNNPACK's (xnn.py) where the plan has the module,
-numpy's (conv_numpy.py) otherwise:
+which kind of conv a node is, decided once here (ConvSpec.kind); the plan's backend decides how
+(backends/: XNNPACK's inside the component, numpy's natively and as the fallback):
 
-    pointwise (1x1, stride 1, no pad, one group)    xnnpack gemm     | numpy matmul
-    depthwise (groups == Cin == Cout), 9 or 25 taps  xnnpack dwconv   | numpy shifted multiply-adds
-    depthwise, other tap counts                      numpy shifted multiply-adds (both)
-    anything else (the stem, grouped, strided 1x1)   xnnpack igemm    | numpy im2col + matmul
+    conv1x1   pointwise: 1x1, stride 1, no pad, one group
+    dwconv    depthwise: groups == Cin == Cout
+    conv      anything else (the stem, grouped, strided 1x1, kxk)
 
 What fuse.py merged into a Conv is typed plan data on the node (`node.fused`, an Epilogue),
 never one of the file's attributes: a model whose Conv carries an attribute named like an
@@ -16,7 +15,7 @@ from math import ceil
 
 import numpy as np
 
-from . import conv_numpy, xnn
+from . import conv_numpy
 from .elementwise import emit_binary
 from .registry import fail, lowering
 
@@ -52,15 +51,6 @@ def conv_pads(node, in_hw, kernel, strides, dilations):
     return (*begins, *ends)
 
 
-def _scaled(w, scale):
-    """w * scale (broadcast) into a new C-contiguous float32 array: one pass that lays the
-    weights out for a kernel and folds in a BatchNormalization's float64 scale. The product is
-    taken in float64 and rounded once, as a float64 fold would, but numpy casts it through
-    small buffers, so no weight-sized float64 temporary is made."""
-    out = np.empty(np.broadcast_shapes(w.shape, scale.shape), np.float32)
-    return np.multiply(w, scale, out=out, dtype=np.float64, casting="unsafe")
-
-
 @dataclass(frozen=True)
 class ConvSpec:
     """One planned Conv, as the kernel modules see it (shapes logical, NCHW order)."""
@@ -77,14 +67,31 @@ class ConvSpec:
     bounds: tuple             # (lo, hi) or None
 
     @property
+    def kind(self):
+        """"conv1x1", "dwconv" or "conv": what the backends tell apart (module docstring)."""
+        cout, c = self.shape[1], self.in_hwc[2]
+        if self.groups == c == cout:
+            return "dwconv"
+        if self.kernel == (1, 1) and self.groups == 1 and self.strides == (1, 1) and not any(self.pads):
+            return "conv1x1"
+        return "conv"
+
+    @property
     def flops(self):
         """Multiply-adds x 2 per batch item."""
         _, cout, ho, wo = self.shape
         return 2 * ho * wo * cout * self.kernel[0] * self.kernel[1] * self.in_hwc[2] // self.groups
 
-    def label(self, name, implementation):
+    def emit(self, p, kernel, implementation, /, **params):
+        """Adds kernel(x[, residual], bias=, bounds=, **params) as the conv's step."""
+        inputs = [self.x] + ([self.residual] if self.residual is not None else [])
+        return p.emit(kernel, inputs, self.shape, nhwc=True, label=self.label(implementation), flops=self.flops,
+                      bias=self.bias, bounds=self.bounds, **params)
+
+    def label(self, implementation):
         """A step's label, '<family>[<implementation>] HxWxC->HoxWoxCout[ +res]', e.g.
         'dwconv3x3s2[xnnpack] 112x112x96->56x56x96' (the profile groups steps by its first word)."""
+        name = self.kind
         (kh, kw), (sh, sw) = self.kernel, self.strides
         if name != "conv1x1":
             name += f"{kh}x{kw}" + (f"s{sh}" if sh == sw else f"s{sh}x{sw}")
@@ -131,31 +138,9 @@ def lower_conv(p, node):
 
 
 def lower_conv_as(p, x, residual, w, scale, bias, bounds, shape, groups, pads, strides, dilations):
-    """Lays the weights out for the chosen kernel and emits it. The numpy kernels' layouts keep
-    Cout last, where `_scaled` multiplies by the BN scale; XNNPACK's packers do both at once."""
+    """Emits the conv with the plan's backend, which lays the weights out for its kernel."""
     cout, cin_group, kh, kw = w.shape
-    c = cin_group * groups
     residual = None if residual is None else p.nhwc(residual)
-    spec = ConvSpec(p.nhwc(x), residual, shape, (x.shape[2], x.shape[3], c), (kh, kw),
+    spec = ConvSpec(p.nhwc(x), residual, shape, (x.shape[2], x.shape[3], cin_group * groups), (kh, kw),
                     groups, pads, strides, dilations, bias, bounds)
-    if p.xnn is not None and xnn.has_conv((kh, kw), groups, c, cout):
-        return xnn.emit_conv(p, spec, w, scale)
-    if groups == c == cout:
-        w = _scaled(w[:, 0].transpose(1, 2, 0), scale)  # (C, 1, kh, kw) -> (kh, kw, C)
-        return _emit_numpy(p, spec, conv_numpy.conv_depthwise, "dwconv", w=w, pads=pads, strides=strides,
-                           dilations=dilations)
-    if (kh, kw) == (1, 1) and groups == 1 and strides == (1, 1) and not any(pads):
-        w = _scaled(w.reshape(cout, c).T, scale)  # (Cin, Cout)
-        return _emit_numpy(p, spec, conv_numpy.conv_pointwise, "conv1x1", w=w)
-    # (Cout, C/G, kh, kw) -> (G, kh*kw*C/G, Cout/G), rows in the order im2col lays out patches.
-    w = w.reshape(groups, cout // groups, cin_group, kh, kw).transpose(0, 3, 4, 2, 1)  # (G, kh, kw, C/G, Cout/G)
-    w = _scaled(w, scale.reshape(groups, 1, 1, 1, cout // groups))
-    w = w.reshape(groups, kh * kw * cin_group, cout // groups)  # free: w is fresh and C-contiguous
-    return _emit_numpy(p, spec, conv_numpy.conv_im2col, "conv", w=w, pads=pads, strides=strides,
-                       dilations=dilations, kernel=(kh, kw))
-
-
-def _emit_numpy(p, spec, function, name, /, **params):
-    inputs = [spec.x] + ([spec.residual] if spec.residual is not None else [])
-    return p.emit(function, inputs, spec.shape, nhwc=True, label=spec.label(name, "numpy"), flops=spec.flops,
-                  bias=spec.bias, bounds=spec.bounds, **params)
+    return p.lower("conv", spec, w, scale)

@@ -2,6 +2,7 @@
 Conv/Clip/Add stays NHWC; only broadcast operands are rearranged (at plan time if constant)."""
 import numpy as np
 
+from ..layout import channel_vector
 from .registry import broadcast, lowering, scalar
 
 _BINARY = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}
@@ -51,18 +52,23 @@ def emit_binary(p, node, op_type, a, b):
     return p.emit(_BINARY[op_type], [a, b], shape, nhwc=nhwc)
 
 
+def batchnorm_affine(node, const):
+    """Inference-mode BatchNormalization as the per-channel affine map it is: float64 (scale,
+    shift), each (C,), with y = x * scale + shift. `const(i)` gives input i as an array."""
+    gamma, beta, mean, var = (np.asarray(const(i), np.float64) for i in range(1, 5))
+    scale = gamma / np.sqrt(var + node.attrs.get("epsilon", 1e-5))
+    return scale, beta - mean * scale
+
+
 @lowering("BatchNormalization")
 def lower_batchnorm(p, node):
-    """Inference-mode BN that fuse.py could not fold into a Conv: y = x * scale + shift."""
+    """A BatchNormalization that fuse.py could not fold into a Conv: its affine map as a step."""
     x = p.input(node, 0)
-    gamma, beta, mean, var = (p.const(node, i, "statistic").astype(np.float64) for i in range(1, 5))
-    scale = gamma / np.sqrt(var + node.attrs.get("epsilon", 1e-5))  # (C,)
-    shift = beta - mean * scale
-    # Channels are the last stored axis in NHWC, axis 1 of the logical layout otherwise.
-    channel_shape = (-1,) if x.nhwc else (-1,) + (1,) * (len(x.shape) - 2)
+    scale, shift = batchnorm_affine(node, lambda i: p.const(node, i, "statistic"))
+    rank = len(x.shape)
     return p.emit(affine, [x], x.shape, nhwc=x.nhwc,
-                  scale=scale.astype(np.float32).reshape(channel_shape),
-                  shift=shift.astype(np.float32).reshape(channel_shape))
+                  scale=channel_vector(scale.astype(np.float32), rank, x.nhwc),
+                  shift=channel_vector(shift.astype(np.float32), rank, x.nhwc))
 
 
 @lowering("Identity", "Dropout")

@@ -1,12 +1,11 @@
-"""Gemm and MatMul. Transposes and the alpha/beta scalings are emitted as steps of their own:
-on constant weights they fold at plan time into one C-contiguous (K, N) matrix. With XNNPACK's
-kernels (inside the component), a product by constant weights with a per-column bias (a
-classifier head) is packed for the module's GEMM, bias fused: with the 5 MB head of MobileNetV2
-cold in memory it took 0.88 ms where numpy's matmul + add took 1.21 ms with epoch interruption
-on (0.75 vs 0.68 ms plain)."""
+"""Gemm and MatMul. A product of an activation by constant weights with a per-column bias (a
+classifier head, a transformer's projections) is a `dense` for the plan's backend (XNNPACK's
+packs the weights for its GEMM, bias fused: with the 5 MB head of MobileNetV2 cold in memory it
+took 0.88 ms where numpy's matmul + add took 1.21 ms with epoch interruption on). Other forms
+emit transposes and the alpha/beta scalings as steps of their own (on constants they fold at
+plan time) and numpy's matmul."""
 import numpy as np
 
-from . import xnn
 from .registry import broadcast, fail, lowering, size
 
 
@@ -43,9 +42,9 @@ def lower_gemm(p, node):
         c = p.plain(c)
         broadcast(node, c.shape, (m, n))  # C must broadcast to (M, N)
     bias = _per_column(c, n, beta)
-    if p.xnn is not None and not trans_a and b.const is not None and bias is not None and (trans_b or alpha == 1.0):
-        # Packed straight from the file's layout, (N, K) or (K, N): no transposed copy.
-        return xnn.emit_matmul(p, a, b.const, trans_b, alpha, bias, (m, n), _describe((m, k), (k, n), "xnnpack"))
+    if not trans_a and b.const is not None and bias is not None:
+        # The weights as the file lays them out, (N, K) or (K, N): the backend packs them.
+        return p.lower("dense", a, b.const, bool(trans_b), alpha, bias, (m, n))
     if trans_a:
         a = p.emit(transpose, [a], a.shape[::-1])
     if trans_b:
@@ -57,7 +56,7 @@ def lower_gemm(p, node):
         if beta != 1.0:
             c = p.emit(scale, [c], c.shape, factor=beta)
         inputs.append(c)
-    return p.emit(matmul, inputs, (m, n), **_describe(a.shape, b.shape))
+    return p.emit(matmul, inputs, (m, n), **describe(a.shape, b.shape))
 
 
 @lowering("MatMul")
@@ -67,13 +66,12 @@ def lower_matmul(p, node):
         raise fail(node, f"1-D operands are not supported ({a.shape} x {b.shape})")
     if None not in (a.shape[-1], b.shape[-2]) and a.shape[-1] != b.shape[-2]:
         raise fail(node, f"inner dims differ: {a.shape} x {b.shape}")
+    shape = broadcast(node, a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+    if b.const is not None and len(b.shape) == 2:  # (..., K) x constant (K, N): a transformer's projections too
+        return p.lower("dense", a, b.const, False, 1.0, np.zeros(b.shape[1], np.float32), shape)
     if b.const is not None:
         b = p.constant(np.ascontiguousarray(b.const))
-    shape = broadcast(node, a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
-    if p.xnn is not None and b.const is not None and len(a.shape) == len(b.shape) == 2:
-        return xnn.emit_matmul(p, a, b.const, False, 1.0, np.zeros(b.shape[1], np.float32), shape,
-                               _describe(a.shape, b.shape, "xnnpack"))
-    return p.emit(matmul, [a, b], shape, **_describe(shape[:-1] + (a.shape[-1],), b.shape))
+    return p.emit(matmul, [a, b], shape, **describe(shape[:-1] + (a.shape[-1],), b.shape))
 
 
 def _per_column(c, n, beta):
@@ -86,7 +84,7 @@ def _per_column(c, n, beta):
     return np.ascontiguousarray(np.broadcast_to(c.const.reshape(-1) * np.float32(beta), (n,)), np.float32)
 
 
-def _describe(a_shape, b_shape, implementation="numpy"):
+def describe(a_shape, b_shape, implementation="numpy"):
     """label and FLOPs per batch item (the first dim) of a (..., M, K) x (K, N) product."""
     k, n = a_shape[-1], b_shape[-1]
     rows = size(a_shape[1:-1])  # the rows of one batch item (1 for a 2-D product)

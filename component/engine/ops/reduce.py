@@ -1,10 +1,8 @@
 """Averages and Softmax."""
 import numpy as np
 
-from . import xnn
+from ..layout import stored_axes
 from .registry import axis, fail, lowering
-
-_NHWC_POSITION = (0, 3, 1, 2)  # logical axis a of an NHWC value is stored at _NHWC_POSITION[a]
 
 
 def mean(x, axes, keepdims):
@@ -23,11 +21,10 @@ def lower_global_average_pool(p, node):
     x = p.input(node, 0)  # (N, C, *spatial)
     if len(x.shape) < 3:
         raise fail(node, f"input {x.shape} has no spatial axes")
-    axes = (1, 2) if x.nhwc else tuple(range(2, len(x.shape)))
     shape = x.shape[:2] + (1,) * (len(x.shape) - 2)
-    if p.xnn is not None and x.nhwc:
-        return xnn.emit_mean_hw(p, x, shape)
-    return p.emit(mean, [x], shape, nhwc=x.nhwc, axes=axes, keepdims=True)
+    if x.nhwc:
+        return p.lower("mean_hw", x, shape)
+    return p.emit(mean, [x], shape, axes=tuple(range(2, len(x.shape))), keepdims=True)
 
 
 @lowering("ReduceMean")
@@ -44,9 +41,9 @@ def lower_reduce_mean(p, node):
     keepdims = bool(node.attrs.get("keepdims", 1))
     shape = tuple(1 if a in axes else d for a, d in enumerate(x.shape) if keepdims or a not in axes)
     if keepdims and x.nhwc:  # reduce the stored tensor directly; it stays NHWC
-        if p.xnn is not None and axes == [2, 3]:
-            return xnn.emit_mean_hw(p, x, shape)
-        return p.emit(mean, [x], shape, nhwc=True, axes=tuple(_NHWC_POSITION[a] for a in axes), keepdims=True)
+        if axes == [2, 3]:
+            return p.lower("mean_hw", x, shape)
+        return p.emit(mean, [x], shape, nhwc=True, axes=stored_axes(axes, True), keepdims=True)
     return p.emit(mean, [p.plain(x)], shape, axes=tuple(axes), keepdims=keepdims)
 
 

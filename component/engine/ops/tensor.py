@@ -3,9 +3,8 @@ only compute a Reshape target; with a static input shape they all fold away at p
 (see Planner.emit), with a symbolic batch they run, on tiny int64 vectors."""
 import numpy as np
 
+from ..layout import per_logical_axis
 from .registry import axis, fail, lowering, scalar, size
-
-_NHWC_AXES = (0, 2, 3, 1)  # stored axis k of an NHWC value is logical axis _NHWC_AXES[k]
 
 
 def reshape(x, shape, allowzero):
@@ -85,9 +84,7 @@ def lower_pad(p, node):
     x = p.input(node, 0)
     pads, value = pad_spec(node, p.opset, len(x.shape), lambda i: p.const(node, i))
     shape = tuple(None if d is None else d + b + e for d, (b, e) in zip(x.shape, pads))
-    if x.nhwc:
-        pads = [pads[a] for a in _NHWC_AXES]
-    return p.emit(pad, [x], shape, nhwc=x.nhwc, pads=tuple(pads), value=value)
+    return p.emit(pad, [x], shape, nhwc=x.nhwc, pads=tuple(per_logical_axis(pads, x.nhwc)), value=value)
 
 
 @lowering("Flatten")

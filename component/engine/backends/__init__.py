@@ -1,0 +1,38 @@
+"""Backends: HOW a planned operation is computed. The lowerings (ops/) decide WHAT a node is --
+a conv of a given kind, a product by constant weights, a layout change, a spatial mean -- and
+ask the planner's one backend to emit it (`Planner.lower(what, ...)`). Two implementations:
+
+- numpy (numpy_backend.py): the reference and the native path; it implements everything;
+- xnnpack (xnnpack.py): XNNPACK's wasm SIMD microkernels in the `xnn_kernels` extension module
+  that wasi/kernels cross-builds for the component (it exists only there). A method returns
+  None for a form it has no kernel for, and the planner falls back to numpy's.
+
+The interface, each method `(planner, ...) -> Value or None` (numpy's never returns None):
+
+    conv(p, spec, w, scale)                     ops.conv.ConvSpec; w the file's (Cout, C/G, kh, kw),
+                                                scale float64 (Cout,), a BatchNormalization to fold in
+    dense(p, a, w, transposed, alpha, bias, shape)  a (..., K) activation times constant weights
+                                                (N, K) if transposed else (K, N), * alpha, + bias (N,)
+    to_nhwc(p, value, shape)                    a run-time (N, C, H, W) value stored NHWC
+    mean_hw(p, x, shape)                        the mean over H and W of an NHWC value, kept NHWC
+
+Which one a plan gets, decided once per model at plan time by load_model(data, kernels=...):
+"xnnpack", "numpy", or "auto" (the default): XNNPACK's where the module imports, numpy's elsewhere.
+"""
+from ..errors import ModelError
+from . import xnnpack
+from .numpy_backend import NUMPY
+
+CHOICES = ("auto", "xnnpack", "numpy")
+
+
+def resolve(kernels):
+    """The backend a plan asked for with `kernels` (one of CHOICES)."""
+    if kernels not in CHOICES:
+        raise ModelError(f"kernels must be one of {CHOICES}, not {kernels!r}")
+    if kernels == "xnnpack" and not xnnpack.AVAILABLE:
+        raise ModelError("kernels='xnnpack' asked for, but the xnn_kernels module is not importable here")
+    return xnnpack.XNNPACK if kernels != "numpy" and xnnpack.AVAILABLE else NUMPY
+
+
+__all__ = ["CHOICES", "NUMPY", "resolve"]

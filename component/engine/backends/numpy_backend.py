@@ -1,0 +1,61 @@
+"""numpy's implementation of the backend interface (backends/__init__.py): the reference, the
+only path natively, and the fallback inside the component for forms XNNPACK's module lacks.
+Weights are laid out once, at plan time, in the layout each kernel wants (Cout last, where
+`_scaled` folds a BatchNormalization's scale in one pass):
+
+    pointwise  conv_numpy.conv_pointwise   (Cin, Cout)
+    depthwise  conv_numpy.conv_depthwise   (kh, kw, C)
+    conv       conv_numpy.conv_im2col      (G, kh*kw*C/G, Cout/G)
+"""
+import numpy as np
+
+from .. import layout
+from ..ops import conv_numpy
+from ..ops.linear import describe, matmul
+from ..ops.reduce import mean
+
+
+def _scaled(w, scale):
+    """w * scale (broadcast) into a new C-contiguous float32 array: one pass that lays the
+    weights out for a kernel and folds in a BatchNormalization's float64 scale. The product is
+    taken in float64 and rounded once, as a float64 fold would, but numpy casts it through
+    small buffers, so no weight-sized float64 temporary is made."""
+    out = np.empty(np.broadcast_shapes(w.shape, scale.shape), np.float32)
+    return np.multiply(w, scale, out=out, dtype=np.float64, casting="unsafe")
+
+
+class NumpyBackend:
+    name = "numpy"
+
+    def conv(self, p, spec, w, scale):
+        cout, cin_group, kh, kw = w.shape
+        geometry = dict(pads=spec.pads, strides=spec.strides, dilations=spec.dilations)
+        if spec.kind == "dwconv":
+            w = _scaled(w[:, 0].transpose(1, 2, 0), scale)  # (C, 1, kh, kw) -> (kh, kw, C)
+            return spec.emit(p, conv_numpy.conv_depthwise, self.name, w=w, **geometry)
+        if spec.kind == "conv1x1":
+            w = _scaled(w.reshape(cout, cin_group).T, scale)  # (Cin, Cout)
+            return spec.emit(p, conv_numpy.conv_pointwise, self.name, w=w)
+        # (Cout, C/G, kh, kw) -> (G, kh*kw*C/G, Cout/G), rows in the order im2col lays out patches.
+        groups = spec.groups
+        w = w.reshape(groups, cout // groups, cin_group, kh, kw).transpose(0, 3, 4, 2, 1)  # (G, kh, kw, C/G, Cout/G)
+        w = _scaled(w, scale.reshape(groups, 1, 1, 1, cout // groups))
+        w = w.reshape(groups, kh * kw * cin_group, cout // groups)  # free: w is fresh and C-contiguous
+        return spec.emit(p, conv_numpy.conv_im2col, self.name, w=w, kernel=(kh, kw), **geometry)
+
+    def dense(self, p, a, w, transposed, alpha, bias, shape):
+        w = np.asarray(w, np.float32)
+        w = np.ascontiguousarray(w.T if transposed else w)  # (K, N)
+        if alpha != 1.0:
+            w = (w * np.float32(alpha)).astype(np.float32)
+        inputs = [a, p.constant(w)] + ([p.constant(bias)] if bias.any() else [])
+        return p.emit(matmul, inputs, shape, **describe(a.shape, w.shape, self.name))
+
+    def to_nhwc(self, p, value, shape):
+        return p.emit(layout.to_nhwc, [value], shape, nhwc=True)
+
+    def mean_hw(self, p, x, shape):
+        return p.emit(mean, [x], shape, nhwc=True, axes=(1, 2), keepdims=True)
+
+
+NUMPY = NumpyBackend()
