@@ -13,7 +13,7 @@ MAX_ECHO = 80  # characters of a client's path, method or name quoted back in an
 
 
 class HttpError(Exception):
-    """A failure with its own HTTP status (404, 405, 408, 413...); the others go by errors.POLICY."""
+    """A failure with its own HTTP status (404, 405, 408, 413...); errors.policy reads it."""
 
     def __init__(self, status, message, headers=()):
         super().__init__(message)

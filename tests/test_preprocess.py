@@ -164,8 +164,8 @@ def status_of(data):
         preprocess.to_model_image(data, PREP)
         return 200, ""
     except Exception as e:  # noqa: BLE001  the policy decides; a 500 is the failure
-        status, _, message = errors.policy(e)
-        return status, message
+        failure = errors.policy(e)
+        return failure.status, failure.message
 
 
 @pytest.mark.parametrize("name", list(corpus.build()))
