@@ -28,13 +28,15 @@ from host.runtime import Grants
 from photos import CHELSEA_JPEG, COFFEE_JPEG, ESPRESSO
 from tools.probe import probe_wasm
 
+import settings
+
 # What wasmtime serve writes when an instance traps or its guest panics (seen by provoking one:
 # test_trap_signs_are_what_a_trap_writes), rather than ending its request; and what the jco host
 # (jco/serve.mjs) writes then.
 TRAP_SIGNS = ("worker failed", "wasm trap", "panicked at", "guest never invoked", "jco host: request trapped")
 TIMEOUT = 120
 MUTANTS = 280  # 35 of each seed format
-BODY_SECONDS = 30  # settings.BODY_SECONDS
+BODY_SECONDS = settings.DEFAULTS.body_seconds
 
 
 def traps(log):
