@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import limits
 from errors import BadRequest
-from web import Response, echo
+from web import Response, decimal, echo
 
 INPUT, OUTPUT = "image", "probabilities"
 # Arrays and objects in one JSON head. A request for this model has a handful; the limit keeps
@@ -69,11 +69,12 @@ def split(body, declared):
     if declared is None:
         head, binary = body, memoryview(b"")
     else:
-        if not (declared.isascii() and declared.isdigit()):
+        length = decimal(declared)
+        if length is None:
             raise BadRequest(f"Inference-Header-Content-Length must be a number of bytes, got {echo(declared)}")
-        if int(declared) > len(body):
+        if length > len(body):
             raise BadRequest(f"Inference-Header-Content-Length is {declared}, but the body has {len(body)} bytes")
-        head, binary = body[:int(declared)], memoryview(body)[int(declared):]
+        head, binary = body[:length], memoryview(body)[length:]
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError:
@@ -84,7 +85,7 @@ def split(body, declared):
     try:
         return json.loads(text), binary
     except (ValueError, RecursionError) as e:
-        raise BadRequest(f"the inference request's JSON does not parse: {str(e)[:200]}") from None
+        raise BadRequest(f"the inference request's JSON does not parse: {echo(str(e))}") from None
 
 
 def binary_elements(data, count):

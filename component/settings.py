@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass, field, fields
 
 from errors import BadSettings
+from web import decimal, echo
 
 try:  # only in the Spin build (world classifier-spin): Spin's variables
     from componentize_py_types import Err
@@ -36,11 +37,12 @@ class Integer:
     why: str = ""
 
     def __call__(self, text, name):
-        if not (text.isascii() and text.isdigit()) or int(text) < 1:
-            raise BadSettings(f"setting {name} must be a positive integer, got {text!r}")
-        if self.ceiling is not None and int(text) > self.ceiling:
+        value = decimal(text)
+        if value is None or value < 1:
+            raise BadSettings(f"setting {name} must be a positive integer, got {echo(text)}")
+        if self.ceiling is not None and value > self.ceiling:
             raise BadSettings(f"setting {name} must be at most {self.ceiling} ({self.why}), got {text}")
-        return int(text)
+        return value
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class Seconds:
             value = math.nan
         if not (0 < value <= self.ceiling):
             raise BadSettings(f"setting {name} must be a number of seconds in (0, {self.ceiling:g}] ({self.why}), "
-                              f"got {text!r}")
+                              f"got {echo(text)}")
         return value
 
 
@@ -71,7 +73,7 @@ def origins(text, name):
     for origin in found:
         scheme, sep, rest = origin.partition("://")
         if origin != "*" and not (sep and scheme in ("http", "https") and rest and "/" not in rest):
-            raise BadSettings(f"setting {name}: {origin!r} is not an origin like https://app.example or *")
+            raise BadSettings(f"setting {name}: {echo(origin)} is not an origin like https://app.example or *")
     return found
 
 

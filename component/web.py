@@ -68,6 +68,12 @@ def request_id(given):
     return os.urandom(16).hex()
 
 
+def decimal(text):
+    """The value of a decimal integer header or setting ("42"), or None: ASCII digits only, since
+    str.isdigit also accepts "²" and "١٢", which int() refuses or reads as 12."""
+    return int(text) if text and text.isascii() and text.isdigit() else None
+
+
 def echo(text):
     """A client's text quoted in a message, cut to MAX_ECHO characters."""
     return repr(text if len(text) <= MAX_ECHO else text[:MAX_ECHO] + "...")
