@@ -10,6 +10,7 @@
 #   make web         a static page classifying in the browser with jco's transpilation -> build/web/
 #   make predict IMAGE=cat.jpg   classifies files offline with the host/ harness
 #   make bench       inference speed, load time, memory and size against named peers
+#   make check       lint (ruff), types (mypy) and the native tests: the quick loop while changing code
 #   make test        the test suite (README's test command)
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -27,7 +28,7 @@ WASM := build/classifier.wasm
 SPIN_WASM := build/classifier-spin.wasm
 PORT ?= 3000
 
-.PHONY: all venv wasi-deps model component spin-component jco web serve serve-wasm predict bench test clean
+.PHONY: all venv wasi-deps model component spin-component jco web serve serve-wasm predict bench check test clean
 all: component model
 
 # The Dockerfile's builder takes REQUIREMENTS=requirements.txt (no test-only packages).
@@ -187,6 +188,12 @@ build/.chromium:
 	command -v chromium >/dev/null || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 	mkdir -p build && touch $@
+
+# The tests that need no component, server or browser (pytest -m native; pyproject.toml).
+check: venv model
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(PY) -m pytest -q -m native
 
 test: venv wasi-deps component spin-component model jco web build/.chromium
 	$(PY) -m pytest -q tests

@@ -40,7 +40,7 @@ def typed_errors():
         failure = errors.policy(e)
         if failure.is_bug:
             traceback.print_exc()
-        raise Err(WIT_ERRORS[failure.case](failure.message))
+        raise Err(WIT_ERRORS[failure.case](failure.message)) from None
 
 
 def ranked(image, top_k):

@@ -16,6 +16,27 @@ from tools.probe import SITE, Probe, ProbeError, probe_wasm  # noqa: E402,F401
 # Tests that start servers of their own import these from here.
 from tools.served import STARTUP_SECONDS, free_port  # noqa: E402,F401
 
+# Every test is one of these kinds (pytest -m KIND; pyproject.toml declares them): marked by
+# its module's `pytestmark`, its own mark, or here by the fixtures it uses (directly or through
+# others); a test with none of them is native. `make check` runs the native ones.
+KIND_OF_FIXTURE = {
+    "browser_page": "browser",
+    "server": "served", "served_probe": "served", "cors_server": "served",
+    "probe": "component", "runtime": "component", "harness": "component", "inside": "component",
+    "component_codecs": "component", "figures": "component",
+}
+KINDS = ("browser", "served", "component", "native")  # the first that applies
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        kinds = {m.name for m in item.iter_markers() if m.name in KINDS}
+        kinds |= {kind for name, kind in KIND_OF_FIXTURE.items() if name in item.fixturenames}
+        kind = next((k for k in KINDS if k in kinds), "native")
+        if kind not in kinds:
+            item.add_marker(kind)
+
+
 WASM = ROOT / "build" / "classifier.wasm"
 SPIN_WASM = ROOT / "build" / "classifier-spin.wasm"  # the same app, also reading Spin variables
 MODEL = ROOT / "build" / "models" / "efficientnet-lite0.onnx"

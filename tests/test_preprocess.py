@@ -163,7 +163,7 @@ def status_of(data):
     try:
         preprocess.to_model_image(data, PREP)
         return 200, ""
-    except Exception as e:  # noqa: BLE001  the policy decides; a 500 is the failure
+    except Exception as e:  # the policy decides; a 500 is the failure
         failure = errors.policy(e)
         return failure.status, failure.message
 

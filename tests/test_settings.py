@@ -85,6 +85,7 @@ def spin_runtime(variables):
     return runtime
 
 
+@pytest.mark.component
 def test_the_environment_reaches_the_component():
     require(WASM)
     runtime = Runtime(WASM, cpu_cap=False)
@@ -93,6 +94,7 @@ def test_the_environment_reaches_the_component():
     assert refused.tag == "image-too-large"
 
 
+@pytest.mark.component
 def test_spin_variables_reach_the_spin_build():
     require(SPIN_WASM)
     names = {f.name: "" for f in dataclasses.fields(settings.Settings)}  # spin.toml's empty defaults

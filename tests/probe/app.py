@@ -43,7 +43,7 @@ class WitWorld(wit_world.WitWorld):
         try:
             return run_snippet(source, data)
         except Exception as e:
-            raise Err(f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
+            raise Err(f"{type(e).__name__}: {e}\n{traceback.format_exc()}") from None
 
 
 class IncomingHandler(exports.IncomingHandler):
