@@ -4,8 +4,8 @@
 #   make model       the default model (EfficientNet-Lite0, ImageNet) -> build/models/
 #   make component   the classifier component -> build/classifier.wasm
 #   make spin-component  the same for Spin 3+ (reads Spin variables) -> build/classifier-spin.wasm
-#   make serve       serves it on 127.0.0.1:$(PORT) (spin up if spin is on PATH, else wasmtime serve;
-#                    HOST=jco: jco's transpilation in Node)
+#   make serve       serves it on 127.0.0.1:$(PORT) with RUNTIME (auto: spin up if spin is on PATH,
+#                    else wasmtime serve; or wasmtime, jco (jco's transpilation in Node), spin)
 #   make jco         the component transpiled by jco for Node -> build/jco/out/classifier/
 #   make web         a static page classifying in the browser with jco's transpilation -> build/web/
 #   make predict IMAGE=cat.jpg   classifies files offline with the host/ harness
@@ -123,11 +123,23 @@ WASMTIME_SERVE = $(VENV)/bin/wasmtime serve -Scli=y -Stcp=n -Sudp=n -Sallow-ip-n
   -O pooling-max-component-instance-size=4194304 -O pooling-max-memory-size=$(SERVE_MEMORY) \
   -O pooling-memory-keep-resident=$(SERVE_KEEP_RESIDENT) $(SERVE_GRANTS)
 
-# HOST=jco: the second host, jco (pinned by jco/package-lock.json, installed by npm ci into
-# build/jco). jco/serve.mjs serves the transpiled component with preview2-shim's wasi:http
-# server, a fresh instance per request (as `jco serve --isolate-requests instance`), with the
-# same grants and memory cap as above (README: "Hosts").
-HOST ?= wasmtime
+# RUNTIME: what `make serve` serves the component with.
+#   auto      (the default) spin when a spin CLI is on PATH and no SERVE_MODEL is given, else wasmtime
+#   wasmtime  wasmtime serve (WASMTIME_SERVE above)
+#   jco       the second host, jco (pinned by jco/package-lock.json, installed by npm ci into
+#             build/jco): jco/serve.mjs serves the transpiled component with preview2-shim's wasi:http
+#             server, a fresh instance per request (as `jco serve --isolate-requests instance`),
+#             with the same grants and memory cap as above (docs/runtimes.md)
+#   spin      spin up with spin.toml (the Spin build); fails without a spin CLI
+# HOST=jco|wasmtime on the command line is the old name of RUNTIME, read until the next release.
+RUNTIME ?= $(if $(filter command line,$(origin HOST)),$(HOST),auto)
+ifeq ($(RUNTIME),auto)
+SERVE_RUNTIME := $(if $(and $(shell command -v spin),$(if $(SERVE_MODEL),,no-model)),spin,wasmtime)
+else ifneq ($(filter wasmtime jco spin,$(RUNTIME)),)
+SERVE_RUNTIME := $(RUNTIME)
+else
+$(error RUNTIME=$(RUNTIME): use auto, wasmtime, jco or spin)
+endif
 JCO_DIR := build/jco
 # Node 20's V8 needs this flag for CPython's component (extended constant expressions); a
 # Node that no longer knows the flag has the feature on.
@@ -155,14 +167,16 @@ JCO_SERVE = node $(JCO_RUN_ARGS) --wasm-max-mem-pages=$(shell echo $$(( $(SERVE_
   jco/serve.mjs $(JCO_DIR)/node_modules
 
 serve: $(WASM)
-	if [ "$(HOST)" = jco ]; then $(MAKE) -s serve-wasm SERVE_WASM=$(WASM); \
-	elif command -v spin >/dev/null && [ -z "$(SERVE_MODEL)" ]; then $(MAKE) -s $(SPIN_WASM) && \
-	  spin up --listen 127.0.0.1:$(PORT) $(SETTINGS_ENV); \
-	else $(MAKE) -s serve-wasm SERVE_WASM=$(WASM); fi
+	if [ "$(SERVE_RUNTIME)" = spin ]; then \
+	  command -v spin >/dev/null || { echo "RUNTIME=spin needs the spin CLI on PATH" >&2; exit 1; }; \
+	  [ -z "$(SERVE_MODEL)" ] || { echo "SERVE_MODEL is for RUNTIME=wasmtime or jco; Spin serves spin.toml's files" >&2; exit 1; }; \
+	  $(MAKE) -s $(SPIN_WASM) && spin up --listen 127.0.0.1:$(PORT) $(SETTINGS_ENV); \
+	else $(MAKE) -s serve-wasm SERVE_WASM=$(WASM) RUNTIME=$(SERVE_RUNTIME); fi
 
-# Serves SERVE_WASM as it is, with serve's grants (the sandbox tests serve a probe this way).
-serve-wasm: $(if $(filter jco,$(HOST)),$(JCO_DIR)/.installed)
-ifeq ($(HOST),jco)
+# Serves SERVE_WASM as it is, with serve's grants (the sandbox tests serve a probe this way):
+# RUNTIME=jco with jco, else with wasmtime serve.
+serve-wasm: $(if $(filter jco,$(SERVE_RUNTIME)),$(JCO_DIR)/.installed)
+ifeq ($(SERVE_RUNTIME),jco)
 	jco/transpile.sh $(SERVE_WASM) $(call jco-out,$(SERVE_WASM)) --instantiation sync
 	$(JCO_SERVE) $(call jco-out,$(SERVE_WASM))/$(basename $(notdir $(SERVE_WASM))).js $(PORT) $(SERVE_GRANTS)
 else

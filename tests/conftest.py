@@ -57,7 +57,7 @@ def probe():
 
 
 # The HTTP hosts every test of the `server` fixture runs on (README "Hosts"): wasmtime serve
-# (what `make serve` runs without a spin CLI) and jco in Node (`make serve HOST=jco`).
+# (what `make serve` runs without a spin CLI) and jco in Node (`make serve RUNTIME=jco`).
 HOSTS = ("wasmtime", "jco")
 
 
@@ -105,7 +105,7 @@ def serving(*make_args, host="wasmtime"):
 
 @pytest.fixture(scope="session", params=HOSTS)
 def server(request):
-    """`make serve HOST=...` on a free port: the command users run, on each host in turn."""
+    """`make serve RUNTIME=...` on a free port: the command users run, on each host in turn."""
     with serving(host=request.param) as running:
         yield running
 
