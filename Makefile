@@ -80,7 +80,7 @@ componentize_app = $(PY) tools/componentize.py wit/classifier.wit $(2) component
   $(1) -p $(SITE) --embed-model $(EMBED_MODEL) $(addprefix --drop ,$(UNUSED)) --lean
 COMPONENT_DEPS := $(W)/.numpy $(W)/.pillow $(W)/.kernels $(EMBED_MODEL) wit/classifier.wit \
   $(addprefix tools/,componentize.py shrink.py dlmalloc.py wasm_binary.py) \
-  $(wildcard tools/guest/*.py) $(shell find component -name "*.py")
+  $(wildcard tools/guest/*.py) $(shell find component -name "*.py" -o -path "component/upload_page/*")
 component: $(WASM)
 $(WASM): $(COMPONENT_DEPS)
 	$(call componentize_app,$@,classifier)
@@ -154,14 +154,16 @@ jco-out = $(JCO_DIR)/out/$(basename $(notdir $(1)))
 jco: $(WASM) $(JCO_DIR)/.installed
 	jco/transpile.sh $(WASM) $(call jco-out,$(WASM)) --instantiation sync
 # The page of `make web`: the component transpiled for the browser, preview2-shim's browser
-# build and web/ (index.html, app.js); any static file server serves build/web.
+# build and the page (component/upload_page/: index.html, the served page's markup too, and
+# app.js); any static file server serves build/web.
 WEB := build/web
-web: $(WASM) $(JCO_DIR)/.installed web/index.html web/app.js
+PAGE := component/upload_page
+web: $(WASM) $(JCO_DIR)/.installed $(PAGE)/index.html $(PAGE)/app.js
 	jco/transpile.sh $(WASM) $(WEB)/classifier --instantiation async
 	rm -rf $(WEB)/shim && mkdir -p $(WEB)/shim
 	cp -r $(JCO_DIR)/node_modules/@bytecodealliance/preview2-shim/dist/browser \
 	  $(JCO_DIR)/node_modules/@bytecodealliance/preview2-shim/dist/common $(WEB)/shim/
-	cp web/index.html web/app.js $(WEB)/
+	cp $(PAGE)/index.html $(PAGE)/app.js $(WEB)/
 	@echo "build/web is ready: serve it with any static file server, e.g. python3 -m http.server -d build/web"
 JCO_SERVE = node $(JCO_RUN_ARGS) --wasm-max-mem-pages=$(shell echo $$(( $(SERVE_MEMORY) / 65536 ))) \
   jco/serve.mjs $(JCO_DIR)/node_modules

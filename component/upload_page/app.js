@@ -8,6 +8,15 @@ const TOP_K = 5;
 const $ = id => document.getElementById(id);
 const status = $('status'), progress = $('progress'), drop = $('drop'), input = $('file'), list = $('predictions');
 
+// The page's markup (index.html) is the served page's too; here one file at a time, once loaded.
+$('where').textContent = ', here in your browser (transpiled by jco): your image does not leave this page';
+drop.firstChild.textContent = 'Drop an image here, or click to pick one\n  ';
+input.multiple = false;
+input.disabled = true;
+drop.classList.add('disabled');
+progress.hidden = false;
+say('Loading the component...');
+
 function say(text, error = false) {
   status.textContent = text;
   status.className = error ? 'error' : '';
