@@ -201,8 +201,7 @@ bench: $(WASM) $(MODEL)
 
 # Debian's Chromium for the page test (Playwright drives it; no browser download).
 build/.chromium:
-	command -v chromium >/dev/null || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	tools/apt-install.sh browser
 	mkdir -p build && touch $@
 
 # The tests that need no component, server or browser (pytest -m native; pyproject.toml).

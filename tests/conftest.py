@@ -142,7 +142,7 @@ def browser_page(tmp_path_factory):
     skips) when Chromium or Playwright is missing."""
     if not CHROMIUM.exists():
         pytest.fail("Chromium not found at /usr/bin/chromium: install Debian's package with "
-                    "`apt-get update && apt-get install -y chromium`")
+                    "`tools/apt-install.sh browser`")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
