@@ -104,11 +104,9 @@ $(SPIN_WASM): $(COMPONENT_DEPS)
 # Between two instances in the same slot, wasmtime resets memory by madvise, so every page the
 # next request touches faults again (CoW copies of the snapshot, fresh zero pages); within
 # SERVE_KEEP_RESIDENT bytes it resets them in place (zeroes, or the image's bytes) and they stay
-# mapped. Measured by hand (wasmtime serve, 640x480 JPEG, sequential): 76-77 ms per POST /predict
-# without, 58-66 with 32 MiB or more (16 MiB: no gain); 64 MiB holds an embedded-model instance
-# (56 MiB). The price: each pool slot a burst used keeps that much resident (RSS after 8
-# concurrent 2 MB photos: 134 MB without, 412 MB at 32 MiB, 650 MB at 64 MiB), and the reset is
-# paid by every request, even one that touches little (GET /healthz 4.7 -> 7.5 ms). 0 turns it off.
+# mapped: faster requests, for memory each pool slot keeps resident and a reset every request
+# pays (measured: docs/performance.md, "Serving: memory kept resident"); 64 MiB holds an
+# embedded-model instance. 0 turns it off.
 SERVE_MEMORY ?= 536870912
 SERVE_KEEP_RESIDENT ?= 67108864
 SERVE_MODEL ?=

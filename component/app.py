@@ -1,5 +1,5 @@
 """The classifier component: wasi:http requests and typed `classify` calls, both served by
-one numpy engine and Pillow, inside the sandbox.
+one ONNX engine (XNNPACK kernels inside, numpy reference) and Pillow, inside the sandbox.
 
 componentize-py imports this module at build time and snapshots the result, so everything the
 component will ever run is imported here: numpy's submodules and Pillow's format plugins load

@@ -56,7 +56,7 @@ def probe():
     return Probe(Runtime(probe_wasm()))
 
 
-# The HTTP hosts every test of the `server` fixture runs on (README "Hosts"): wasmtime serve
+# The HTTP hosts every test of the `server` fixture runs on (docs/performance.md, "The two HTTP runtimes compared"): wasmtime serve
 # (what `make serve` runs without a spin CLI) and jco in Node (`make serve RUNTIME=jco`).
 HOSTS = ("wasmtime", "jco")
 
@@ -74,7 +74,7 @@ class Server(str):
         return self.log.read_text(errors="replace")
 
 
-# Where jco differs in a way a test notices (README "Hosts"): such a test is a strict xfail on
+# Where jco differs in a way a test notices (docs/performance.md, "The two HTTP runtimes compared"): such a test is a strict xfail on
 # jco with the reason, through xfail_on().
 JCO_NODE_ANSWERS_SHORT_BODY = ("Node's HTTP parser answers a half-closed request whose body is shorter than its "
                                "Content-Length itself (400, no body), before the component's JSON 400")

@@ -15,8 +15,8 @@ import api
 import settings
 
 DEPLOY = ROOT / "deploy"
-# A request's instance peaks at 56 MiB (embedded model) to 74 MiB (a model file): README,
-# "Performance". A pod must hold at least two at once beside the runtime.
+# A request's instance peaks at 56 MiB (embedded model) to 74 MiB (a model file): docs/performance.md,
+# "Peak memory of an instance". A pod must hold at least two at once beside the runtime.
 INSTANCE_PEAK_MIB = 74
 SPIN_VARIABLE_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
