@@ -156,12 +156,12 @@ jco: $(WASM) $(JCO_DIR)/.installed
 # app.js); any static file server serves build/web.
 WEB := build/web
 PAGE := component/upload_page
-web: $(WASM) $(JCO_DIR)/.installed $(PAGE)/index.html $(PAGE)/app.js
+web: $(WASM) $(JCO_DIR)/.installed $(PAGE)/index.html $(PAGE)/pick.js $(PAGE)/app.js
 	jco/transpile.sh $(WASM) $(WEB)/classifier --instantiation async
 	rm -rf $(WEB)/shim && mkdir -p $(WEB)/shim
 	cp -r $(JCO_DIR)/node_modules/@bytecodealliance/preview2-shim/dist/browser \
 	  $(JCO_DIR)/node_modules/@bytecodealliance/preview2-shim/dist/common $(WEB)/shim/
-	cp $(PAGE)/index.html $(PAGE)/app.js $(WEB)/
+	cp $(PAGE)/index.html $(PAGE)/pick.js $(PAGE)/app.js $(WEB)/
 	@echo "build/web is ready: serve it with any static file server, e.g. python3 -m http.server -d build/web"
 JCO_SERVE = node $(JCO_RUN_ARGS) --wasm-max-mem-pages=$(shell echo $$(( $(SERVE_MEMORY) / 65536 ))) \
   jco/serve.mjs $(JCO_DIR)/node_modules

@@ -108,14 +108,4 @@ async function classify(file) {
   }
 }
 
-input.addEventListener('change', e => {
-  classify(e.target.files[0]);
-  e.target.value = '';  // so picking the same file again fires "change" again
-});
-drop.addEventListener('dragover', e => { e.preventDefault(); drop.classList.add('over'); });
-drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-drop.addEventListener('drop', e => {
-  e.preventDefault();
-  drop.classList.remove('over');
-  if (!input.disabled && e.dataTransfer.files.length) classify(e.dataTransfer.files[0]);
-});
+pickFiles(files => classify(files[0]));  // pick.js

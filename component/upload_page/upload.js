@@ -1,7 +1,6 @@
 // The page at GET / (component/page.py inlines this script): posts the picked or dropped files
 // to POST /predict as multipart/form-data (one answer for one file, one entry per file for
 // several: predict.py).
-const drop = document.getElementById("drop");
 const status = document.getElementById("status");
 const list = document.getElementById("predictions");
 const results = document.getElementById("results");
@@ -74,14 +73,4 @@ async function classify(files) {
   }
 }
 
-document.getElementById("file").addEventListener("change", e => {
-  classify([...e.target.files]);
-  e.target.value = "";  // so picking the same files again fires "change" again
-});
-drop.addEventListener("dragover", e => { e.preventDefault(); drop.classList.add("over"); });
-drop.addEventListener("dragleave", () => drop.classList.remove("over"));
-drop.addEventListener("drop", e => {
-  e.preventDefault();
-  drop.classList.remove("over");
-  classify([...e.dataTransfer.files]);
-});
+pickFiles(classify);  // pick.js
