@@ -30,10 +30,10 @@ KINDS = ("browser", "served", "component", "native")  # the first that applies
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        kinds = {m.name for m in item.iter_markers() if m.name in KINDS}
-        kinds |= {kind for name, kind in KIND_OF_FIXTURE.items() if name in item.fixturenames}
+        marked = {m.name for m in item.iter_markers() if m.name in KINDS}
+        kinds = marked | {kind for name, kind in KIND_OF_FIXTURE.items() if name in item.fixturenames}
         kind = next((k for k in KINDS if k in kinds), "native")
-        if kind not in kinds:
+        if kind not in marked:
             item.add_marker(kind)
 
 
