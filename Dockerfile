@@ -1,14 +1,16 @@
 # Two stages, as `make` does it on a developer's machine:
 #   builder  Debian 12 + Python 3.11: the cross toolchain and `make spin-component model`
-#            (clang-19/lld-19/wasi-libc/binaryen come through apt inside the recipes);
+#            (clang-19/lld-19/binaryen from apt: tools/apt-install.sh);
 #   runtime  Spin, build/classifier-spin.wasm (default model embedded; reads Spin variables),
 #            spin.toml and build/models.
 # Build: docker build -t image-classifier .    Run: docker run -p 3000:3000 image-classifier
 # Settings: docker run -e SPIN_VARIABLE_CORS_ORIGINS=https://app.example ... (spin.toml [variables])
 FROM python:3.11-slim-bookworm AS builder
-RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends make \
-    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# Every Debian package the build needs comes through tools/apt-install.sh (the recipes call it
+# for the cross toolchain).
+COPY tools/apt-install.sh tools/
+RUN tools/apt-install.sh make && rm -rf /var/lib/apt/lists/*
 COPY . .
 # Only the build's Python packages (requirements.txt), not the test-only ones.
 RUN make spin-component model REQUIREMENTS=requirements.txt

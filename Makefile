@@ -4,12 +4,13 @@
 #   make model       the default model (EfficientNet-Lite0, ImageNet) -> build/models/
 #   make component   the classifier component -> build/classifier.wasm
 #   make spin-component  the same for Spin 3+ (reads Spin variables) -> build/classifier-spin.wasm
-#   make serve       serves it on 127.0.0.1:$(PORT) (spin up if spin is on PATH, else wasmtime serve;
-#                    HOST=jco: jco's transpilation in Node)
+#   make serve       serves it on 127.0.0.1:$(PORT) with RUNTIME (auto: spin up if spin is on PATH,
+#                    else wasmtime serve; or wasmtime, jco (jco's transpilation in Node), spin)
 #   make jco         the component transpiled by jco for Node -> build/jco/out/classifier/
 #   make web         a static page classifying in the browser with jco's transpilation -> build/web/
 #   make predict IMAGE=cat.jpg   classifies files offline with the host/ harness
 #   make bench       inference speed, load time, memory and size against named peers
+#   make check       lint (ruff), types (mypy) and the native tests: the quick loop while changing code
 #   make test        the test suite (README's test command)
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -27,7 +28,7 @@ WASM := build/classifier.wasm
 SPIN_WASM := build/classifier-spin.wasm
 PORT ?= 3000
 
-.PHONY: all venv wasi-deps model component spin-component jco web serve serve-wasm predict bench test clean
+.PHONY: all venv wasi-deps model component spin-component jco web serve serve-wasm predict bench check test clean
 all: component model
 
 # The Dockerfile's builder takes REQUIREMENTS=requirements.txt (no test-only packages).
@@ -79,7 +80,7 @@ componentize_app = $(PY) tools/componentize.py wit/classifier.wit $(2) component
   $(1) -p $(SITE) --embed-model $(EMBED_MODEL) $(addprefix --drop ,$(UNUSED)) --lean
 COMPONENT_DEPS := $(W)/.numpy $(W)/.pillow $(W)/.kernels $(EMBED_MODEL) wit/classifier.wit \
   $(addprefix tools/,componentize.py shrink.py dlmalloc.py wasm_binary.py) \
-  $(wildcard tools/guest/*.py) $(shell find component -name "*.py")
+  $(wildcard tools/guest/*.py) $(shell find component -name "*.py" -o -path "component/upload_page/*")
 component: $(WASM)
 $(WASM): $(COMPONENT_DEPS)
 	$(call componentize_app,$@,classifier)
@@ -103,11 +104,9 @@ $(SPIN_WASM): $(COMPONENT_DEPS)
 # Between two instances in the same slot, wasmtime resets memory by madvise, so every page the
 # next request touches faults again (CoW copies of the snapshot, fresh zero pages); within
 # SERVE_KEEP_RESIDENT bytes it resets them in place (zeroes, or the image's bytes) and they stay
-# mapped. Measured by hand (wasmtime serve, 640x480 JPEG, sequential): 76-77 ms per POST /predict
-# without, 58-66 with 32 MiB or more (16 MiB: no gain); 64 MiB holds an embedded-model instance
-# (56 MiB). The price: each pool slot a burst used keeps that much resident (RSS after 8
-# concurrent 2 MB photos: 134 MB without, 412 MB at 32 MiB, 650 MB at 64 MiB), and the reset is
-# paid by every request, even one that touches little (GET /healthz 4.7 -> 7.5 ms). 0 turns it off.
+# mapped: faster requests, for memory each pool slot keeps resident and a reset every request
+# pays (measured: docs/performance.md, "Serving: memory kept resident"); 64 MiB holds an
+# embedded-model instance. 0 turns it off.
 SERVE_MEMORY ?= 536870912
 SERVE_KEEP_RESIDENT ?= 67108864
 SERVE_MODEL ?=
@@ -122,11 +121,23 @@ WASMTIME_SERVE = $(VENV)/bin/wasmtime serve -Scli=y -Stcp=n -Sudp=n -Sallow-ip-n
   -O pooling-max-component-instance-size=4194304 -O pooling-max-memory-size=$(SERVE_MEMORY) \
   -O pooling-memory-keep-resident=$(SERVE_KEEP_RESIDENT) $(SERVE_GRANTS)
 
-# HOST=jco: the second host, jco (pinned by jco/package-lock.json, installed by npm ci into
-# build/jco). jco/serve.mjs serves the transpiled component with preview2-shim's wasi:http
-# server, a fresh instance per request (as `jco serve --isolate-requests instance`), with the
-# same grants and memory cap as above (README: "Hosts").
-HOST ?= wasmtime
+# RUNTIME: what `make serve` serves the component with.
+#   auto      (the default) spin when a spin CLI is on PATH and no SERVE_MODEL is given, else wasmtime
+#   wasmtime  wasmtime serve (WASMTIME_SERVE above)
+#   jco       the second host, jco (pinned by jco/package-lock.json, installed by npm ci into
+#             build/jco): jco/serve.mjs serves the transpiled component with preview2-shim's wasi:http
+#             server, a fresh instance per request (as `jco serve --isolate-requests instance`),
+#             with the same grants and memory cap as above (docs/runtimes.md)
+#   spin      spin up with spin.toml (the Spin build); fails without a spin CLI
+# HOST=jco|wasmtime on the command line is the old name of RUNTIME, read until the next release.
+RUNTIME ?= $(if $(filter command line,$(origin HOST)),$(HOST),auto)
+ifeq ($(RUNTIME),auto)
+SERVE_RUNTIME := $(if $(and $(shell command -v spin),$(if $(SERVE_MODEL),,no-model)),spin,wasmtime)
+else ifneq ($(filter wasmtime jco spin,$(RUNTIME)),)
+SERVE_RUNTIME := $(RUNTIME)
+else
+$(error RUNTIME=$(RUNTIME): use auto, wasmtime, jco or spin)
+endif
 JCO_DIR := build/jco
 # Node 20's V8 needs this flag for CPython's component (extended constant expressions); a
 # Node that no longer knows the flag has the feature on.
@@ -141,27 +152,31 @@ jco-out = $(JCO_DIR)/out/$(basename $(notdir $(1)))
 jco: $(WASM) $(JCO_DIR)/.installed
 	jco/transpile.sh $(WASM) $(call jco-out,$(WASM)) --instantiation sync
 # The page of `make web`: the component transpiled for the browser, preview2-shim's browser
-# build and web/ (index.html, app.js); any static file server serves build/web.
+# build and the page (component/upload_page/: index.html, the served page's markup too, and
+# app.js); any static file server serves build/web.
 WEB := build/web
-web: $(WASM) $(JCO_DIR)/.installed web/index.html web/app.js
+PAGE := component/upload_page
+web: $(WASM) $(JCO_DIR)/.installed $(PAGE)/index.html $(PAGE)/pick.js $(PAGE)/app.js
 	jco/transpile.sh $(WASM) $(WEB)/classifier --instantiation async
 	rm -rf $(WEB)/shim && mkdir -p $(WEB)/shim
 	cp -r $(JCO_DIR)/node_modules/@bytecodealliance/preview2-shim/dist/browser \
 	  $(JCO_DIR)/node_modules/@bytecodealliance/preview2-shim/dist/common $(WEB)/shim/
-	cp web/index.html web/app.js $(WEB)/
+	cp $(PAGE)/index.html $(PAGE)/pick.js $(PAGE)/app.js $(WEB)/
 	@echo "build/web is ready: serve it with any static file server, e.g. python3 -m http.server -d build/web"
 JCO_SERVE = node $(JCO_RUN_ARGS) --wasm-max-mem-pages=$(shell echo $$(( $(SERVE_MEMORY) / 65536 ))) \
   jco/serve.mjs $(JCO_DIR)/node_modules
 
 serve: $(WASM)
-	if [ "$(HOST)" = jco ]; then $(MAKE) -s serve-wasm SERVE_WASM=$(WASM); \
-	elif command -v spin >/dev/null && [ -z "$(SERVE_MODEL)" ]; then $(MAKE) -s $(SPIN_WASM) && \
-	  spin up --listen 127.0.0.1:$(PORT) $(SETTINGS_ENV); \
-	else $(MAKE) -s serve-wasm SERVE_WASM=$(WASM); fi
+	if [ "$(SERVE_RUNTIME)" = spin ]; then \
+	  command -v spin >/dev/null || { echo "RUNTIME=spin needs the spin CLI on PATH" >&2; exit 1; }; \
+	  [ -z "$(SERVE_MODEL)" ] || { echo "SERVE_MODEL is for RUNTIME=wasmtime or jco; Spin serves spin.toml's files" >&2; exit 1; }; \
+	  $(MAKE) -s $(SPIN_WASM) && spin up --listen 127.0.0.1:$(PORT) $(SETTINGS_ENV); \
+	else $(MAKE) -s serve-wasm SERVE_WASM=$(WASM) RUNTIME=$(SERVE_RUNTIME); fi
 
-# Serves SERVE_WASM as it is, with serve's grants (the sandbox tests serve a probe this way).
-serve-wasm: $(if $(filter jco,$(HOST)),$(JCO_DIR)/.installed)
-ifeq ($(HOST),jco)
+# Serves SERVE_WASM as it is, with serve's grants (the sandbox tests serve a probe this way):
+# RUNTIME=jco with jco, else with wasmtime serve.
+serve-wasm: $(if $(filter jco,$(SERVE_RUNTIME)),$(JCO_DIR)/.installed)
+ifeq ($(SERVE_RUNTIME),jco)
 	jco/transpile.sh $(SERVE_WASM) $(call jco-out,$(SERVE_WASM)) --instantiation sync
 	$(JCO_SERVE) $(call jco-out,$(SERVE_WASM))/$(basename $(notdir $(SERVE_WASM))).js $(PORT) $(SERVE_GRANTS)
 else
@@ -184,9 +199,14 @@ bench: $(WASM) $(MODEL)
 
 # Debian's Chromium for the page test (Playwright drives it; no browser download).
 build/.chromium:
-	command -v chromium >/dev/null || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	tools/apt-install.sh browser
 	mkdir -p build && touch $@
+
+# The tests that need no component, server or browser (pytest -m native; pyproject.toml).
+check: venv model
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(PY) -m pytest -q -m native
 
 test: venv wasi-deps component spin-component model jco web build/.chromium
 	$(PY) -m pytest -q tests

@@ -127,7 +127,7 @@ def targets(res, ort_web_ms=None):
             f"(target <= {TARGET_RATIO}x)")
     found = [{"target": "harness-photo", "model": "embedded", "met": ratio <= TARGET_RATIO, "value": ratio, "text": text}]
     e2e = None if ort_web_ms is None else res["vga_post_ms"] / ort_web_ms
-    text = (f"POST /predict of a 640x480 JPEG through make serve = "
+    text = ("POST /predict of a 640x480 JPEG through make serve = "
             + (f"{e2e:.2f}x" if e2e else "?") + f" onnxruntime-web's bare inference (target <= {TARGET_E2E_ORT_WEB}x)")
     found.append({"target": "e2e-ort-web", "model": "embedded", "met": None if e2e is None else e2e <= TARGET_E2E_ORT_WEB,
                   "value": e2e, "text": text})

@@ -49,8 +49,6 @@ def evaluate_targets(res):
     targets = []
     inf = res["inference"]
     for name in res["models"]:
-        comp = inf.get("component", {}).get("models", {}).get(name)
-        web = inf.get("ort-web", {}).get("models", {}).get(name)
         targets += inference_targets(name, inf)
         for key, load in cases_of(res.get("load", {}), name):
             if "error" in load:

@@ -11,8 +11,8 @@ methods (and as a CORS preflight: cors.py, which also adds the CORS headers to e
 Every answer carries an `x-request-id`: the client's own when it sent a usable one, else a
 fresh one.
 
-Errors are JSON {"error": ...}: the status errors.POLICY gives the failure (400 bad request or
-undecodable image, 415 known but unsupported format, 422 image over the pixel limit, 503 model
+Errors are JSON {"error": ...} with the status errors.policy gives the failure (400 bad request
+or undecodable image, 415 known but unsupported format, 422 image over the pixel limit, 503 model
 unavailable, bad settings or out of memory), or an HttpError's own: 404 unknown route or model,
 405 wrong method (with Allow), 408 body not received in time, 413 body over the max_body_bytes
 setting. A 500 is a bug: the body says only that, the traceback goes to stderr with the request id.
@@ -20,7 +20,7 @@ setting. A 500 is a bug: the body says only that, the traceback goes to stderr w
 import sys
 import traceback
 
-import classifier
+import instance
 import cors
 import errors
 import oip
@@ -41,7 +41,7 @@ def healthz(request):
 
 
 def model_info(request):
-    return json_response(200, classifier.get().info())
+    return json_response(200, instance.get().info())
 
 
 ROUTES = {
@@ -89,15 +89,14 @@ def handle(request):
     try:
         extra = cors.headers(request)  # first: errors reach allowed origins' scripts too
         response = dispatch(request)
-    except HttpError as e:
-        response = json_response(e.status, {"error": str(e)}, e.headers)
     except Exception as e:
-        status, _, message = errors.policy(e)
-        if status == 500:
-            print(f"500 on {request.method} {request.path[:200]} (request {request.id}):\n{traceback.format_exc()}",
+        failure = errors.policy(e)
+        message = failure.message
+        if failure.is_bug:
+            print(f"500 on {request.method} {echo(request.path)} (request {request.id}):\n{traceback.format_exc()}",
                   file=sys.stderr)
             message = f"internal error (details in the server log, request {request.id})"
-        response = json_response(status, {"error": message})
+        response = json_response(failure.status, {"error": message}, failure.headers)
     response.headers += [("x-request-id", request.id), *extra]
     response.send_body = request.method != "HEAD"
     return response

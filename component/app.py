@@ -1,5 +1,5 @@
 """The classifier component: wasi:http requests and typed `classify` calls, both served by
-one numpy engine and Pillow, inside the sandbox.
+one ONNX engine (XNNPACK kernels inside, numpy reference) and Pillow, inside the sandbox.
 
 componentize-py imports this module at build time and snapshots the result, so everything the
 component will ever run is imported here: numpy's submodules and Pillow's format plugins load
@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from PIL import Image
 
 import api
-import classifier
+import instance
 import errors
 import wit_world
 from componentize_py_types import Err
@@ -21,9 +21,8 @@ from wit_world.imports.wasi_http_types import IncomingRequest, ResponseOutparam
 
 Image.init()
 
-# errors.POLICY's WIT cases -> the generated variant classes ("not-an-image" -> Error_NotAnImage).
-WIT_ERRORS = {case: getattr(wit, "Error_" + case.title().replace("-", ""))
-              for case in [row[2] for row in errors.POLICY] + [errors.INTERNAL[1]]}
+# The WIT error cases -> the generated variant classes ("not-an-image" -> Error_NotAnImage).
+WIT_ERRORS = {case: getattr(wit, "Error_" + case.title().replace("-", "")) for case in errors.WIT_CASES}
 
 
 class IncomingHandler(wit_world.exports.IncomingHandler):
@@ -33,19 +32,19 @@ class IncomingHandler(wit_world.exports.IncomingHandler):
 
 @contextmanager
 def typed_errors():
-    """Maps failures to the interface's error variants (errors.POLICY): an exception escaping
+    """Maps failures to the interface's error variants (errors.policy): an exception escaping
     an export would trap and kill the instance."""
     try:
         yield
     except Exception as e:
-        _, case, message = errors.policy(e)
-        if case == errors.INTERNAL[1]:
+        failure = errors.policy(e)
+        if failure.is_bug:
             traceback.print_exc()
-        raise Err(WIT_ERRORS[case](message))
+        raise Err(WIT_ERRORS[failure.case](failure.message)) from None
 
 
 def ranked(image, top_k):
-    predictions, _ = classifier.get().classify(image, top_k)
+    predictions, _ = instance.get().classify(image, top_k)
     return [wit.Prediction(p["index"], p["label"], p["score"]) for p in predictions]
 
 
@@ -69,9 +68,9 @@ class Classify(wit_world.exports.Classify):
 
     def model_info(self):
         with typed_errors():
-            info = classifier.get().info()
+            info = instance.get().info()
             return wit.ModelDescription(info["name"], info["input_size"], info["num_classes"],
                                         info["parameters"], info["sha256"], sorted(info["op_counts"].items()))
 
 
-classifier.preload()  # the last thing imported and allocated: see classifier.preload
+instance.preload()  # the last thing imported and allocated: see instance.preload

@@ -1,68 +1,18 @@
-"""The classifier of one instance: a model loaded once, then encoded images -> probabilities ->
-ranked classes, one image or a batch of them (score_batch, classify_batch) in one forward pass.
+"""Inference with a loaded model bundle: encoded images -> probabilities -> ranked classes, one
+image or a batch of them (score_batch, classify_batch) in one forward pass.
 
-Which model: the file the model_path setting names (MODEL_PATH; in a folder the host grants),
-loaded on first use; otherwise the model embedded at build time (`make component` snapshots the default
-model already planned, so a fresh instance, one per HTTP request on Spin and `wasmtime serve`,
-starts with it ready). Beside `NAME.onnx` an optional sidecar `NAME.json` gives the
-preprocessing (see preprocess.Preprocessing), a display name and the class labels (a list, or
-a file name in the same folder); ONNX metadata_props with the same keys are read when there is
-no sidecar.
+Which bundle an instance serves is instance.py's; how many images a request may carry is the
+API's (limits.py).
 """
-import hashlib
-import json
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 
-import engine
 import errors
 import preprocess
 import settings
-from errors import BadRequest, ModelUnavailable
-
-
-def read_settings(model_path, metadata):
-    """Sidecar JSON beside the model, else the ONNX metadata_props (values as JSON), else {}."""
-    sidecar = model_path.with_suffix(".json")
-    if sidecar.exists():
-        return json.loads(sidecar.read_text())
-    found = {}
-    for key, value in metadata.items():
-        try:
-            found[key] = json.loads(value)
-        except ValueError:
-            found[key] = value
-    return found
-
-
-def read_labels(labels, folder, count):
-    """Class names from a list or a one-per-line file; `class N` where there are none."""
-    if isinstance(labels, str):
-        labels = (folder / labels).read_text().splitlines()
-    labels = list(labels or [])
-    if labels and len(labels) != count:
-        raise ModelUnavailable(f"{len(labels)} labels for a model with {count} classes")
-    return labels or [f"class {i}" for i in range(count)]
-
-
-def read_file(path):
-    """The file's bytes in a bytearray (mutable, so they can be zeroed once used)."""
-    with open(path, "rb") as f:
-        data = bytearray(os.fstat(f.fileno()).st_size)
-        f.readinto(data)
-    return data
-
-
-def check_batch(count):
-    """BadRequest unless 1 <= count <= settings.max_batch images (one request's batch)."""
-    if count < 1:
-        raise BadRequest("no image in the request")
-    limit = settings.get().max_batch
-    if count > limit:
-        raise BadRequest(f"{count} images in one request; the limit is {limit} (MAX_BATCH)")
+from errors import BadRequest
+from model_bundle import Bundle
 
 
 def softmax(logits):
@@ -73,41 +23,15 @@ def softmax(logits):
 
 class Classifier:
     def __init__(self, model_path, source="file"):
-        started = time.perf_counter()
-        self.source = source
-        self.path = Path(model_path)
-        try:
-            data = read_file(self.path)
-            self.model = engine.load_model(data)
-        except OSError as e:
-            raise ModelUnavailable(f"cannot read model {self.path}: {e.strerror}") from None
-        except engine.ModelError as e:
-            raise ModelUnavailable(f"model {self.path}: {e}") from None
-        # Hashing 19 MB takes ~45 ms inside the component, a third of a load per instance:
-        # done at build time for an embedded model, else when GET /model first asks.
-        self._sha256 = hashlib.sha256(data).hexdigest() if source == "embedded" else None
-        # The plan holds no view of the file's bytes. Zeroed, their freed memory costs nothing
-        # in the build-time snapshot of an embedded model (which stores non-zero pages only).
-        np.frombuffer(data, np.uint8).fill(0)
-        self.num_classes = int(self.model.output_shape[-1])
-        try:
-            sidecar = read_settings(self.path, self.model.info.get("metadata", {}))
-            self.prep = preprocess.Preprocessing.from_settings(sidecar)
-            self.labels = read_labels(sidecar.get("labels"), self.path.parent, self.num_classes)
-        except (OSError, TypeError, ValueError) as e:  # a broken sidecar or labels file
-            raise ModelUnavailable(f"settings of {self.path}: {e}") from None
-        self.name = sidecar.get("name", self.path.stem)
-        # The default model ends in logits; a graph that ends in Softmax already gives scores.
-        self.outputs_probabilities = self.model.info["output_op"] == "Softmax"
-        self.load_ms = (time.perf_counter() - started) * 1000
+        self.bundle = Bundle(model_path, source)
+        self.model, self.name, self.num_classes = self.bundle.model, self.bundle.name, self.bundle.num_classes
 
     def score_batch(self, images):
         """Encoded images -> (for each, its probabilities (classes,) float64 or the failure that
-        stopped it (errors.POLICY's 4xx: not an image, too large...), timings in ms).
+        stopped it (errors.policy's 4xx: not an image, too large...), timings in ms).
 
         The decodable images run as one forward pass of batch N when the model's batch dimension
         is symbolic, else in passes of its fixed batch (the last one padded)."""
-        check_batch(len(images))
         t0 = time.perf_counter()
         inputs = [self._input(data) for data in images]
         tensors = [x for x in inputs if not isinstance(x, Exception)]
@@ -120,9 +44,9 @@ class Classifier:
     def _input(self, data):
         """One image's input tensor (1, 3, S, S), or the client-side failure that stops it."""
         try:
-            return preprocess.preprocess(data, self.prep, settings.get().max_pixels)
+            return preprocess.preprocess(data, self.bundle.prep, settings.get().max_pixels)
         except Exception as e:
-            if errors.policy(e)[0] >= 500:  # out of memory, a bug: the whole request fails
+            if errors.policy(e).status >= 500:  # out of memory, a bug: the whole request fails
                 raise
             return e
 
@@ -136,12 +60,12 @@ class Classifier:
                 chunk = np.concatenate([chunk, np.zeros((step - len(chunk), *chunk.shape[1:]), np.float32)])
             logits.append(self.model.run(chunk)[:len(x) - start])
         logits = np.concatenate(logits).astype(np.float64)
-        return logits if self.outputs_probabilities else softmax(logits)
+        return logits if self.bundle.outputs_probabilities else softmax(logits)
 
     def rank(self, scores, top_k):
         """Probabilities (classes,) -> the top_k predictions, best first."""
         ranked = np.argsort(-scores, kind="stable")[:top_k]
-        return [{"index": int(i), "label": self.labels[i], "score": float(scores[i])} for i in ranked]
+        return [{"index": int(i), "label": self.bundle.labels[i], "score": float(scores[i])} for i in ranked]
 
     def classify_batch(self, images, top_k):
         """Encoded images -> (for each, its top_k predictions or its failure, timings in ms);
@@ -159,57 +83,5 @@ class Classifier:
             raise result
         return result, timings
 
-    @property
-    def sha256(self):
-        """Of the model file (for a file model: as it is when first asked)."""
-        if self._sha256 is None:
-            self._sha256 = hashlib.sha256(read_file(self.path)).hexdigest()
-        return self._sha256
-
     def info(self):
-        return {
-            "name": self.name,
-            "source": self.source,
-            "path": str(self.path) if self.source == "file" else None,
-            "sha256": self.sha256,
-            "input_size": self.prep.input_size,
-            "num_classes": self.num_classes,
-            "parameters": self.model.info["parameters"],
-            "op_counts": self.model.info["op_counts"],
-            "preprocessing": self.prep.settings(),
-            "load_ms": round(self.load_ms, 1),
-        }
-
-
-def load_embedded():
-    """The model of the build-time snapshot, when `make component` embedded one."""
-    try:
-        import embedded_model
-    except ImportError:
-        return None
-    return Classifier(embedded_model.PATH, source="embedded")
-
-
-_embedded = None  # set by preload()
-_from_file = None
-
-
-def preload():
-    """Loads the embedded model into this (build-time) interpreter. app.py calls it after all
-    its imports: what is allocated after the load lands in the model file's freed, zeroed
-    memory, and every page it dirties there is stored in the snapshot."""
-    global _embedded
-    _embedded = load_embedded()
-
-
-def get():
-    """This instance's classifier: MODEL_PATH's model (loaded on first use) or the embedded one."""
-    global _from_file
-    path = settings.get().model_path
-    if path:
-        if _from_file is None:
-            _from_file = Classifier(path)
-        return _from_file
-    if _embedded is None:
-        raise ModelUnavailable("no model: this build embeds none and MODEL_PATH is not set")
-    return _embedded
+        return self.bundle.info()

@@ -1,9 +1,14 @@
 """What can go wrong with a request, and how each front end says so.
 
-POLICY is the one table: each failure's HTTP status (api.py) and its case of the typed
-interface's `error` variant (wit/classifier.wit, app.py). The first row whose class matches
-wins, so subclasses come first. Anything not in the table is a bug: HTTP 500, `internal`.
+policy(error) is the one lookup: a Failure with the HTTP status (api.py), the case of the typed
+interface's `error` variant (wit/classifier.wit, app.py), the message and the headers. An
+HttpError (web.py: 404, 405, 408, 413) carries its own status and headers; the other failures
+go by POLICY, where the first row whose class matches wins (subclasses first). Anything else is
+a bug: HTTP 500, `internal`.
 """
+from dataclasses import dataclass
+
+from web import HttpError
 
 
 class BadRequest(ValueError):
@@ -30,25 +35,51 @@ class BadSettings(RuntimeError):
     """A setting (settings.py: Spin variable or environment variable) does not parse."""
 
 
+@dataclass(frozen=True)
+class Failure:
+    status: int             # HTTP
+    case: str               # the WIT error case
+    message: str
+    headers: tuple = ()     # extra HTTP headers, e.g. a 405's allow
+
+    @property
+    def is_bug(self):
+        return self.case == INTERNAL_CASE
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: type
+    status: int
+    case: str
+    default: str            # the message when the exception has none
+
+
 POLICY = (
-    # failure            HTTP  WIT error case        message when the exception has none
-    (BadRequest,          400, "bad-request",        "bad request"),
-    (UnsupportedFormat,   415, "unsupported-format", "unsupported image format"),
-    (BadImage,            400, "not-an-image",       "not an image"),
-    (ImageTooLarge,       422, "image-too-large",    "image too large"),
-    (ModelUnavailable,    503, "bad-model",          "model unavailable"),
+    Rule(BadRequest, 400, "bad-request", "bad request"),
+    Rule(UnsupportedFormat, 415, "unsupported-format", "unsupported image format"),
+    Rule(BadImage, 400, "not-an-image", "not an image"),
+    Rule(ImageTooLarge, 422, "image-too-large", "image too large"),
+    Rule(ModelUnavailable, 503, "bad-model", "model unavailable"),
     # The WIT has no configuration case; like a bad model, the instance cannot serve until
     # the host's configuration is fixed.
-    (BadSettings,         503, "bad-model",          "bad settings"),
+    Rule(BadSettings, 503, "bad-model", "bad settings"),
     # The instance's memory cap was reached: the host should not reuse this instance.
-    (MemoryError,         503, "out-of-memory",      "the instance ran out of memory on this request"),
+    Rule(MemoryError, 503, "out-of-memory", "the instance ran out of memory on this request"),
 )
-INTERNAL = (500, "internal")
+INTERNAL_CASE = "internal"
+# Every WIT error case a failure can map to (app.py binds each to its generated class).
+WIT_CASES = tuple(dict.fromkeys([rule.case for rule in POLICY] + [INTERNAL_CASE]))
 
 
 def policy(error):
-    """(HTTP status, WIT case, message) for an exception; (500, "internal", ...) if unknown."""
-    for kind, status, case, default in POLICY:
-        if isinstance(error, kind):
-            return status, case, str(error) or default
-    return (*INTERNAL, f"{type(error).__name__}: {error}")
+    """The Failure an exception is: its HTTP status, WIT case, message and headers."""
+    if isinstance(error, HttpError):
+        # The typed interface has no route or transport cases: there a client's HTTP failure
+        # (4xx) is a bad request.
+        case = "bad-request" if error.status < 500 else INTERNAL_CASE
+        return Failure(error.status, case, str(error), tuple(error.headers))
+    for rule in POLICY:
+        if isinstance(error, rule.kind):
+            return Failure(rule.status, rule.case, str(error) or rule.default)
+    return Failure(500, INTERNAL_CASE, f"{type(error).__name__}: {error}")

@@ -17,6 +17,7 @@ from wit_world.imports.wasi_http_types import (
 import api
 import errors
 import settings
+from web import decimal
 
 METHODS = {Method_Get: "GET", Method_Head: "HEAD", Method_Post: "POST", Method_Put: "PUT",
            Method_Delete: "DELETE", Method_Connect: "CONNECT", Method_Options: "OPTIONS",
@@ -37,7 +38,7 @@ def incoming_request(request: IncomingRequest):
 
 def declared_length(headers):
     values = headers.get("content-length", [])
-    return int(values[0]) if values and values[0].isdigit() else None
+    return decimal(values[0]) if values else None
 
 
 def read_body(request: IncomingRequest, headers, limit):

@@ -13,13 +13,14 @@ form-data; name=...`, a repeated header or parameter, a Content-Transfer-Encodin
 
 Not the stdlib's `email` parser (CPython 3.14 has no `cgi` any more): it is lenient by design,
 so a truncated or malformed body still parses into something (the damage becomes a "defect" on
-the message, not an error), and it decodes every header through email.policy machinery; on a
-10 MB two-file body it took ~45x the time of this parser natively (600 ms against 13 ms).
+the message, not an error), and it decodes every header through email.policy machinery, which
+made it much slower on large forms (docs/performance.md).
 """
 import re
 from dataclasses import dataclass
 
 from errors import BadRequest
+from web import echo
 
 TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"  # RFC 9110 token
 VALUE = rf'{TOKEN}|"(?:[^"\\\r\n]|\\.)*"'  # a token or a quoted string
@@ -51,15 +52,15 @@ def header_value(text, what):
     """'form-data; name="a"' -> ("form-data", {"name": "a"}), names lower-cased, quotes undone."""
     head = HEAD.match(text)
     if not head:
-        raise BadRequest(f"malformed {what}: {text[:80]!r}")
+        raise BadRequest(f"malformed {what}: {echo(text)}")
     params, pos = {}, head.end()
     while pos < len(text):
         param = PARAM.match(text, pos)
         if not param:
-            raise BadRequest(f"malformed parameters in {what}: {text[:80]!r}")
+            raise BadRequest(f"malformed parameters in {what}: {echo(text)}")
         name, value = param.group(1).lower(), param.group(2)
         if name in params:
-            raise BadRequest(f"parameter {name!r} repeated in {what}")
+            raise BadRequest(f"parameter {echo(name)} repeated in {what}")
         if value.startswith('"'):
             value = re.sub(r"\\(.)", r"\1", value[1:-1])
         params[name], pos = value, param.end()
@@ -72,7 +73,7 @@ def boundary_of(content_type):
     if boundary is None:
         raise BadRequest("multipart/form-data without a boundary parameter in its Content-Type")
     if not BOUNDARY.fullmatch(boundary):
-        raise BadRequest(f"multipart boundary {boundary[:80]!r} is not 1 to 70 allowed characters")
+        raise BadRequest(f"multipart boundary {echo(boundary)} is not 1 to 70 allowed characters")
     return boundary.encode()
 
 
@@ -80,12 +81,13 @@ def part_headers(block):
     """A part's header block (lines joined by CRLF) -> {lower-case name: value}."""
     headers = {}
     for line in block.split(b"\r\n") if block else []:
-        match = HEADER_LINE.fullmatch(line.decode("utf-8", "replace"))
+        text = line.decode("utf-8", "replace")
+        match = HEADER_LINE.fullmatch(text)
         if not match:
-            raise BadRequest(f"malformed header line in a multipart part: {line[:80]!r}")
+            raise BadRequest(f"malformed header line in a multipart part: {echo(text)}")
         name = match.group(1).lower()
         if name in headers:
-            raise BadRequest(f"header {name!r} repeated in a multipart part")
+            raise BadRequest(f"header {echo(name)} repeated in a multipart part")
         headers[name] = match.group(2)
     return headers
 
@@ -98,7 +100,7 @@ def make_part(headers, data):
         raise BadRequest("a multipart part is not `Content-Disposition: form-data; name=...`")
     encoding = headers.get("content-transfer-encoding", "binary").lower()
     if encoding not in TRANSFER_ENCODINGS:
-        raise BadRequest(f"Content-Transfer-Encoding {encoding[:40]!r} is not supported; send the bytes as they are")
+        raise BadRequest(f"Content-Transfer-Encoding {echo(encoding)} is not supported; send the bytes as they are")
     name, filename = (HTML_ESCAPES.sub(lambda m: chr(int(m.group(1), 16)), v) if v is not None else None
                       for v in (params["name"], params.get("filename")))
     return Part(name, filename, headers.get("content-type"), data)

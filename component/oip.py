@@ -12,11 +12,11 @@
 
 Errors are {"error": "..."}: 400 for a malformed request (oip_codec), 404 for another model name
 or version, and an image that does not decode fails the whole request with its element named,
-with the status errors.POLICY gives (400 not an image, 415 unsupported format, 422 too large).
+with the status errors.policy gives (400 not an image, 415 unsupported format, 422 too large).
 """
 import numpy as np
 
-import classifier
+import instance
 import oip_codec
 import settings
 from errors import BadRequest
@@ -29,7 +29,7 @@ SERVER = {"name": "image-classifier", "version": "0.2.0", "extensions": ["binary
 
 def model_of(request):
     """The classifier the path names ({name}, optional {version}); 404 for any other."""
-    loaded = classifier.get()
+    loaded = instance.get()
     name, version = request.params["name"], request.params.get("version", VERSION)
     if name != loaded.name:
         raise HttpError(404, f"unknown model {echo(name)}; this server serves {loaded.name!r}")
@@ -47,7 +47,7 @@ def live(request):
 
 
 def ready(request):
-    classifier.get()  # a model that does not load: 503 (errors.POLICY)
+    instance.get()  # a model that does not load: 503 (errors.policy)
     return json_response(200, {"ready": True})
 
 
@@ -77,7 +77,7 @@ def infer(request):
     lengths = request.headers.get("inference-header-content-length", [])
     if len(lengths) > 1:
         raise BadRequest("Inference-Header-Content-Length is given more than once")
-    call = oip_codec.read_request(body, lengths[0] if lengths else None)
+    call = oip_codec.read_request(body, lengths[0] if lengths else None, settings.get().max_batch)
     scores, _ = loaded.score_batch(call.images)
     for i, result in enumerate(scores):
         if isinstance(result, Exception):  # the whole request fails, naming the element

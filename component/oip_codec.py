@@ -11,7 +11,7 @@ OpenVINO Model Server's JSON image examples send base64 too.
 
 Everything a client declares is checked against what it sent: the head's length and
 binary_data_size against the body, each element's length against what remains, the number of
-elements against the shape (and settings.max_batch). Any mismatch, a wrong name, datatype or
+elements against the shape (and the max_batch setting, which oip.py passes). Any mismatch, a wrong name, datatype or
 shape, a JSON head that does not parse, or what this server does not implement (shared memory)
 is errors.BadRequest saying which.
 
@@ -27,9 +27,9 @@ import binascii
 import json
 from dataclasses import dataclass
 
-import classifier
+import limits
 from errors import BadRequest
-from web import Response, echo
+from web import Response, decimal, echo
 
 INPUT, OUTPUT = "image", "probabilities"
 # Arrays and objects in one JSON head. A request for this model has a handful; the limit keeps
@@ -69,11 +69,12 @@ def split(body, declared):
     if declared is None:
         head, binary = body, memoryview(b"")
     else:
-        if not (declared.isascii() and declared.isdigit()):
+        length = decimal(declared)
+        if length is None:
             raise BadRequest(f"Inference-Header-Content-Length must be a number of bytes, got {echo(declared)}")
-        if int(declared) > len(body):
+        if length > len(body):
             raise BadRequest(f"Inference-Header-Content-Length is {declared}, but the body has {len(body)} bytes")
-        head, binary = body[:int(declared)], memoryview(body)[int(declared):]
+        head, binary = body[:length], memoryview(body)[length:]
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError:
@@ -84,7 +85,7 @@ def split(body, declared):
     try:
         return json.loads(text), binary
     except (ValueError, RecursionError) as e:
-        raise BadRequest(f"the inference request's JSON does not parse: {str(e)[:200]}") from None
+        raise BadRequest(f"the inference request's JSON does not parse: {echo(str(e))}") from None
 
 
 def binary_elements(data, count):
@@ -122,7 +123,7 @@ def json_elements(data, count):
     return images
 
 
-def read_images(inputs, binary, declared):
+def read_images(inputs, binary, declared, max_batch):
     if len(expect(inputs, list, '"inputs"')) != 1:
         raise BadRequest(f"the model has one input, {INPUT!r}; the request gives {len(inputs)}")
     tensor = expect(inputs[0], dict, "an input")
@@ -133,7 +134,7 @@ def read_images(inputs, binary, declared):
     shape = expect(tensor.get("shape"), list, f"the shape of input {INPUT!r}")
     if len(shape) != 1 or not isinstance(shape[0], int) or isinstance(shape[0], bool) or shape[0] < 0:
         raise BadRequest(f"input {INPUT!r} has shape {shown(shape)}; send [N] for N encoded images")
-    classifier.check_batch(shape[0])
+    limits.check_batch(shape[0], max_batch)
     params = expect(tensor.get("parameters", {}), dict, f"the parameters of input {INPUT!r}")
     if "shared_memory_region" in params:
         raise BadRequest("shared memory is not supported: send the images in the request")
@@ -167,15 +168,16 @@ def read_output(outputs, binary_default):
     return Output(expect(params.get("binary_data", binary_default), bool, "binary_data"), classes)
 
 
-def read_request(body, declared):
-    """An inference request's body (and its Inference-Header-Content-Length, or None) -> Call."""
+def read_request(body, declared, max_batch):
+    """An inference request's body (and its Inference-Header-Content-Length, or None) -> Call;
+    BadRequest for more than max_batch images."""
     head, binary = split(body, declared)
     expect(head, dict, "the inference request")
     if "id" in head:
         expect(head["id"], str, '"id"')
     params = expect(head.get("parameters", {}), dict, '"parameters"')
     binary_default = expect(params.get("binary_data_output", False), bool, "binary_data_output")
-    return Call(head.get("id"), read_images(head.get("inputs"), binary, declared),
+    return Call(head.get("id"), read_images(head.get("inputs"), binary, declared, max_batch),
                 read_output(head.get("outputs"), binary_default))
 
 

@@ -6,15 +6,16 @@
 A form's files are its parts with a filename (`curl -F image=@cat.jpg`, <input type="file">),
 whatever their field names; an empty file input (no file chosen) is skipped. A `top_k` field
 overrides the query's; other fields are ignored. Several files run as one batch
-(classifier.classify_batch), and each entry of "results" is {"filename", "predictions"} or, for
+(classifier.Classifier.classify_batch), and each entry of "results" is {"filename", "predictions"} or, for
 a file that does not decode, {"filename", "error", "status"} (the status it would have alone):
 one bad file does not fail the others, and the answer is a 200.
 """
 import time
 from urllib.parse import parse_qs
 
-import classifier
+import instance
 import errors
+import limits
 import multipart
 import settings
 from web import echo, json_response
@@ -39,7 +40,7 @@ def predict(request):
         return predict_form(data, content_type, top_k, started)
     if not data:
         raise errors.BadRequest("empty body: send the image file as the request body")
-    loaded = classifier.get()
+    loaded = instance.get()
     predictions, timings = loaded.classify(data, top_k)
     return answer(loaded, {"predictions": predictions}, timings, started)
 
@@ -51,7 +52,8 @@ def predict_form(data, content_type, top_k, started):
     top_k = parse_top_k(fields) if fields else top_k
     if not files:
         raise errors.BadRequest("the form has no file: send the image as a file field (curl -F image=@cat.jpg)")
-    loaded = classifier.get()
+    limits.check_batch(len(files), settings.get().max_batch)
+    loaded = instance.get()
     results, timings = loaded.classify_batch([f.data for f in files], top_k)
     if len(files) == 1:  # the same answer as the image sent as the body
         if isinstance(results[0], Exception):
@@ -60,8 +62,8 @@ def predict_form(data, content_type, top_k, started):
     entries = []
     for part, result in zip(files, results):
         if isinstance(result, Exception):
-            status, _, message = errors.policy(result)
-            entries.append({"filename": part.filename, "error": message, "status": status})
+            failure = errors.policy(result)
+            entries.append({"filename": part.filename, "error": failure.message, "status": failure.status})
         else:
             entries.append({"filename": part.filename, "predictions": result})
     return answer(loaded, {"results": entries}, timings, started)

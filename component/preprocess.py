@@ -9,7 +9,7 @@ Any bytes: whatever Pillow raises while it reads them (OSError, but also Overflo
 500: 400 not an image, 415 a known format this build cannot decode (formats.py), 422 over the
 pixel limit or needing more memory than the instance has.
 
-Memory is bounded by design: at most settings.MAX_PIXELS pixels of at most 4 bytes (Pillow's
+Memory is bounded by design: at most the max_pixels setting's pixels of at most 4 bytes (Pillow's
 widest modes), so the decoded image is <= 160 MB; the conversion to RGB makes one RGB copy
 (none for RGB), band by band, so a mode's own conversion (alpha over white, 16-bit samples,
 L*a*b*) never holds more than a band of temporaries. The resize does exactly what torchvision
@@ -27,7 +27,7 @@ from PIL import ExifTags, Image, UnidentifiedImageError
 import colors
 import formats
 from errors import BadImage, ImageTooLarge, UnsupportedFormat
-from settings import MAX_PIXELS
+from settings import DEFAULTS
 
 # Modes holding more than 8 bits per sample, scaled to 8 bits by their full (16-bit) range.
 WIDE_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
@@ -101,7 +101,7 @@ def reading(image, doing):
         raise BadImage(f"{doing}: {message[:MAX_MESSAGE]}") from None
 
 
-def open_image(data, max_pixels=MAX_PIXELS):
+def open_image(data, max_pixels=DEFAULTS.max_pixels):
     """Reads only the header and refuses what cannot be decoded: a not yet decoded image."""
     with reading(None, "damaged image header"):
         try:
@@ -218,7 +218,7 @@ def to_tensor(image, prep):
     return np.ascontiguousarray(pixels.transpose(2, 0, 1)[np.newaxis])  # (1, 3, S, S)
 
 
-def to_model_image(data, prep, max_pixels=MAX_PIXELS):
+def to_model_image(data, prep, max_pixels=DEFAULTS.max_pixels):
     """Encoded image bytes -> the RGB (S, S) image the model sees."""
     image = open_image(data, max_pixels)
     scale = prep.resize / min(image.size)
@@ -230,6 +230,6 @@ def to_model_image(data, prep, max_pixels=MAX_PIXELS):
     return resize_and_crop(rgb, plan, prep)
 
 
-def preprocess(data, prep, max_pixels=MAX_PIXELS):
+def preprocess(data, prep, max_pixels=DEFAULTS.max_pixels):
     """Encoded image bytes -> model input (1, 3, S, S) float32."""
     return to_tensor(to_model_image(data, prep, max_pixels), prep)

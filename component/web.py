@@ -13,7 +13,7 @@ MAX_ECHO = 80  # characters of a client's path, method or name quoted back in an
 
 
 class HttpError(Exception):
-    """A failure with its own HTTP status (404, 405, 408, 413...); the others go by errors.POLICY."""
+    """A failure with its own HTTP status (404, 405, 408, 413...); errors.policy reads it."""
 
     def __init__(self, status, message, headers=()):
         super().__init__(message)
@@ -66,6 +66,12 @@ def request_id(given):
     if given and len(given) <= 128 and given.isascii() and given.isprintable():
         return given
     return os.urandom(16).hex()
+
+
+def decimal(text):
+    """The value of a decimal integer header or setting ("42"), or None: ASCII digits only, since
+    str.isdigit also accepts "²" and "١٢", which int() refuses or reads as 12."""
+    return int(text) if text and text.isascii() and text.isdigit() else None
 
 
 def echo(text):

@@ -120,7 +120,7 @@ def _ticks(seconds):
     return max(1, round(seconds / TICK_SECONDS))
 
 
-_tickers = set()
+_tickers: set = set()
 
 
 def _start_ticker(engine):

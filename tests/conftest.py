@@ -16,6 +16,27 @@ from tools.probe import SITE, Probe, ProbeError, probe_wasm  # noqa: E402,F401
 # Tests that start servers of their own import these from here.
 from tools.served import STARTUP_SECONDS, free_port  # noqa: E402,F401
 
+# Every test is one of these kinds (pytest -m KIND; pyproject.toml declares them): marked by
+# its module's `pytestmark`, its own mark, or here by the fixtures it uses (directly or through
+# others); a test with none of them is native. `make check` runs the native ones.
+KIND_OF_FIXTURE = {
+    "browser_page": "browser",
+    "server": "served", "served_probe": "served", "cors_server": "served",
+    "probe": "component", "runtime": "component", "harness": "component", "inside": "component",
+    "component_codecs": "component", "figures": "component",
+}
+KINDS = ("browser", "served", "component", "native")  # the first that applies
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        marked = {m.name for m in item.iter_markers() if m.name in KINDS}
+        kinds = marked | {kind for name, kind in KIND_OF_FIXTURE.items() if name in item.fixturenames}
+        kind = next((k for k in KINDS if k in kinds), "native")
+        if kind not in marked:
+            item.add_marker(kind)
+
+
 WASM = ROOT / "build" / "classifier.wasm"
 SPIN_WASM = ROOT / "build" / "classifier-spin.wasm"  # the same app, also reading Spin variables
 MODEL = ROOT / "build" / "models" / "efficientnet-lite0.onnx"
@@ -35,8 +56,8 @@ def probe():
     return Probe(Runtime(probe_wasm()))
 
 
-# The HTTP hosts every test of the `server` fixture runs on (README "Hosts"): wasmtime serve
-# (what `make serve` runs without a spin CLI) and jco in Node (`make serve HOST=jco`).
+# The HTTP hosts every test of the `server` fixture runs on (docs/performance.md, "The two HTTP runtimes compared"): wasmtime serve
+# (what `make serve` runs without a spin CLI) and jco in Node (`make serve RUNTIME=jco`).
 HOSTS = ("wasmtime", "jco")
 
 
@@ -53,7 +74,7 @@ class Server(str):
         return self.log.read_text(errors="replace")
 
 
-# Where jco differs in a way a test notices (README "Hosts"): such a test is a strict xfail on
+# Where jco differs in a way a test notices (docs/performance.md, "The two HTTP runtimes compared"): such a test is a strict xfail on
 # jco with the reason, through xfail_on().
 JCO_NODE_ANSWERS_SHORT_BODY = ("Node's HTTP parser answers a half-closed request whose body is shorter than its "
                                "Content-Length itself (400, no body), before the component's JSON 400")
@@ -84,7 +105,7 @@ def serving(*make_args, host="wasmtime"):
 
 @pytest.fixture(scope="session", params=HOSTS)
 def server(request):
-    """`make serve HOST=...` on a free port: the command users run, on each host in turn."""
+    """`make serve RUNTIME=...` on a free port: the command users run, on each host in turn."""
     with serving(host=request.param) as running:
         yield running
 
@@ -121,7 +142,7 @@ def browser_page(tmp_path_factory):
     skips) when Chromium or Playwright is missing."""
     if not CHROMIUM.exists():
         pytest.fail("Chromium not found at /usr/bin/chromium: install Debian's package with "
-                    "`apt-get update && apt-get install -y chromium`")
+                    "`tools/apt-install.sh browser`")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

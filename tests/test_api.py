@@ -9,6 +9,7 @@ from photos import CAT_CLASSES, CHELSEA_JPEG
 
 import api
 import errors
+import web
 
 
 @pytest.fixture(autouse=True)
@@ -82,11 +83,19 @@ def test_request_ids():
         assert answer("GET", "/healthz", headers={"x-request-id": bad})[1]["x-request-id"] != bad
 
 
+def status_and_case(error):
+    failure = errors.policy(error)
+    return failure.status, failure.case
+
+
 def test_the_policy_table_decides_statuses():
-    assert errors.policy(errors.UnsupportedFormat("AVIF"))[:2] == (415, "unsupported-format")
-    assert errors.policy(errors.BadImage("x"))[:2] == (400, "not-an-image")
-    assert errors.policy(MemoryError())[:2] == (503, "out-of-memory")
-    assert errors.policy(KeyError("k"))[:2] == (500, "internal")
+    assert status_and_case(errors.UnsupportedFormat("AVIF")) == (415, "unsupported-format")
+    assert status_and_case(errors.BadImage("x")) == (400, "not-an-image")
+    assert status_and_case(MemoryError()) == (503, "out-of-memory")
+    assert status_and_case(KeyError("k")) == (500, "internal")
+    # An HttpError keeps its status; the typed interface calls it a bad request, not a bug.
+    assert status_and_case(api.BodyTooLarge(1024)) == (413, "bad-request")
+    assert errors.policy(api.HttpError(405, "no", [("allow", "GET")])).headers == (("allow", "GET"),)
 
 
 def test_a_bug_is_a_500_with_the_request_id_and_a_traceback_in_the_log(monkeypatch, capsys):
@@ -99,3 +108,15 @@ def test_a_bug_is_a_500_with_the_request_id_and_a_traceback_in_the_log(monkeypat
     assert headers["x-request-id"] in result["error"]
     log = capsys.readouterr().err
     assert "KeyError: 'surprise'" in log and headers["x-request-id"] in log
+
+
+def test_integers_in_headers_and_settings_are_ascii_decimal(configure):
+    """One parser (web.decimal) for Content-Length, Inference-Header-Content-Length and the
+    settings: "²".isdigit() is True, but it is not a number of bytes."""
+    assert [web.decimal(t) for t in ["0", "42", "", "²", "\u0661\u0662", "-1", "1.5", " 7"]] == \
+        [0, 42, None, None, None, None, None, None]
+    require(MODEL)
+    configure(MODEL_PATH=str(MODEL))
+    answer = api.handle(api.Request("POST", "/v2/models/efficientnet-lite0/infer",
+                                    {"inference-header-content-length": ["²"]}, lambda limit: b"{}"))
+    assert answer.status == 400 and "must be a number of bytes" in json.loads(answer.body)["error"]

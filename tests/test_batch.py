@@ -1,16 +1,20 @@
 """classifier.score_batch natively: N images run as one forward pass of batch N when the
 model's batch dimension is symbolic, as N passes of 1 when the model fixes it at 1, with the
 same probabilities either way and as one image at a time; undecodable images are per-image
-failures; the cap on N."""
+failures; the cap on N, which the API checks before any image is decoded."""
+import base64
+import json
 import shutil
 
 import numpy as np
 import onnx
 import pytest
+import urllib3
 
 from conftest import MODEL, require
 from photos import ASTRONAUT_JPEG, CHELSEA_JPEG, COFFEE_JPEG, ROCKET_JPEG
 
+import api
 import classifier
 import errors
 
@@ -67,9 +71,15 @@ def test_undecodable_images_are_per_image_failures(symbolic, monkeypatch, config
     assert isinstance(ranked[0], errors.BadImage)
 
 
-def test_the_cap(symbolic, configure):
-    configure(MAX_BATCH="3")
-    with pytest.raises(errors.BadRequest, match="4 images in one request; the limit is 3"):
-        symbolic.score_batch(PHOTOS)
-    with pytest.raises(errors.BadRequest, match="no image"):
-        symbolic.score_batch([])
+def test_the_cap(configure):
+    require(MODEL)
+    configure(MODEL_PATH=str(MODEL), MAX_BATCH="3")
+    body, content_type = urllib3.encode_multipart_formdata([("image", (f"{i}.jpg", p)) for i, p in enumerate(PHOTOS)])
+    answer = api.handle(api.Request("POST", "/predict", {"content-type": [content_type]}, lambda limit: body))
+    assert answer.status == 400 and "4 images in one request; the limit is 3" in json.loads(answer.body)["error"]
+    for images, says in [(PHOTOS, "4 images in one request; the limit is 3"), ([], "no image")]:
+        head = {"inputs": [{"name": "image", "datatype": "BYTES", "shape": [len(images)],
+                            "data": [base64.b64encode(p).decode() for p in images]}]}
+        answer = api.handle(api.Request("POST", "/v2/models/efficientnet-lite0/infer", {},
+                                        lambda limit: json.dumps(head).encode()))
+        assert answer.status == 400 and says in json.loads(answer.body)["error"]

@@ -46,7 +46,7 @@ def test_classify_errors_are_typed(runtime):
     assert bad.tag == "not-an-image" and "not an image" in bad.payload
     missing = call(runtime, "classify", CHELSEA_JPEG, 5, model_path="/models/missing.onnx")
     assert missing.tag == "bad-model" and "missing.onnx" in missing.payload
-    # The same rule as HTTP's ?top_k=0 (errors.POLICY): a bad-request, not a silent 1.
+    # The same rule as HTTP's ?top_k=0 (errors.policy): a bad-request, not a silent 1.
     zero = call(runtime, "classify", CHELSEA_JPEG, 0)
     assert zero.tag == "bad-request" and "top_k" in zero.payload
     everything = call(runtime, "classify", CHELSEA_JPEG, 5000)

@@ -4,6 +4,7 @@ import dataclasses
 import re
 import tomllib
 
+import pytest
 import wasmtime
 import wasmtime.component as wc
 
@@ -22,6 +23,7 @@ def manifest():
     return tomllib.loads((ROOT / "spin.toml").read_text())
 
 
+@pytest.mark.component
 def test_spin_manifest_v2_serves_the_built_component_with_only_the_model_folder():
     require(SPIN_WASM, MODEL)
     spin = manifest()
@@ -61,12 +63,14 @@ def imports_of(wasm):
     return list(kind.imports(engine))
 
 
+@pytest.mark.component
 def test_component_is_a_plain_wasi_http_handler():
     require(WASM)
     imports = imports_of(WASM)
     assert imports and all(PORTABLE_IMPORTS.fullmatch(name) for name in imports), imports
 
 
+@pytest.mark.component
 def test_spin_build_adds_only_the_variables_interface():
     require(WASM, SPIN_WASM)
     assert sorted(imports_of(SPIN_WASM)) == sorted([*imports_of(WASM), SPIN_VARIABLES])
@@ -78,6 +82,7 @@ def _cached():
     return config
 
 
+@pytest.mark.component
 def test_dockerfile_copies_what_the_build_makes():
     require(WASM, MODEL)
     dockerfile = (ROOT / "Dockerfile").read_text()

@@ -44,6 +44,7 @@ def test_built_component_is_shrunk(figures):
         assert unused not in linked
 
 
+@pytest.mark.component
 def test_classifies_within_the_old_peak_memory():
     require(WASM, MODEL)
     grants = Grants(memory_limit=PEAK_LIMIT_MIB * 2**20)

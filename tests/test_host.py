@@ -16,6 +16,8 @@ from models.mobilenetv2 import build_mobilenetv2_zoo_style
 from photos import CAT_CLASSES, CHELSEA_JPEG, COFFEE_JPEG, ESPRESSO
 from tools.probe import Probe, ProbeError, probe_wasm
 
+pytestmark = pytest.mark.component  # every test runs the component in wasmtime-py
+
 
 def host(*args):
     """(exit status, stdout lines as JSON) of `python -m host ARGS`."""

@@ -28,13 +28,15 @@ from host.runtime import Grants
 from photos import CHELSEA_JPEG, COFFEE_JPEG, ESPRESSO
 from tools.probe import probe_wasm
 
+import settings
+
 # What wasmtime serve writes when an instance traps or its guest panics (seen by provoking one:
 # test_trap_signs_are_what_a_trap_writes), rather than ending its request; and what the jco host
 # (jco/serve.mjs) writes then.
 TRAP_SIGNS = ("worker failed", "wasm trap", "panicked at", "guest never invoked", "jco host: request trapped")
 TIMEOUT = 120
 MUTANTS = 280  # 35 of each seed format
-BODY_SECONDS = 30  # settings.BODY_SECONDS
+BODY_SECONDS = settings.DEFAULTS.body_seconds
 
 
 def traps(log):
@@ -104,6 +106,7 @@ def test_corpus_through_the_harness(harness, name):
         assert harness.classify(COFFEE_JPEG, 1)[0]["index"] == ESPRESSO
 
 
+@pytest.mark.component
 def test_an_image_too_big_for_the_instances_memory_is_a_422_and_the_instance_goes_on():
     require(MODEL)
     small = ComponentClassifier(grants=Grants(memory_limit=192 << 20))  # the model alone takes ~70 MiB
@@ -242,6 +245,7 @@ def test_a_python_client_sending_32_mib_reads_the_413(server, no_traps, request)
 
 
 # --- what a trap looks like ------------------------------------------------------------------
+@pytest.mark.served
 def test_trap_signs_are_what_a_trap_writes(tmp_path):
     """A probe served like the classifier, made to trap on purpose (an exception that is no
     Exception escapes its handler: componentize-py's runtime panics, the instance traps)."""

@@ -16,6 +16,8 @@ from PIL import Image
 from conftest import MODEL
 from photos import CAT_CLASSES, CHELSEA, CHELSEA_JPEG, COFFEE_JPEG, ESPRESSO, encode
 
+import settings
+
 
 def request(base, path, body=None, method=None, headers=None):
     """(status, headers, parsed JSON or text) of one request."""
@@ -147,7 +149,8 @@ def test_exif_orientation_is_applied(server):
     assert np.abs(rotated - upright).sum() < 0.1 < np.abs(sideways - upright).sum()
 
 
-LIMIT = 10 * 1024 * 1024
+LIMIT = settings.DEFAULTS.max_body_bytes
+MiB = 1024 * 1024
 
 
 def test_declared_body_over_limit_is_413_before_it_is_sent(server):
@@ -165,7 +168,7 @@ def test_declared_body_over_limit_is_413_before_it_is_sent(server):
 
 def test_streamed_body_over_limit_is_413(server):
     # Chunked, so no Content-Length: the component counts while reading and stops past the limit.
-    chunks = (b"\xff" * (1024 * 1024) for _ in range(10))
+    chunks = (b"\xff" * MiB for _ in range(LIMIT // MiB))
     conn = http.client.HTTPConnection(urlsplit(server).netloc, timeout=60)
     conn.request("POST", "/predict", body=itertools.chain(chunks, [b"\xff"]), encode_chunked=True)
     response = conn.getresponse()

@@ -11,8 +11,6 @@ import onnxruntime
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import ProbeError
-
 from engine.buffers import Output, share
 from engine.plan import Step
 

@@ -100,17 +100,17 @@ def effnet_dir(tmp_path_factory):
 
 
 def test_effnet_sidecar_is_what_the_app_reads(effnet_dir):
-    import classifier
+    import model_bundle
     import preprocess
 
     path = effnet_dir / "efficientnet-lite0.onnx"
     assert json.loads(path.with_suffix(".json").read_text()) == effnet.SIDECAR  # written as declared
     # ... and read by the app as Lite0 was trained: shorter side 256, bicubic, central 224,
     # (x / 255 - 0.5) / 0.5; the labels in ImageNet order.
-    settings = classifier.read_settings(path, {})
+    settings = model_bundle.read_settings(path, {})
     assert preprocess.Preprocessing.from_settings(settings).settings() == {
         "input_size": 224, "resize": 256, "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "interpolation": "bicubic"}
-    assert classifier.read_labels(settings["labels"], effnet_dir, 1000) == LABELS_PATH.read_text().splitlines()
+    assert model_bundle.read_labels(settings["labels"], effnet_dir, 1000) == LABELS_PATH.read_text().splitlines()
     assert effnet.WHEEL_SHA256 in settings["source"] and settings["license"].startswith("Apache-2.0")
 
 

@@ -16,7 +16,7 @@ import multipart
 import settings
 
 NOTES = b"hello, this is not an image\n" * 10
-MAX_BATCH, MAX_PARTS = settings.Settings().max_batch, settings.Settings().max_form_parts  # the defaults
+MAX_BATCH, MAX_PARTS = settings.DEFAULTS.max_batch, settings.DEFAULTS.max_form_parts
 
 
 def form(*fields, boundary=None):

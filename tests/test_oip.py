@@ -23,7 +23,7 @@ NAME = "efficientnet-lite0"
 INFER = f"/v2/models/{NAME}/infer"
 LABELS = (MODEL.parent / "imagenet_classes.txt").read_text().splitlines()
 PHOTOS = [CHELSEA_JPEG, COFFEE_JPEG, ASTRONAUT_JPEG, encode(CHELSEA, "PNG"), ROCKET_JPEG]
-MAX_BATCH = settings.Settings().max_batch  # the default
+MAX_BATCH = settings.DEFAULTS.max_batch
 
 
 @pytest.fixture(scope="module")
@@ -306,7 +306,7 @@ def outcome(body, declared):
     import errors
     import oip_codec
     try:
-        oip_codec.read_request(body, declared)
+        oip_codec.read_request(body, declared, MAX_BATCH)
         return "ok"
     except errors.BadRequest:
         return "bad request"

@@ -163,9 +163,9 @@ def status_of(data):
     try:
         preprocess.to_model_image(data, PREP)
         return 200, ""
-    except Exception as e:  # noqa: BLE001  the policy decides; a 500 is the failure
-        status, _, message = errors.policy(e)
-        return status, message
+    except Exception as e:  # the policy decides; a 500 is the failure
+        failure = errors.policy(e)
+        return failure.status, failure.message
 
 
 @pytest.mark.parametrize("name", list(corpus.build()))

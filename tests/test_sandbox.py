@@ -118,6 +118,7 @@ def test_memory_cap_stops_a_huge_allocation_and_the_host_goes_on(harness):
     assert run(harness, "result = bytes(len(bytearray(8 << 20)) // (1 << 20))") == bytes(8)
 
 
+@pytest.mark.component
 def test_classifier_over_its_cpu_cap_is_a_clear_error_then_recovers():
     require(MODEL)
     slow = ComponentClassifier(grants=Grants(cpu_seconds=0.001))

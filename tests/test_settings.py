@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from conftest import MODEL, SPIN_WASM, WASM, require
+from conftest import MODEL, ROOT, SPIN_WASM, WASM, require
 from host.exports import CLASSIFIER, Export
 from host.runtime import Grants, Runtime
 from photos import CAT_CLASSES, CHELSEA_JPEG
@@ -25,6 +25,11 @@ def test_defaults_and_parsing(configure):
     assert (got.max_batch, got.body_seconds, got.model_path) == (4, 2.5, "/models/x.onnx")
 
 
+def test_the_readme_lists_the_settings_as_declared():
+    """The README's table is settings.markdown(): names, defaults, ceilings and their reasons."""
+    assert settings.markdown() in (ROOT / "README.md").read_text()
+
+
 def test_read_once_per_instance(configure, monkeypatch):
     configure(MAX_BATCH="3")
     assert settings.get().max_batch == 3
@@ -32,8 +37,12 @@ def test_read_once_per_instance(configure, monkeypatch):
     assert settings.get().max_batch == 3
 
 
-@pytest.mark.parametrize("name,value", [("MAX_BATCH", "0"), ("MAX_BATCH", "lots"), ("MAX_BATCH", "257"),
-                                        ("MAX_BODY_BYTES", str(65 * 1024 * 1024)), ("MAX_PIXELS", "-1"),
+def over_ceiling(name):
+    return str(settings.FIELDS[name].metadata["parse"].ceiling + 1)
+
+
+@pytest.mark.parametrize("name,value", [("MAX_BATCH", "0"), ("MAX_BATCH", "lots"), ("MAX_BATCH", over_ceiling("max_batch")),
+                                        ("MAX_BODY_BYTES", over_ceiling("max_body_bytes")), ("MAX_PIXELS", "-1"),
                                         ("BODY_SECONDS", "nan"), ("BODY_SECONDS", "0"), ("DEFAULT_TOP_K", "1.5"),
                                         ("CORS_MAX_AGE", "\u0661\u0662")])
 def test_a_bad_value_is_a_503_naming_the_setting(configure, name, value):
@@ -76,6 +85,7 @@ def spin_runtime(variables):
     return runtime
 
 
+@pytest.mark.component
 def test_the_environment_reaches_the_component():
     require(WASM)
     runtime = Runtime(WASM, cpu_cap=False)
@@ -84,6 +94,7 @@ def test_the_environment_reaches_the_component():
     assert refused.tag == "image-too-large"
 
 
+@pytest.mark.component
 def test_spin_variables_reach_the_spin_build():
     require(SPIN_WASM)
     names = {f.name: "" for f in dataclasses.fields(settings.Settings)}  # spin.toml's empty defaults

@@ -15,8 +15,8 @@ import api
 import settings
 
 DEPLOY = ROOT / "deploy"
-# A request's instance peaks at 56 MiB (embedded model) to 74 MiB (a model file): README,
-# "Performance". A pod must hold at least two at once beside the runtime.
+# A request's instance peaks at 56 MiB (embedded model) to 74 MiB (a model file): docs/performance.md,
+# "Peak memory of an instance". A pod must hold at least two at once beside the runtime.
 INSTANCE_PEAK_MIB = 74
 SPIN_VARIABLE_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -152,7 +152,7 @@ def test_every_spin_variable_is_bound(spinapp, spin, deployed):
                     if isinstance(grant, dict)]
     for name, value in values.items():
         if value:  # a value the component accepts (settings.py's own parser), else every request is a 503
-            settings.PARSERS[name](value.strip(), name.upper())
+            settings.parse(name, value)
         if name.endswith("_path") and value:
             assert any(value.startswith(d.rstrip("/") + "/") for d in destinations), (name, value)
     # What spin.toml lets the component read: the same variables (the Spin build's interface).

@@ -30,14 +30,14 @@ def free_port():
 
 @contextmanager
 def make_served(target, host, *make_args, log_dir, name=None, path="/healthz"):
-    """Runs `make TARGET HOST=host PORT=<free> MAKE_ARGS`, its output into log_dir/NAME-HOST-PORT.log
+    """Runs `make TARGET RUNTIME=host PORT=<free> MAKE_ARGS`, its output into log_dir/NAME-HOST-PORT.log
     (a pipe nobody reads would fill and stall it); yields ("http://127.0.0.1:PORT", the log)
     once PATH answers at all."""
     port = free_port()
     log = log_dir / f"{name or target}-{host}-{port}.log"
     log_dir.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
-        proc = subprocess.Popen(["make", "-s", target, f"HOST={host}", f"PORT={port}", *make_args], cwd=ROOT,
+        proc = subprocess.Popen(["make", "-s", target, f"RUNTIME={host}", f"PORT={port}", *make_args], cwd=ROOT,
                                 start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_SECONDS
@@ -51,7 +51,7 @@ def make_served(target, host, *make_args, log_dir, name=None, path="/healthz"):
             if proc.poll() is not None or time.monotonic() > deadline:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(10)
-                raise NotServing(f"make {target} HOST={host} did not start:\n{log.read_text()}") from None
+                raise NotServing(f"make {target} RUNTIME={host} did not start:\n{log.read_text()}") from None
             time.sleep(0.2)
     try:
         yield base, log

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares the wasm32-wasi cross toolchain under build/wasi (idempotent):
-#   - Debian 12's clang/lld 19 with compiler-rt and libc++ for wasm32, cmake and patch
-#     (apt-get, when missing);
+#   - Debian 12's clang/lld 19 with compiler-rt and libc++ for wasm32, cmake, patch, xz-utils
+#     and binaryen (tools/apt-install.sh cross, when missing);
 #   - wasi-libc from Debian unstable       -> build/wasi/sysroot/{include,lib}/wasm32-wasip1
 #   - CPython 3.14 headers from Debian unstable, with a pyconfig.h for wasm32
 #                                           -> build/wasi/python/include/python3.14
@@ -9,15 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 W=build/wasi
 
-need=()
-for pkg in clang-19 lld-19 libclang-rt-19-dev-wasm32 libc++-19-dev-wasm32 libc++abi-19-dev-wasm32 cmake patch; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  echo "toolchain: apt-get install ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+tools/apt-install.sh cross
 
 python3 wasi/fetch.py "$W/downloads"
 

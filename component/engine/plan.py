@@ -50,7 +50,7 @@ class Step:
     output: str
     params: dict
     label: str                # '<family>[<implementation>] <geometry>' for heavy kernels, else the kernel's name
-    flops: int = None         # floating-point operations per batch item, where the lowering counts them
+    flops: int | None = None  # floating-point operations per batch item, where the lowering counts them
     drop: tuple = ()          # slots last read by this step, freed after it
 
 

@@ -43,7 +43,7 @@ class WitWorld(wit_world.WitWorld):
         try:
             return run_snippet(source, data)
         except Exception as e:
-            raise Err(f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
+            raise Err(f"{type(e).__name__}: {e}\n{traceback.format_exc()}") from None
 
 
 class IncomingHandler(exports.IncomingHandler):
@@ -51,7 +51,7 @@ class IncomingHandler(exports.IncomingHandler):
 
     def handle(self, request, response_out):
         try:
-            response = api.Response(200, run_snippet(incoming_request(request).read_body(settings.MAX_BODY_BYTES).decode(), b""),
+            response = api.Response(200, run_snippet(incoming_request(request).read_body(settings.DEFAULTS.max_body_bytes).decode(), b""),
                                     "application/octet-stream")
         except Exception as e:
             response = api.Response(500, f"{type(e).__name__}: {e}".encode(), "text/plain")

@@ -3,7 +3,7 @@
 #   xnn_kernels.cpython-314-wasm32-wasi.so = this folder's C files (packing, indirection
 #   buffers, tile loops; module.c has the overview)
 #   + XNNPACK's wasm SIMD microkernels, compiled from Debian's xnnpack source package
-#   (0.0~git20241108.4ea82e5, wasi/sources.lock: hash-pinned, checked against Debian's signed
+#   (the version wasi/sources.lock pins, hash-pinned, checked against Debian's signed
 #   Sources index by wasi/fetch.py). Only the microkernel files and headers are unpacked; XNNPACK's
 #   operators, cpuinfo and pthreadpool are not needed (include/pthreadpool.h stands in for the
 #   one type its header names). Needs wasi/toolchain.sh to have run. Incremental: ninja
@@ -37,8 +37,8 @@ W=$root/build/wasi
 B=$W/kernels-build
 site=$W/site-packages
 export PATH="$root/.venv/bin:$PATH"  # ninja
-version=0.0~git20241108.4ea82e5
-tarball=$W/downloads/xnnpack_$version.orig.tar.xz
+source "$root/wasi/lock.sh"
+tarball=$W/downloads/$(locked_file xnnpack)
 kernels=(
   src/f32-gemm/gen/f32-gemm-3x8-minmax-wasmsimd-x86-splat.c
   src/f32-gemm/gen/f32-gemm-1x8-minmax-wasmsimd-x86-splat.c
@@ -47,11 +47,8 @@ kernels=(
   src/f32-dwconv/gen/f32-dwconv-25p4c-minmax-wasmsimd-x86.c
 )
 
-# The tarball is .tar.xz: tar needs xz (Debian's xz-utils; usually present).
-if ! command -v xz >/dev/null; then
-  echo "kernels: apt-get install xz-utils"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xz-utils >/dev/null
-fi
+# The tarball is .tar.xz: tar needs xz (tools/apt-install.sh cross).
+tools/apt-install.sh cross
 python3 wasi/fetch.py "$W/downloads" xnnpack
 src=$B/xnnpack
 if [ ! "$src/.unpacked" -nt "$tarball" ] || [ ! "$src/.unpacked" -nt "$0" ]; then

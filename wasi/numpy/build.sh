@@ -13,8 +13,9 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 here=wasi/numpy
 work=build/wasi/numpy-build
-version=2.4.6
-tarball=build/wasi/downloads/numpy-$version.tar.gz
+source wasi/lock.sh
+version=$(locked_version numpy)
+tarball=build/wasi/downloads/$(locked_file numpy)
 src=$work/numpy-$version
 build=$work/build
 # Host tools: cython and ninja come from the project venv (the Makefile does the same).

@@ -66,20 +66,24 @@ cmake_lib() {
   run "$name-install" cmake --install "$bld"
 }
 
-# wasm-opt for Asyncify: Debian 12's binaryen (108) has what is needed.
-if ! dpkg-query -W -f='${Status}' binaryen 2>/dev/null | grep -q "ok installed"; then
-  echo "pillow: apt-get install binaryen"
-  run apt-update apt-get update -qq
-  run apt-install env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq binaryen
-fi
+# wasm-opt for Asyncify: Debian 12's binaryen (108) has what is needed (tools/apt-install.sh cross).
+tools/apt-install.sh cross
 
+# Versions and files as wasi/sources.lock pins them; libjpeg-turbo's is the one simplejpeg's
+# sdist carries.
+source "$root/wasi/lock.sh"
 dl=$W/downloads
-unpack "$dl/zlib_ng-1.1.0.tar.gz" zlib_ng-1.1.0/src/zlib_ng/zlib-ng "$B/src/zlib-ng"
-unpack "$dl/simplejpeg-1.9.0.tar.gz" simplejpeg-1.9.0/lib/libjpeg-turbo-3.1.2 "$B/src/libjpeg-turbo"
+zlib_ng=zlib_ng-$(locked_version zlib-ng)
+simplejpeg=simplejpeg-$(locked_version simplejpeg)
+LIBJPEG_TURBO=3.1.2
+webp=$(locked_version libwebp)
+webp=libwebp-${webp%-*}  # the upstream tarball's folder: Debian's revision off
+pillow=pillow-$(locked_version pillow)
+unpack "$dl/$(locked_file zlib-ng)" "$zlib_ng/src/zlib_ng/zlib-ng" "$B/src/zlib-ng"
+unpack "$dl/$(locked_file simplejpeg)" "$simplejpeg/lib/libjpeg-turbo-$LIBJPEG_TURBO" "$B/src/libjpeg-turbo"
+unpack "$dl/$(locked_file libwebp)" "$webp" "$B/src/libwebp"
 # Pillow's test images and docs are most of its tarball and not needed.
-unpack "$dl/libwebp_1.6.0.orig.tar.gz" libwebp-1.6.0 "$B/src/libwebp"
-unpack "$dl/pillow-13.0.0.tar.gz" pillow-13.0.0 "$B/src/pillow" \
-  --exclude=pillow-13.0.0/Tests --exclude=pillow-13.0.0/docs
+unpack "$dl/$(locked_file pillow)" "$pillow" "$B/src/pillow" --exclude="$pillow/Tests" --exclude="$pillow/docs"
 
 # No CPU detection or arch-specific code exists for wasm32; gz file functions are unused by Pillow.
 cmake_lib zlib-ng "$B/src/zlib-ng" -DZLIB_COMPAT=ON -DBUILD_SHARED_LIBS=OFF -DBUILD_TESTING=OFF \

@@ -23,8 +23,8 @@ from .registry import fail, lowering
 @dataclass(frozen=True)
 class Epilogue:
     """What follows the convolution itself, fused by fuse.py, applied in this order."""
-    scale_shift: tuple = None   # (scale, shift), float64 (Cout,): a folded BatchNormalization
-    bounds: tuple = None        # (lo, hi): a following Relu/Clip
+    scale_shift: tuple | None = None  # (scale, shift), float64 (Cout,): a folded BatchNormalization
+    bounds: tuple | None = None       # (lo, hi): a following Relu/Clip
     residual: bool = False      # an Add of the conv's output and the node's input 3
 
 

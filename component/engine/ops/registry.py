@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import ModelError
 
-LOWERINGS = {}
+LOWERINGS: dict = {}
 
 
 def lowering(*op_types):

@@ -8,6 +8,15 @@ const TOP_K = 5;
 const $ = id => document.getElementById(id);
 const status = $('status'), progress = $('progress'), drop = $('drop'), input = $('file'), list = $('predictions');
 
+// The page's markup (index.html) is the served page's too; here one file at a time, once loaded.
+$('where').textContent = ', here in your browser (transpiled by jco): your image does not leave this page';
+drop.firstChild.textContent = 'Drop an image here, or click to pick one\n  ';
+input.multiple = false;
+input.disabled = true;
+drop.classList.add('disabled');
+progress.hidden = false;
+say('Loading the component...');
+
 function say(text, error = false) {
   status.textContent = text;
   status.className = error ? 'error' : '';
@@ -99,14 +108,4 @@ async function classify(file) {
   }
 }
 
-input.addEventListener('change', e => {
-  classify(e.target.files[0]);
-  e.target.value = '';  // so picking the same file again fires "change" again
-});
-drop.addEventListener('dragover', e => { e.preventDefault(); drop.classList.add('over'); });
-drop.addEventListener('dragleave', () => drop.classList.remove('over'));
-drop.addEventListener('drop', e => {
-  e.preventDefault();
-  drop.classList.remove('over');
-  if (!input.disabled && e.dataTransfer.files.length) classify(e.dataTransfer.files[0]);
-});
+pickFiles(files => classify(files[0]));  // pick.js
