@@ -4,6 +4,7 @@
     GET  /model              what model/sha256/op counts this instance serves
     GET  /healthz            liveness, without loading the model
     GET  /                   a page to drop images on
+    POST /                   Hugging Face's Inference API image classification (hf.py)
     /v2/...                  the Open Inference Protocol v2 (oip.py)
 
 HEAD is answered as GET without the body wherever GET is (RFC 9110), OPTIONS with the route's
@@ -23,6 +24,7 @@ import traceback
 import classifier
 import cors
 import errors
+import hf
 import oip
 import page
 import predict
@@ -45,7 +47,7 @@ def model_info(request):
 
 
 ROUTES = {
-    "/": {"GET": index},
+    "/": {"GET": index, "POST": hf.classify},
     "/healthz": {"GET": healthz},
     "/model": {"GET": model_info},
     "/predict": {"POST": predict.predict},

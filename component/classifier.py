@@ -71,6 +71,10 @@ def softmax(logits):
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
+def sigmoid(logits):
+    return 0.5 * (1 + np.tanh(0.5 * logits))  # no overflow warning for large negative logits
+
+
 class Classifier:
     def __init__(self, model_path, source="file"):
         started = time.perf_counter()
@@ -101,9 +105,10 @@ class Classifier:
         self.outputs_probabilities = self.model.info["output_op"] == "Softmax"
         self.load_ms = (time.perf_counter() - started) * 1000
 
-    def score_batch(self, images):
+    def score_batch(self, images, function="softmax"):
         """Encoded images -> (for each, its probabilities (classes,) float64 or the failure that
         stopped it (errors.POLICY's 4xx: not an image, too large...), timings in ms).
+        function: "softmax" (probabilities), "sigmoid" or "none" of the model's outputs.
 
         The decodable images run as one forward pass of batch N when the model's batch dimension
         is symbolic, else in passes of its fixed batch (the last one padded)."""
@@ -112,7 +117,7 @@ class Classifier:
         inputs = [self._input(data) for data in images]
         tensors = [x for x in inputs if not isinstance(x, Exception)]
         t1 = time.perf_counter()
-        scores = iter(self.probabilities(np.concatenate(tensors)) if tensors else ())
+        scores = iter(self.probabilities(np.concatenate(tensors), function) if tensors else ())
         t2 = time.perf_counter()
         results = [x if isinstance(x, Exception) else next(scores) for x in inputs]
         return results, {"preprocess": (t1 - t0) * 1000, "inference": (t2 - t1) * 1000}
@@ -126,8 +131,8 @@ class Classifier:
                 raise
             return e
 
-    def probabilities(self, x):
-        """(N, 3, S, S) float32 -> (N, classes) float64 probabilities."""
+    def probabilities(self, x, function="softmax"):
+        """(N, 3, S, S) float32 -> (N, classes) float64 probabilities (or `function` of the outputs)."""
         step = self.model.input_shape[0] or len(x)  # a fixed batch, or all at once
         logits = []
         for start in range(0, len(x), step):
@@ -136,7 +141,9 @@ class Classifier:
                 chunk = np.concatenate([chunk, np.zeros((step - len(chunk), *chunk.shape[1:]), np.float32)])
             logits.append(self.model.run(chunk)[:len(x) - start])
         logits = np.concatenate(logits).astype(np.float64)
-        return logits if self.outputs_probabilities else softmax(logits)
+        if function == "sigmoid":
+            return sigmoid(logits)
+        return logits if self.outputs_probabilities or function == "none" else softmax(logits)
 
     def rank(self, scores, top_k):
         """Probabilities (classes,) -> the top_k predictions, best first."""
