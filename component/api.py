@@ -4,6 +4,8 @@
     GET  /model              what model/sha256/op counts this instance serves
     GET  /healthz            liveness, without loading the model
     GET  /                   a page to drop images on
+    POST /                   Hugging Face's Inference API image classification (hf.py)
+    GET  /openapi.json       the OpenAPI 3.1 document of all of these (openapi.py)
     /v2/...                  the Open Inference Protocol v2 (oip.py)
 
 HEAD is answered as GET without the body wherever GET is (RFC 9110), OPTIONS with the route's
@@ -23,7 +25,9 @@ import traceback
 import instance
 import cors
 import errors
+import hf
 import oip
+import openapi
 import page
 import predict
 # The shared HTTP types, also reachable from here (http_io, the probe and tests use api.*).
@@ -44,13 +48,19 @@ def model_info(request):
     return json_response(200, instance.get().info())
 
 
+def openapi_json(request):
+    return Response(200, OPENAPI_JSON)
+
+
 ROUTES = {
-    "/": {"GET": index},
+    "/": {"GET": index, "POST": hf.classify},
     "/healthz": {"GET": healthz},
     "/model": {"GET": model_info},
     "/predict": {"POST": predict.predict},
     **oip.ROUTES,  # /v2/...: the Open Inference Protocol
+    "/openapi.json": {"GET": openapi_json},
 }
+OPENAPI_JSON = openapi.document(ROUTES)  # once, at build time (the snapshot holds it)
 # Segments written {name} match any one segment, given to the handler in request.params.
 PATTERNS = [(route.strip("/").split("/"), methods) for route, methods in ROUTES.items() if "{" in route]
 

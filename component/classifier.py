@@ -21,14 +21,19 @@ def softmax(logits):
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
+def sigmoid(logits):
+    return 0.5 * (1 + np.tanh(0.5 * logits))  # no overflow warning for large negative logits
+
+
 class Classifier:
     def __init__(self, model_path, source="file"):
         self.bundle = Bundle(model_path, source)
         self.model, self.name, self.num_classes = self.bundle.model, self.bundle.name, self.bundle.num_classes
 
-    def score_batch(self, images):
+    def score_batch(self, images, function="softmax"):
         """Encoded images -> (for each, its probabilities (classes,) float64 or the failure that
         stopped it (errors.policy's 4xx: not an image, too large...), timings in ms).
+        function: "softmax" (probabilities), "sigmoid" or "none" of the model's outputs.
 
         The decodable images run as one forward pass of batch N when the model's batch dimension
         is symbolic, else in passes of its fixed batch (the last one padded)."""
@@ -36,7 +41,7 @@ class Classifier:
         inputs = [self._input(data) for data in images]
         tensors = [x for x in inputs if not isinstance(x, Exception)]
         t1 = time.perf_counter()
-        scores = iter(self.probabilities(np.concatenate(tensors)) if tensors else ())
+        scores = iter(self.probabilities(np.concatenate(tensors), function) if tensors else ())
         t2 = time.perf_counter()
         results = [x if isinstance(x, Exception) else next(scores) for x in inputs]
         return results, {"preprocess": (t1 - t0) * 1000, "inference": (t2 - t1) * 1000}
@@ -50,8 +55,8 @@ class Classifier:
                 raise
             return e
 
-    def probabilities(self, x):
-        """(N, 3, S, S) float32 -> (N, classes) float64 probabilities."""
+    def probabilities(self, x, function="softmax"):
+        """(N, 3, S, S) float32 -> (N, classes) float64 probabilities (or `function` of the outputs)."""
         step = self.model.input_shape[0] or len(x)  # a fixed batch, or all at once
         logits = []
         for start in range(0, len(x), step):
@@ -60,7 +65,9 @@ class Classifier:
                 chunk = np.concatenate([chunk, np.zeros((step - len(chunk), *chunk.shape[1:]), np.float32)])
             logits.append(self.model.run(chunk)[:len(x) - start])
         logits = np.concatenate(logits).astype(np.float64)
-        return logits if self.bundle.outputs_probabilities else softmax(logits)
+        if function == "sigmoid":
+            return sigmoid(logits)
+        return logits if self.bundle.outputs_probabilities or function == "none" else softmax(logits)
 
     def rank(self, scores, top_k):
         """Probabilities (classes,) -> the top_k predictions, best first."""

@@ -60,7 +60,8 @@ def test_head_is_get_without_the_body():
         assert head.body == got.body and not head.send_body and got.send_body
     status, headers, _, _ = answer("HEAD", "/predict")
     assert status == 405 and headers["allow"] == "POST, OPTIONS"
-    assert answer("DELETE", "/")[1]["allow"] == "GET, HEAD, OPTIONS"
+    assert answer("DELETE", "/healthz")[1]["allow"] == "GET, HEAD, OPTIONS"
+    assert answer("DELETE", "/")[1]["allow"] == "GET, POST, HEAD, OPTIONS"  # POST /: hf.py
 
 
 @pytest.mark.parametrize("query,fragment", [("top_k=0", "positive"), ("top_k=-2", "positive"),
