@@ -69,6 +69,9 @@ class Initializers(Mapping):
     def __getitem__(self, name):
         return self._tensors[name].array()
 
+    def __contains__(self, name):  # Mapping's own would read the tensor
+        return name in self._tensors
+
     def __iter__(self):
         return iter(self._tensors)
 
