@@ -14,6 +14,7 @@ import numpy as np
 import onnxruntime
 import pytest
 
+import model_cases
 import model_corpus
 from conftest import ARTIFACTS, serving
 from engine import ModelError, load_model
@@ -23,7 +24,7 @@ SECONDS = 10           # per file, natively (tracemalloc on): a hang is a failur
 MUTANTS = 600          # natively; 100 per kind of mutation
 MUTANTS_INSIDE = 120   # in one instance of the component
 MAX_INPUT = 1 << 20    # a mutant's model is run when its input has at most this many elements
-CASES = model_corpus.cases()
+CASES = model_cases.cases()
 
 
 class TooSlow(Exception):

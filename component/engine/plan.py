@@ -257,8 +257,8 @@ def _own(array):
 def _topological(graph):
     """Nodes in an order where each runs after the producers of its inputs: file order, except
     that a node listed before one of its producers waits until after it (ONNX requires sorted
-    graphs, but not all tools comply). O(n log n) whatever order a file lists its nodes in (a pass
-per misplaced node would let a hostile file make loading hang)."""
+    graphs, but not all tools comply). O(n log n) whatever order a file lists its nodes in (a
+    pass per misplaced node would let a hostile file make loading hang)."""
     available = set(graph.initializers) | {v.name for v in graph.inputs} | {""}
     waiting = {}                  # node index -> how many of its inputs are not available yet
     readers = defaultdict(list)   # value name -> indices of the nodes waiting for it
