@@ -22,7 +22,7 @@ import numpy as np
 VARINT, FIXED64, LEN, FIXED32 = 0, 1, 2, 5
 _FIXED_SIZE = {FIXED64: 8, FIXED32: 4}
 EAGER_BYTES = 1 << 16   # longer values of a file-backed message are read when asked for
-_WINDOW = 1 << 20       # how much of the file a split reads at once
+_WINDOW = 1 << 16       # how much of the file a split reads at once (at most)
 _HEAD = 21              # a key and a varint (length or value) take at most 20 bytes
 
 
@@ -129,7 +129,7 @@ def _split_file(file, pos, end):
         nonlocal window, start
         if not (start <= at and at + size <= start + len(window)):
             file.seek(at)
-            window, start = file.read(max(size, _WINDOW)), at
+            window, start = file.read(max(size, min(_WINDOW, end - at))), at
             if len(window) < size:
                 raise DecodeError("the file ends early")
         return memoryview(window)[at - start:at - start + size]
