@@ -59,3 +59,20 @@ def test_a_cap_too_small_says_what_is_needed_and_where_to_raise_it(big):
     print(message)
     assert failed.value.kind == "bad-model" and "out of memory while loading" in message
     assert f"{size >> 20} MiB model needs" in message and "SERVE_MEMORY" in message and "--memory-mib" in message
+
+
+def test_a_memory_error_while_loading_is_a_model_error_that_says_the_size(tmp_path, monkeypatch):
+    """Natively, the classifier's side of it: MemoryError from the engine -> ModelUnavailable."""
+    import classifier
+    import engine
+    from errors import ModelUnavailable
+    path = tmp_path / "m.onnx"
+    with open(path, "wb") as f:  # 300 MiB, sparse on disk; never parsed here
+        f.truncate(300 << 20)
+
+    def out_of_memory(source):
+        raise MemoryError
+
+    monkeypatch.setattr(engine, "load_model", out_of_memory)
+    with pytest.raises(ModelUnavailable, match=r"a 300 MiB model needs an instance memory cap of about 428 MiB"):
+        classifier.Classifier(path)
