@@ -8,10 +8,11 @@ import time
 
 import numpy as np
 
+import engine
 import errors
 import preprocess
 import settings
-from errors import BadRequest
+from errors import BadRequest, ModelUnavailable
 from model_bundle import Bundle
 
 
@@ -63,7 +64,10 @@ class Classifier:
             chunk = x[start:start + step]
             if len(chunk) < step:
                 chunk = np.concatenate([chunk, np.zeros((step - len(chunk), *chunk.shape[1:]), np.float32)])
-            logits.append(self.model.run(chunk)[:len(x) - start])
+            try:
+                logits.append(self.model.run(chunk)[:len(x) - start])
+            except engine.ModelError as e:  # a graph inconsistent only at run time (symbolic dims)
+                raise ModelUnavailable(f"model {self.bundle.path}: {e}") from None
         logits = np.concatenate(logits).astype(np.float64)
         if function == "sigmoid":
             return sigmoid(logits)

@@ -22,8 +22,8 @@ def load_embedded():
 
 def preload():
     """Loads the embedded model into this (build-time) interpreter. app.py calls it after all
-    its imports: what is allocated after the load lands in the model file's freed, zeroed
-    memory, and every page it dirties there is stored in the snapshot."""
+    its imports: what is allocated after the load lands in memory the load freed (each weight
+    is read, packed, then released), and every page it dirties there is stored in the snapshot."""
     global _embedded
     _embedded = load_embedded()
 

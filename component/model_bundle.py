@@ -11,8 +11,6 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
-
 import engine
 import preprocess
 from errors import ModelUnavailable
@@ -42,12 +40,28 @@ def read_labels(labels, folder, count):
     return labels or [f"class {i}" for i in range(count)]
 
 
-def read_file(path):
-    """The file's bytes in a bytearray (mutable, so they can be zeroed once used)."""
+# Memory an instance needs besides a model's plan (which holds about as much as the file's
+# weights): the runtime, numpy and Pillow, the embedded default model, the largest weight while
+# it is packed, and one image's activations. Measured: see docs/model-files.md.
+WORKING_SET_MIB = 128
+
+
+def file_sha256(path):
+    """Of the file's bytes, read in pieces (a model file may be hundreds of MB)."""
+    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        data = bytearray(os.fstat(f.fileno()).st_size)
-        f.readinto(data)
-    return data
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def out_of_memory(path, size):
+    """What to tell when loading the model ran the instance out of memory."""
+    mib = size >> 20
+    return (f"model {path}: out of memory while loading it: a {mib} MiB model needs an instance memory cap of "
+            f"about {mib + WORKING_SET_MIB} MiB (its planned weights + {WORKING_SET_MIB} MiB); raise it with "
+            "SERVE_MEMORY (make serve, bytes), --memory-mib (python -m host) or Grants(memory_limit=...), "
+            "or on SpinKube the SpinApp's resources.limits.memory")
 
 
 class Bundle:
@@ -58,19 +72,22 @@ class Bundle:
         started = time.perf_counter()
         self.source = source
         self.path = Path(model_path)
+        size = 0
         try:
-            data = read_file(self.path)
-            self.model = engine.load_model(data)
+            # From the open file: the engine reads each weight when it plans it, so the file's
+            # bytes are never all in memory besides the plan (docs/model-files.md).
+            with open(self.path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                self.model = engine.load_model(f)
         except OSError as e:
             raise ModelUnavailable(f"cannot read model {self.path}: {e.strerror}") from None
         except engine.ModelError as e:
             raise ModelUnavailable(f"model {self.path}: {e}") from None
+        except MemoryError:
+            raise ModelUnavailable(out_of_memory(self.path, size)) from None
         # Hashing the file takes a third of a load per instance (docs/performance.md): done at
         # build time for an embedded model, else when GET /model first asks.
-        self._sha256 = hashlib.sha256(data).hexdigest() if source == "embedded" else None
-        # The plan holds no view of the file's bytes. Zeroed, their freed memory costs nothing
-        # in the build-time snapshot of an embedded model (which stores non-zero pages only).
-        np.frombuffer(data, np.uint8).fill(0)
+        self._sha256 = file_sha256(self.path) if source == "embedded" else None
         self.num_classes = int(self.model.output_shape[-1])
         try:
             sidecar = read_settings(self.path, self.model.info.get("metadata", {}))
@@ -87,7 +104,7 @@ class Bundle:
     def sha256(self):
         """Of the model file (for a file model: as it is when first asked)."""
         if self._sha256 is None:
-            self._sha256 = hashlib.sha256(read_file(self.path)).hexdigest()
+            self._sha256 = file_sha256(self.path)
         return self._sha256
 
     def info(self):

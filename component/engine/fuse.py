@@ -14,7 +14,7 @@ cannot write, unlike its attributes):
 A pair is merged only when the producer's output has no other reader and is not a graph
 output, and when everything the merge needs is constant; otherwise both nodes stay.
 """
-from collections import Counter
+from collections import ChainMap, Counter
 from dataclasses import replace
 
 
@@ -27,8 +27,10 @@ from .ops.tensor import constant_value, pad_spec
 
 def fuse(graph, opset):
     """A new Graph with the merges done; the given one is left as it was."""
-    constants = dict(graph.initializers)
-    constants.update((n.outputs[0], constant_value(n)) for n in graph.nodes if n.op_type == "Constant")
+    # Initializers are read only when a merge needs one (statistics, pads, bounds: small ones),
+    # not all at once (see onnx_reader.Initializers).
+    constants = ChainMap({n.outputs[0]: constant_value(n) for n in graph.nodes if n.op_type == "Constant"},
+                         graph.initializers)
 
     def const_input(node):
         def const(i):  # like Planner.const: None if omitted, ModelError if not a constant

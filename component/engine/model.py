@@ -10,17 +10,19 @@ from .ops import LOWERINGS
 from .plan import Plan
 
 
-def load_model(data, kernels="auto"):
-    """Parse a standard .onnx file's bytes and plan its execution. Raises ModelError.
+def load_model(source, kernels="auto"):
+    """Parse a standard .onnx file and plan its execution. Raises ModelError.
+    source: the file's bytes, or the file open in binary mode (its weights are then read one at
+    a time while planning, so that they are never all in memory besides the plan).
     kernels: "auto" (XNNPACK's where the module imports, inside the component), "xnnpack" or
     "numpy" (see backends/)."""
-    model = read_model(data)
+    model = read_model(source)
     _check_supported(model)
     try:
         plan = Plan(fuse(model.graph, model.opset), model.opset, kernels)
     except ModelError:
         raise
-    except (ValueError, TypeError, IndexError, KeyError, AttributeError) as err:
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError, ArithmeticError) as err:
         # Malformed graphs (wrong tensor ranks, missing inputs...) trip numpy or Python first.
         raise ModelError(f"cannot plan the model: {type(err).__name__}: {err}") from err
     return Model(plan, _info(model))
@@ -40,7 +42,12 @@ class Model:
         expected = self.input_shape
         if x.ndim != len(expected) or any(e is not None and e != d for e, d in zip(expected, x.shape)):
             raise ModelError(f"input shape {x.shape} does not match the model's {expected}")
-        return np.ascontiguousarray(self.plan.run(x, on_step), dtype=np.float32)
+        try:
+            return np.ascontiguousarray(self.plan.run(x, on_step), dtype=np.float32)
+        except (ValueError, TypeError, IndexError, KeyError, ArithmeticError) as err:
+            # A graph whose shapes are only known at run time (a symbolic batch) can still be
+            # inconsistent: the step that finds out is a numpy call.
+            raise ModelError(f"the model fails on an input of shape {x.shape}: {type(err).__name__}: {err}") from err
 
 
 def _check_supported(model):
@@ -68,6 +75,6 @@ def _info(model):
         "op_counts": dict(Counter(node.op_type for node in graph.nodes)),
         # What makes the output: a classifier head ending in Softmax already gives probabilities.
         "output_op": next((n.op_type for n in graph.nodes if graph.outputs[0].name in n.outputs), None),
-        "parameters": sum(int(a.size) for a in graph.initializers.values() if a.dtype.kind == "f"),
+        "parameters": graph.initializers.parameters(),
         "metadata": dict(model.metadata),
     }

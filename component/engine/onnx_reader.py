@@ -1,8 +1,15 @@
 """ONNX ModelProto bytes -> a plain Python graph (dataclasses, numpy arrays, str, int).
 
 Field numbers are those of onnx/onnx.proto. Only what an inference engine needs is read;
-everything else (doc strings, training info, functions, value_info) is skipped.
+everything else (doc strings, training info, functions, value_info, subgraphs) is skipped.
+
+Model files are untrusted input: every size the file declares is checked against the bytes
+it has before anything is allocated for it, and the graph's structure (each value written
+once, every node with an output) is checked here, so that a broken file is a ModelError
+naming the problem. Initializers are read when the planner asks for them (Initializers), so
+from a file (read_model(open file)) the weights are never all in memory at once.
 """
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from math import prod
 
@@ -14,8 +21,11 @@ from .protobuf import DecodeError, Message
 # TensorProto.DataType -> numpy dtype (little-endian, as ONNX stores raw_data).
 DTYPES = {1: "<f4", 2: "u1", 3: "i1", 4: "<u2", 5: "<i2", 6: "<i4", 7: "<i8", 9: "?",
            10: "<f2", 11: "<f8", 12: "<u4", 13: "<u8"}
-_FLOAT, _INT64, _FLOAT16, _DOUBLE, _UINT32, _UINT64 = 1, 7, 10, 11, 12, 13
-_EXTERNAL = 1  # TensorProto.DataLocation
+_FLOAT, _INT64, _DOUBLE, _UINT32, _UINT64 = 1, 7, 11, 12, 13
+# TensorProto field holding the values of each data type when raw_data is not used.
+_TYPED_FIELD = {_FLOAT: 4, _INT64: 7, _DOUBLE: 10, _UINT32: 11, _UINT64: 11}  # else int32_data (5)
+# No dim of a tensor a wasm32 instance can hold is larger (4 GiB of bytes at most).
+MAX_DIM = 2**31 - 1
 
 # AttributeProto.AttributeType -> (field number, reader). Graph, sparse-tensor and type-proto
 # attributes belong to control-flow ops the engine does not run, so they are not read.
@@ -23,7 +33,7 @@ _ATTRIBUTE_READERS = {
     1: (2, lambda m: m.float(2)),                              # FLOAT
     2: (3, lambda m: m.int(3)),                                # INT
     3: (4, lambda m: m.string(4)),                             # STRING
-    4: (5, lambda m: read_tensor(m.message(5))),               # TENSOR
+    4: (5, lambda m: read_tensor(_required(m, 5))),            # TENSOR
     6: (7, lambda m: [float(v) for v in m.fixed(7, "<f4")]),   # FLOATS
     7: (8, lambda m: m.ints(8)),                               # INTS
     8: (9, lambda m: m.strings(9)),                            # STRINGS
@@ -49,10 +59,34 @@ class ValueInfo:
     shape: tuple       # each dim an int, a str (symbolic dim_param) or None; None if no shape
 
 
+class Initializers(Mapping):
+    """name -> ndarray, read each time it is asked for (a view of the file's bytes in memory,
+    a fresh array from a file): the planner reads each once and releases it when done."""
+
+    def __init__(self, tensors):
+        self._tensors = tensors  # name -> _Tensor, checked
+
+    def __getitem__(self, name):
+        return self._tensors[name].array()
+
+    def __contains__(self, name):  # Mapping's own would read the tensor
+        return name in self._tensors
+
+    def __iter__(self):
+        return iter(self._tensors)
+
+    def __len__(self):
+        return len(self._tensors)
+
+    def parameters(self):
+        """How many floating-point values the initializers hold (none is read)."""
+        return sum(prod(t.shape) for t in self._tensors.values() if t.dtype.kind == "f")
+
+
 @dataclass
 class Graph:
     nodes: list
-    initializers: dict  # name -> ndarray (mostly views of the file's bytes)
+    initializers: Mapping  # name -> ndarray: Initializers, or a dict
     inputs: list        # ValueInfo of the real inputs (initializers listed as inputs are dropped)
     outputs: list
     name: str = ""
@@ -72,46 +106,82 @@ class OnnxModel:
         return self.opsets.get("", self.opsets.get("ai.onnx"))
 
 
-def read_model(data):
-    """Parse the bytes of a .onnx file; raise ModelError if they are not a usable model."""
+def read_model(source):
+    """Parse a .onnx file: its bytes, or the file open in binary mode (then the weights are read
+    when the planner asks for them, and the file must stay open until the model is planned).
+    Raises ModelError if it is not a usable model."""
     try:
-        return _model(Message(data))
+        return _model(Message.from_file(source) if hasattr(source, "readinto") else Message(source))
     except DecodeError as err:
         raise ModelError(f"not a valid ONNX file (truncated or corrupt): {err}") from err
 
 
 def read_tensor(msg):
     """A TensorProto message -> ndarray with its dims (a view of the message's bytes if raw_data)."""
-    name = msg.string(8)
-    dims = msg.ints(1)
-    code = msg.int(2)
-    if msg.int(14) == _EXTERNAL:
-        raise ModelError(f"tensor '{name}' keeps its data in an external file (not supported)")
-    if code not in DTYPES:
-        raise ModelError(f"tensor '{name}' has unsupported data type {code}")
-    dtype = np.dtype(DTYPES[code])
-    raw = msg.view(9)
-    if raw is not None:
-        if len(raw) % dtype.itemsize:
-            raise ModelError(f"tensor '{name}': raw_data size {len(raw)} is not a multiple of {dtype}")
-        # A view of the file's bytes, not a copy: most weights are only read once, to prepare
-        # the plan's own arrays (and plan.Planner.emit copies whatever a step would keep as is).
-        array = np.frombuffer(raw, dtype)
-    elif code == _FLOAT:
-        array = msg.fixed(4, "<f4")
-    elif code == _DOUBLE:
-        array = msg.fixed(10, "<f8")
-    elif code == _INT64:
-        array = np.array(msg.ints(7), np.int64)
-    elif code in (_UINT32, _UINT64):
-        array = np.array(msg.ints(11), np.int64).astype(dtype)  # wraps back to unsigned
-    elif code == _FLOAT16:
-        array = np.array(msg.ints(5), np.int64).astype(np.uint16).view(np.float16)  # bit patterns
-    else:  # int8/16/32, uint8/16, bool live in int32_data
-        array = np.array(msg.ints(5), np.int64).astype(dtype)
-    if array.size != prod(dims):
-        raise ModelError(f"tensor '{name}' has {array.size} values for dims {dims}")
-    return array.reshape(dims)
+    return _Tensor.check(msg).array()
+
+
+def _required(msg, number):
+    found = msg.message(number)
+    if found is None:
+        raise ModelError(f"attribute '{msg.string(1)}' says it holds a tensor but has none")
+    return found
+
+
+@dataclass(frozen=True)
+class _Tensor:
+    """A TensorProto whose declared size matches its data, values not read yet if raw_data."""
+    name: str
+    dtype: np.dtype
+    shape: tuple
+    msg: object           # the TensorProto, to read raw_data from
+    values: object = None  # ndarray: the typed field's values, decoded (small in practice)
+
+    @classmethod
+    def check(cls, msg):
+        name = msg.string(8)
+        if msg.int(14) != 0:  # data_location: EXTERNAL, or a value ONNX does not define
+            raise ModelError(f"tensor '{name}' keeps its data in an external file (not supported: "
+                             "save the model with its weights inside, e.g. onnx.save(model, path))")
+        code = msg.int(2)
+        if code not in DTYPES:
+            raise ModelError(f"tensor '{name}' has unsupported data type {code}")
+        dtype = np.dtype(DTYPES[code])
+        shape = tuple(msg.ints(1))
+        if any(d < 0 or d > MAX_DIM for d in shape):
+            raise ModelError(f"tensor '{name}' has impossible dims {list(shape)}")
+        count = prod(shape)
+        typed = _TYPED_FIELD.get(code, 5)
+        raw = msg.size(9)
+        if raw is not None:
+            if msg.has(typed):
+                raise ModelError(f"tensor '{name}' has both raw_data and typed values")
+            if raw != count * dtype.itemsize:
+                raise ModelError(f"tensor '{name}' has {raw} bytes of data for dims {list(shape)} of "
+                                 f"{dtype.name} ({count * dtype.itemsize} bytes)")
+            return cls(name, dtype, shape, msg)
+        values = _typed_values(msg, code, typed, dtype)
+        if values.size != count:
+            raise ModelError(f"tensor '{name}' has {values.size} values for dims {list(shape)}")
+        return cls(name, dtype, shape, msg, values)
+
+    def array(self):
+        if self.values is not None:
+            return self.values.reshape(self.shape)
+        # A view of the file's bytes in memory, or a fresh array read from the file: either
+        # way no copy is made here (plan.Planner.emit copies whatever a step would keep of a view).
+        return self.msg.data(9).view(self.dtype).reshape(self.shape)
+
+
+def _typed_values(msg, code, number, dtype):
+    if code == _FLOAT:
+        return msg.fixed(number, "<f4")
+    if code == _DOUBLE:
+        return msg.fixed(number, "<f8")
+    values = msg.int_array(number)
+    if dtype == np.float16:
+        return values.astype(np.uint16).view(np.float16)  # int32_data holds the bit patterns
+    return values.astype(dtype)  # uint64 wraps back to unsigned; int8, bool...: from int32_data
 
 
 def _model(msg):
@@ -132,22 +202,40 @@ def _model(msg):
 
 
 def _graph(msg):
-    initializers = {}
+    tensors = {}
     for tensor_msg in msg.messages(5):
-        initializers[tensor_msg.string(8)] = read_tensor(tensor_msg)
+        tensor = _Tensor.check(tensor_msg)
+        if tensor.name in tensors:
+            raise ModelError(f"two initializers are named '{tensor.name}'")
+        tensors[tensor.name] = tensor
     if msg.has(15):
         raise ModelError("sparse initializers are not supported")
     graph = Graph(
         nodes=[_node(m) for m in msg.messages(1)],
-        initializers=initializers,
+        initializers=Initializers(tensors),
         # Models from IR version < 4 also list every initializer as a graph input.
-        inputs=[v for v in map(_value_info, msg.messages(11)) if v.name not in initializers],
+        inputs=[v for v in map(_value_info, msg.messages(11)) if v.name not in tensors],
         outputs=[_value_info(m) for m in msg.messages(12)],
         name=msg.string(2),
     )
     if not graph.outputs:
         raise ModelError("the graph has no outputs")
+    _check_single_assignment(graph)
     return graph
+
+
+def _check_single_assignment(graph):
+    """Every node writes something, and every value has one origin (ONNX graphs are SSA)."""
+    origin = dict.fromkeys(graph.initializers, "an initializer")
+    origin.update((v.name, "a graph input") for v in graph.inputs)
+    for node in graph.nodes:
+        if not any(node.outputs):
+            raise ModelError(f"{node.op_type} node '{node.name}' has no outputs")
+        for name in filter(None, node.outputs):
+            if name in origin:
+                raise ModelError(f"value '{name}' is written by {node.op_type} node '{node.name}' "
+                                 f"and by {origin[name]}")
+            origin[name] = f"{node.op_type} node '{node.name}'"
 
 
 def _node(msg):
@@ -180,4 +268,6 @@ def _value_info(msg):
     shape = None
     if shape_msg is not None:
         shape = tuple(d.int(1) if d.has(1) else (d.string(2) or None) for d in shape_msg.messages(1))
+        if any(isinstance(d, int) and d > MAX_DIM for d in shape):
+            raise ModelError(f"'{msg.string(1)}' has impossible dims {list(shape)}")
     return ValueInfo(msg.string(1), tensor.int(1), shape)

@@ -23,8 +23,10 @@ Initializers become constants only when first read (they are views of the file's
 then), each constant is released once its last reader is lowered, and what steps keep is
 copied out of the file's bytes so that the plan does not keep them alive.
 """
-from collections import Counter
+import heapq
+from collections import Counter, defaultdict
 from dataclasses import dataclass
+from math import prod
 from time import perf_counter
 
 import numpy as np
@@ -33,6 +35,10 @@ from . import backends, buffers
 from .errors import ModelError
 from .layout import to_nchw
 from .ops import LOWERINGS
+
+# No value a wasm32 instance can hold has more elements (4 GiB of float32); a file declaring
+# one is refused before anything tries to allocate it.
+MAX_ELEMENTS = 2**30
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,8 @@ class Planner:
     def emit(self, kernel, inputs, shape, /, nhwc=False, label=None, flops=None, **params):
         """Add kernel(*inputs, **params) as a step (or run it now if all inputs are constant).
         label and flops (per batch item) describe the step to profilers (see Step)."""
+        if prod(d for d in shape if d is not None) > MAX_ELEMENTS:
+            raise ModelError(f"a value of shape {tuple(shape)} is too large for any instance")
         if all(v.const is not None for v in inputs):
             return self.constant(kernel(*(v.const for v in inputs), **params), nhwc)
         # What the step keeps must not borrow the file's bytes (see _own).
@@ -171,7 +179,16 @@ class Plan:
         unread = Counter(name for node in nodes for name in node.inputs)  # readers still to lower
         unread[output] += 1  # read at the end
         for node in nodes:
-            planner.values[node.outputs[0]] = LOWERINGS[node.op_type](planner, node)
+            try:
+                planner.values[node.outputs[0]] = LOWERINGS[node.op_type](planner, node)
+            except ModelError as err:  # named after the node, unless the lowering did
+                if f"'{node.name}'" in str(err):
+                    raise
+                raise ModelError(f"{node.op_type} node '{node.name}': {err}") from err
+            except (ValueError, TypeError, IndexError, KeyError, AttributeError, ArithmeticError) as err:
+                # Malformed graphs (wrong ranks, zero strides...) trip numpy or Python first.
+                raise ModelError(f"{node.op_type} node '{node.name}': cannot plan it: "
+                                 f"{type(err).__name__}: {err}") from err
             for name in node.inputs:
                 unread[name] -= 1
                 if not unread[name]:
@@ -234,21 +251,29 @@ def _own(array):
 def _topological(graph):
     """Nodes in an order where each runs after the producers of its inputs: file order, except
     that a node listed before one of its producers waits until after it (ONNX requires sorted
-    graphs, but not all tools comply). A sorted graph takes one pass."""
+    graphs, but not all tools comply). O(n log n) whatever order a file lists its nodes in (a
+    pass per misplaced node would let a hostile file make loading hang)."""
     available = set(graph.initializers) | {v.name for v in graph.inputs} | {""}
-    pending, ordered = list(graph.nodes), []
-    while pending:
-        waiting = []
-        for node in pending:
-            if all(name in available for name in node.inputs):
-                ordered.append(node)
-                available.update(node.outputs)
-            else:
-                waiting.append(node)
-        if len(waiting) == len(pending):
-            missing = sorted({name for n in waiting for name in n.inputs if name not in available})
-            raise ModelError(f"graph has a cycle or reads undefined values: {missing[:5]}")
-        pending = waiting
+    waiting = {}                  # node index -> how many of its inputs are not available yet
+    readers = defaultdict(list)   # value name -> indices of the nodes waiting for it
+    for i, node in enumerate(graph.nodes):
+        missing = set(node.inputs) - available
+        waiting[i] = len(missing)
+        for name in missing:
+            readers[name].append(i)
+    ready = [i for i, count in waiting.items() if count == 0]  # a heap: the first in file order first
+    ordered = []
+    while ready:
+        node = graph.nodes[heapq.heappop(ready)]
+        ordered.append(node)
+        for name in node.outputs:
+            for i in readers.pop(name, ()):
+                waiting[i] -= 1
+                if not waiting[i]:
+                    heapq.heappush(ready, i)
+    if len(ordered) < len(graph.nodes):
+        missing = sorted(set(readers))
+        raise ModelError(f"graph has a cycle or reads undefined values: {missing[:5]}")
     return ordered
 
 

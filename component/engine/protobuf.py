@@ -8,11 +8,22 @@ are long deprecated and never appear in ONNX files, so they are treated as corru
 Nothing is decoded until asked for: `Message` only splits its bytes into fields, and the caller,
 who knows the schema, says how to read each one. Length-delimited values stay memoryviews of the
 original buffer, so the megabytes of weights are never copied while parsing.
+
+A message can also be read from an open file (`Message.from_file`): then a length-delimited
+value longer than EAGER_BYTES (a weight, the graph itself) stays in the file until it is read,
+so a model's weights need not all be in memory at once (a wasm instance's memory is capped,
+and never shrinks). Only the fields the schema reads are ever split, so nesting depth is
+bounded by the schema, whatever the file nests.
 """
+import os
+
 import numpy as np
 
 VARINT, FIXED64, LEN, FIXED32 = 0, 1, 2, 5
 _FIXED_SIZE = {FIXED64: 8, FIXED32: 4}
+EAGER_BYTES = 1 << 16   # longer values of a file-backed message are read when asked for
+_WINDOW = 1 << 16       # how much of the file a split reads at once (at most)
+_HEAD = 21              # a key and a varint (length or value) take at most 20 bytes
 
 
 class DecodeError(ValueError):
@@ -29,6 +40,8 @@ def read_varint(buf, pos):
         pos += 1
         result |= (byte & 0x7F) << shift
         if byte < 0x80:
+            if result >> 64:
+                raise DecodeError("varint larger than 64 bits")
             return result, pos
         shift += 7
         if shift >= 70:  # a 64-bit value takes at most 10 bytes
@@ -86,11 +99,91 @@ def _split(buf):
     return fields
 
 
+class _InFile:
+    """A length-delimited value still in the file: `read()` gives its bytes, a fresh uint8
+    array (memory the caller owns, which a plan may keep without copying)."""
+
+    __slots__ = ("file", "offset", "size")
+
+    def __init__(self, file, offset, size):
+        self.file, self.offset, self.size = file, offset, size
+
+    def __len__(self):
+        return self.size
+
+    def read(self):
+        data = np.empty(self.size, np.uint8)
+        self.file.seek(self.offset)
+        if self.file.readinto(memoryview(data)) != self.size:
+            raise DecodeError("the file changed while it was read")
+        return data
+
+
+def _split_file(file, pos, end):
+    """_split of the message at file[pos:end]: values up to EAGER_BYTES are read, longer ones
+    stay _InFile. Read in windows of _WINDOW bytes."""
+    fields = {}
+    window, start = b"", 0
+
+    def read(at, size):  # memoryview of file[at:at+size], within the current window if it fits
+        nonlocal window, start
+        if not (start <= at and at + size <= start + len(window)):
+            file.seek(at)
+            window, start = file.read(max(size, min(_WINDOW, end - at))), at
+            if len(window) < size:
+                raise DecodeError("the file ends early")
+        return memoryview(window)[at - start:at - start + size]
+
+    while pos < end:
+        head = read(pos, min(_HEAD, end - pos))
+        key, at = read_varint(head, 0)
+        number, wire = key >> 3, key & 7
+        if number == 0:
+            raise DecodeError("field number 0")
+        if wire == LEN:
+            size, at = read_varint(head, at)
+            pos += at
+            if pos + size > end:
+                raise DecodeError(f"field {number}: length {size} runs past the end")
+            value = bytes(read(pos, size)) if size <= EAGER_BYTES else _InFile(file, pos, size)
+            pos += size
+        elif wire == VARINT:
+            value, at = read_varint(head, at)
+            pos += at
+        elif wire in _FIXED_SIZE:
+            pos += at
+            size = _FIXED_SIZE[wire]
+            if pos + size > end:
+                raise DecodeError(f"field {number}: truncated fixed-size value")
+            value, pos = bytes(read(pos, size)), pos + size
+        else:
+            raise DecodeError(f"field {number}: invalid wire type {wire}")
+        fields.setdefault(number, []).append((wire, value if isinstance(value, (int, _InFile)) else memoryview(value)))
+    return fields
+
+
+def _in_memory(value):
+    """A length-delimited value as a memoryview, read from the file if it is still there."""
+    return memoryview(value.read()) if isinstance(value, _InFile) else value
+
+
 class Message:
     """The fields of one message, grouped by field number, read on demand by type."""
 
-    def __init__(self, data):
-        self._fields = _split(memoryview(data))  # number -> [(wire_type, raw value), ...]
+    def __init__(self, data=None, fields=None):
+        # number -> [(wire_type, raw value), ...]; a LEN value is a memoryview or an _InFile.
+        self._fields = _split(memoryview(data)) if fields is None else fields
+
+    @classmethod
+    def from_file(cls, file):
+        """The message that an open binary file holds, its long values left in the file."""
+        return cls(fields=_split_file(file, 0, os.fstat(file.fileno()).st_size))
+
+    @classmethod
+    def _of(cls, value):
+        if isinstance(value, _InFile):
+            return cls(fields=_split_file(value.file, value.offset, value.offset + value.size))
+        return cls(value)
 
     def has(self, number):
         return number in self._fields
@@ -123,41 +216,51 @@ class Message:
 
     def bytes(self, number, default=b""):
         value = self._last(number, LEN)
-        return default if value is None else bytes(value)
+        return default if value is None else bytes(_in_memory(value))
 
-    def view(self, number):
-        """A length-delimited field as a memoryview (no copy), or None when absent."""
-        return self._last(number, LEN)
+    def size(self, number):
+        """The byte length of a length-delimited field (without reading it), None when absent."""
+        value = self._last(number, LEN)
+        return None if value is None else len(value)
+
+    def data(self, number):
+        """A length-delimited field as a uint8 array, or None when absent: a view of the
+        message's buffer, or a fresh array when the field was still in the file."""
+        value = self._last(number, LEN)
+        if value is None:
+            return None
+        return value.read() if isinstance(value, _InFile) else np.frombuffer(value, np.uint8)
 
     def string(self, number, default=""):
         value = self._last(number, LEN)
-        return default if value is None else _utf8(number, value)
+        return default if value is None else _utf8(number, _in_memory(value))
 
     def message(self, number):
-        view = self.view(number)
-        return None if view is None else Message(view)
+        value = self._last(number, LEN)
+        return None if value is None else Message._of(value)
 
     # Repeated fields.
     def messages(self, number):
-        return [Message(value) for value in self._values(number, LEN)]
+        return [Message._of(value) for value in self._values(number, LEN)]
 
     def strings(self, number):
-        return [_utf8(number, value) for value in self._values(number, LEN)]
+        return [_utf8(number, _in_memory(value)) for value in self._values(number, LEN)]
 
     def ints(self, number):
         """A repeated int32/int64/uint64 field, packed (one LEN blob) or not (many varints)."""
-        result = []
+        return self.int_array(number).tolist()
+
+    def int_array(self, number):
+        """The same as an int64 array (uint64 values wrap to negative ones)."""
+        chunks = []
         for wire, value in self._fields.get(number, ()):
             if wire == VARINT:
-                result.append(_signed64(value))
+                chunks.append(np.array([_signed64(value)], np.int64))
             elif wire == LEN:
-                pos = 0
-                while pos < len(value):
-                    item, pos = read_varint(value, pos)
-                    result.append(_signed64(item))
+                chunks.append(_packed_varints(_in_memory(value)))
             else:
                 raise DecodeError(f"field {number}: wire type {wire} for a repeated integer")
-        return result
+        return np.concatenate(chunks) if chunks else np.zeros(0, np.int64)
 
     def fixed(self, number, dtype):
         """A repeated float ('<f4', wire 5) or double ('<f8', wire 1) field, packed or not."""
@@ -167,5 +270,25 @@ class Message:
         for wire, value in self._fields.get(number, ()):
             if wire not in (wire_single, LEN) or len(value) % dtype.itemsize:
                 raise DecodeError(f"field {number}: bad encoding for repeated {dtype}")
-            chunks.append(np.frombuffer(value, dtype))
+            chunks.append(np.frombuffer(_in_memory(value), dtype))
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype)
+
+
+def _packed_varints(view):
+    """The signed 64-bit values of a packed repeated varint field, decoded with numpy (a Python
+    loop per value would take seconds on a large hostile field)."""
+    data = np.frombuffer(view, np.uint8)
+    if not len(data):
+        return np.zeros(0, np.int64)
+    ends = np.flatnonzero(data < 0x80)  # the last byte of each varint
+    if not len(ends) or ends[-1] != len(data) - 1:
+        raise DecodeError("truncated varint")
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    lengths = ends - starts + 1
+    if lengths.max() > 10:
+        raise DecodeError("varint longer than 10 bytes")
+    if np.any((lengths == 10) & (data[ends] > 1)):
+        raise DecodeError("varint larger than 64 bits")
+    shifts = (np.arange(len(data)) - np.repeat(starts, lengths)).astype(np.uint64) * np.uint64(7)
+    parts = (data & 0x7F).astype(np.uint64) << shifts
+    return np.add.reduceat(parts, starts).view(np.int64)  # two's complement, as _signed64 reads it
