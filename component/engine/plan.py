@@ -177,7 +177,9 @@ class Plan:
         unread = Counter(name for node in nodes for name in node.inputs)  # readers still to lower
         unread[output] += 1  # read at the end
         for node in nodes:
-            planner.values[node.outputs[0]] = LOWERINGS[node.op_type](planner, node)
+            made = LOWERINGS[node.op_type](planner, node)  # a Value, or a tuple for multi-output ops
+            for name, value in zip(node.outputs, made if isinstance(made, tuple) else (made,)):
+                planner.values[name] = value
             for name in node.inputs:
                 unread[name] -= 1
                 if not unread[name]:

@@ -1,5 +1,6 @@
 """Operators: each module holds numpy kernels and the lowerings that plan them."""
-from . import conv, elementwise, linear, reduce, tensor  # noqa: F401  (they register lowerings)
+from . import (compare, conv, einsum, elementwise, linear, norm, pool, reduce, reductions,  # noqa: F401
+               shape, tensor, unary)  # (they register lowerings)
 from .registry import LOWERINGS
 
 __all__ = ["LOWERINGS"]

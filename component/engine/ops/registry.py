@@ -13,6 +13,9 @@ from ..errors import ModelError
 
 LOWERINGS = {}
 
+# Logical axis a of a value stored NHWC (plan.Value.nhwc) is stored axis NHWC_POSITION[a].
+NHWC_POSITION = (0, 3, 1, 2)
+
 
 def lowering(*op_types):
     def register(function):

@@ -77,7 +77,9 @@ def pad_spec(node, opset, rank, const):
 
 @lowering("Constant")
 def lower_constant(p, node):
-    return p.constant(constant_value(node))
+    value = constant_value(node)
+    # float16/float64 constants become float32, like initializers (Planner.value)
+    return p.constant(value.astype(np.float32) if value.dtype.kind == "f" else value)
 
 
 @lowering("Pad")

@@ -1,0 +1,106 @@
+"""Element-wise ops of one input: activations and math functions. Like the binary ops they
+work in whatever layout their input is stored in, so they never add a layout change.
+
+Each kernel is one numpy expression in the input's own dtype (float32 for activations);
+numpy has no erf, so `erf` is computed here (float64, relative error < 1e-7)."""
+import numpy as np
+
+from .registry import fail, lowering
+
+_SQRT_HALF = np.sqrt(0.5)
+_TAYLOR_TERMS = 12  # erf's series at |x| <= 0.5: the next term is below 1e-16
+
+
+def erf(x):
+    # Small |x|: the Taylor series (exact relative error near 0); larger |x|: 1 - erfc with
+    # Numerical Recipes' Chebyshev fit of erfc (fractional error < 1.2e-7).
+    z = np.abs(x.astype(np.float64))
+    t = 1.0 / (1.0 + 0.5 * z)
+    poly = 0.17087277
+    for c in (-0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418,
+              0.37409196, 1.00002368, -1.26551223):
+        poly = c + t * poly
+    large = 1.0 - t * np.exp(-z * z + poly)
+    small = np.zeros_like(z)
+    term = z * (2.0 / np.sqrt(np.pi))
+    for n in range(_TAYLOR_TERMS):
+        small += term / (2 * n + 1)
+        term = term * (-z * z) / (n + 1)
+    return (np.sign(x) * np.where(z <= 0.5, small, large)).astype(x.dtype)
+
+
+def sigmoid(x):
+    # exp of -|x| only, so no overflow warning for large |x|
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
+
+
+def hard_sigmoid(x, alpha, beta):
+    return np.clip(x * np.float32(alpha) + np.float32(beta), 0, 1).astype(x.dtype)
+
+
+def hard_swish(x):
+    return x * np.clip(x / np.float32(6) + np.float32(0.5), 0, 1)
+
+
+def leaky_relu(x, alpha):
+    return np.where(x >= 0, x, x * np.float32(alpha))
+
+
+def elu(x, alpha):
+    return np.where(x > 0, x, np.float32(alpha) * np.expm1(np.minimum(x, 0)))
+
+
+def softplus(x):
+    return np.logaddexp(np.float32(0), x)
+
+
+def gelu(x):
+    return x * np.float32(0.5) * (1 + erf(x * np.float32(_SQRT_HALF)))
+
+
+def gelu_tanh(x):
+    return x * np.float32(0.5) * (1 + np.tanh(np.float32(np.sqrt(2 / np.pi)) * (x + np.float32(0.044715) * x ** 3)))
+
+
+def reciprocal(x):
+    return np.float32(1) / x if x.dtype == np.float32 else 1 / x
+
+
+_PLAIN = {"Tanh": np.tanh, "Exp": np.exp, "Sqrt": np.sqrt, "Neg": np.negative, "Abs": np.abs,
+          "Log": np.log, "Reciprocal": reciprocal, "Erf": erf, "Sigmoid": sigmoid,
+          "HardSwish": hard_swish, "Softplus": softplus, "Not": np.logical_not, "Round": np.round,
+          "Floor": np.floor, "Ceil": np.ceil}
+
+
+def emit_unary(p, node, kernel, **params):
+    x = p.input(node, 0)
+    return p.emit(kernel, [x], x.shape, nhwc=x.nhwc, **params)
+
+
+@lowering(*_PLAIN)
+def lower_plain(p, node):
+    return emit_unary(p, node, _PLAIN[node.op_type])
+
+
+@lowering("HardSigmoid")
+def lower_hard_sigmoid(p, node):
+    return emit_unary(p, node, hard_sigmoid, alpha=node.attrs.get("alpha", 0.2), beta=node.attrs.get("beta", 0.5))
+
+
+@lowering("LeakyRelu")
+def lower_leaky_relu(p, node):
+    return emit_unary(p, node, leaky_relu, alpha=node.attrs.get("alpha", 0.01))
+
+
+@lowering("Elu")
+def lower_elu(p, node):
+    return emit_unary(p, node, elu, alpha=node.attrs.get("alpha", 1.0))
+
+
+@lowering("Gelu")
+def lower_gelu(p, node):
+    approximate = node.attrs.get("approximate", "none")
+    if approximate not in ("none", "tanh"):
+        raise fail(node, f"unknown approximate '{approximate}'")
+    return emit_unary(p, node, gelu if approximate == "none" else gelu_tanh)
