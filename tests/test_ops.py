@@ -372,3 +372,36 @@ def test_bad_node_is_a_model_error_naming_it(name):
     with pytest.raises(ModelError, match="bad_node") as error:
         load_model(BAD[name], kernels="numpy")
     print(error.value)
+
+
+# --- float16 files -------------------------------------------------------------------------------
+def small_cnn():
+    """Conv/BN-free CNN with the ops float16 exports of torchvision models have around them."""
+    init = {"w1": RNG.standard_normal((8, 3, 3, 3)).astype(np.float32) * 0.3, "b1": RNG.standard_normal(8).astype(np.float32),
+            "w2": RNG.standard_normal((10, 8)).astype(np.float32) * 0.3, "b2": RNG.standard_normal(10).astype(np.float32)}
+    nodes = [N("Conv", ["x", "w1", "b1"], ["c"], pads=[1, 1, 1, 1]), N("Sigmoid", ["c"], ["s"]), N("Mul", ["c", "s"], ["a"]),
+             N("MaxPool", ["a"], ["p"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+             N("GlobalAveragePool", ["p"], ["g"]), N("Flatten", ["g"], ["f"]), N("Gemm", ["f", "w2", "b2"], ["y"], transB=1)]
+    return graph(nodes, (1, 3, 16, 16), init)
+
+
+SMALL_CNN = small_cnn()
+
+
+@pytest.mark.parametrize("keep_io_types", [True, False])
+def test_float16_file_computes_in_float32(keep_io_types):
+    """onnxconverter-common's float16 conversion, with float32 or float16 graph I/O: the engine
+    reads the float16 weights, computes in float32, takes and returns float32 either way."""
+    float16 = pytest.importorskip("onnxconverter_common.float16")
+    import onnx
+    data = float16.convert_float_to_float16(onnx.load_from_string(SMALL_CNN),
+                                            keep_io_types=keep_io_types).SerializeToString()
+    model = load_model(data, kernels="numpy")
+    assert model.info["inputs"][0]["dtype"] == ("float32" if keep_io_types else "float16")
+    x = RNG.standard_normal((1, 3, 16, 16)).astype(np.float32)
+    got, want = model.run(x), onnxruntime_run(data, x).astype(np.float32)
+    exact = onnxruntime_run(SMALL_CNN, x)
+    print(f"float16 file: max |engine - onnxruntime| = {np.abs(got - want).max():.3g}, "
+          f"max |engine - float32 model| = {np.abs(got - exact).max():.3g}")
+    assert got.dtype == np.float32
+    assert np.abs(got - want).max() <= 1e-2 * max(1.0, np.abs(want).max())
