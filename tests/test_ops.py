@@ -405,3 +405,45 @@ def test_float16_file_computes_in_float32(keep_io_types):
           f"max |engine - float32 model| = {np.abs(got - exact).max():.3g}")
     assert got.dtype == np.float32
     assert np.abs(got - want).max() <= 1e-2 * max(1.0, np.abs(want).max())
+
+
+# --- inside the component ------------------------------------------------------------------------
+INSIDE = ["maxpool ceil_mode with pads", "avgpool ceil_mode, pads, count 1", "maxpool after conv, opset 11",
+          "gelu", "erf, wide range", "hardswish", "slice negative steps", "split num_outputs uneven (opset 18)",
+          "argmax last, keepdims 0", "scatternd", "mod int64", "range int64", "einsum bhid,bhjd->bhij",
+          "layernorm last 2 axes, no bias", "matmul attention (B,H,T,D)@(B,H,D,T)", "softmax axis 1 (4-D)",
+          "transpose after conv", "cast to float16 and back"]
+
+RUN_INSIDE = """
+f = np.load(io.BytesIO(data))
+out = {}
+for key in json.loads(bytes(f["keys"]).decode()):
+    for kernels in ("numpy", "xnnpack"):
+        out[f"{key}/{kernels}"] = engine.load_model(f[key + "/model"].tobytes(), kernels=kernels).run(f[key + "/x"])
+buf = io.BytesIO()
+np.savez(buf, **out)
+result = buf.getvalue()
+"""
+
+
+def test_ops_inside_the_component(probe):
+    """The same kernels inside the component (wasm32: numpy's intp is int32 there), with numpy's
+    kernels and with XNNPACK's around them (layout changes, convs), match onnxruntime natively."""
+    arrays, inputs = {"keys": np.frombuffer(json.dumps(INSIDE).encode(), np.uint8)}, {}
+    for name in INSIDE:
+        _, inputs[name] = x_for(CASES[name])
+        arrays[name + "/model"], arrays[name + "/x"] = np.frombuffer(CASES[name], np.uint8), inputs[name]
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    results = np.load(io.BytesIO(probe.run(RUN_INSIDE, buf.getvalue())))
+    for name in INSIDE:
+        want = onnxruntime_run(CASES[name], inputs[name])
+        for kernels in ("numpy", "xnnpack"):
+            check(results[f"{name}/{kernels}"], want, LOOSER.get(name, 1e-5), f"{name} [{kernels}]")
+
+
+def test_docs_table_is_the_registry():
+    """docs/operators.md holds the table tools/ops_table.py makes from the op registry."""
+    sys.path.insert(0, str(ROOT))
+    from tools.ops_table import DOC, table
+    assert table() in DOC.read_text(), "docs/operators.md is out of date: run python tools/ops_table.py --write"

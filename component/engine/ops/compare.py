@@ -34,11 +34,13 @@ def _inputs(p, node):
 
 @lowering(*_COMPARE)
 def lower_compare(p, node):
+    """Comparisons and logic, broadcast; bool out (int64 and bool inputs fold at plan time)."""
     return emit_broadcast(p, node, _COMPARE[node.op_type], _inputs(p, node))
 
 
 @lowering(*_VARIADIC)
 def lower_variadic(p, node):
+    """Any number of broadcast inputs (Sum is float or integer addition)."""
     inputs = _inputs(p, node)
     if len(inputs) == 1:
         return inputs[0]
@@ -47,9 +49,11 @@ def lower_variadic(p, node):
 
 @lowering("Where")
 def lower_where(p, node):
+    """Three broadcast inputs; an NHWC operand keeps the result NHWC."""
     return emit_broadcast(p, node, where, _inputs(p, node))
 
 
 @lowering("Mod")
 def lower_mod(p, node):
+    """fmod=0 (sign of the divisor, integers) and fmod=1 (C fmod)."""
     return emit_broadcast(p, node, mod, _inputs(p, node), fmod=node.attrs.get("fmod", 0))

@@ -36,6 +36,7 @@ def output_shape(node, equation, shapes):
 
 @lowering("Einsum")
 def lower_einsum(p, node):
+    """Any equation numpy takes: explicit or implicit output, '...' broadcast."""
     xs = [p.plain(p.input(node, i)) for i in range(len(node.inputs))]
     equation = node.attrs.get("equation", "")
     return p.emit(einsum, xs, output_shape(node, equation, [x.shape for x in xs]), equation=equation)

@@ -45,6 +45,7 @@ def activation_bounds(node, opset, const):
 
 @lowering("Relu", "Clip")
 def lower_activation(p, node):
+    """Clip: min/max as attributes (< 11) or optional inputs."""
     x = p.input(node, 0)
     lo, hi = activation_bounds(node, p.opset, lambda i: p.const(node, i, "bound"))
     return p.emit(clip, [x], x.shape, nhwc=x.nhwc, lo=lo, hi=hi)
@@ -52,6 +53,7 @@ def lower_activation(p, node):
 
 @lowering(*_BINARY)
 def lower_binary(p, node):
+    """ONNX broadcasting; integer Div truncates; Pow keeps the base's type."""
     return emit_binary(p, node, node.op_type, p.input(node, 0), p.input(node, 1))
 
 

@@ -17,6 +17,7 @@ def layer_norm(x, scale, bias=None, *, axes, epsilon):
 
 @lowering("LayerNormalization")
 def lower_layer_norm(p, node):
+    """Opset 17: axis (normalises axis..last), epsilon, optional bias; output Y only."""
     x = p.plain(p.input(node, 0))
     rank = len(x.shape)
     first = axis(node, node.attrs.get("axis", -1), rank)

@@ -85,6 +85,8 @@ def _divisor(node, hw, kernel, strides, dilations, pads, full, out_hw):
 
 @lowering("MaxPool", "AveragePool")
 def lower_pool(p, node):
+    """2-D on NHWC: kernel_shape, strides, pads, dilations, auto_pad (NOTSET, VALID, SAME_UPPER,
+    SAME_LOWER), ceil_mode, count_include_pad (AveragePool), storage_order (no Indices output)."""
     x = p.input(node, 0)
     if len(x.shape) != 4:
         raise fail(node, f"only 2-D pools are supported (input {x.shape})")
@@ -104,6 +106,7 @@ def lower_pool(p, node):
 
 @lowering("GlobalMaxPool")
 def lower_global_max_pool(p, node):
+    """Any spatial rank; NHWC stays NHWC."""
     x = p.input(node, 0)  # (N, C, *spatial)
     if len(x.shape) < 3:
         raise fail(node, f"input {x.shape} has no spatial axes")

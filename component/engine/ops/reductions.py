@@ -29,6 +29,7 @@ def argmax(x, axis, keepdims, last):
 
 @lowering(*_REDUCE)
 def lower_reduce(p, node):
+    """axes as attribute (ReduceSum < 13, others < 18) or input, keepdims, noop_with_empty_axes."""
     x = p.input(node, 0)
     rank = len(x.shape)
     if p.opset < _AXES_INPUT_FROM.get(node.op_type, 18):
@@ -50,6 +51,7 @@ def lower_reduce(p, node):
 
 @lowering("ArgMax")
 def lower_argmax(p, node):
+    """axis, keepdims, select_last_index; int64 out."""
     x = p.plain(p.input(node, 0))
     k = axis(node, node.attrs.get("axis", 0), len(x.shape))
     keepdims = bool(node.attrs.get("keepdims", 1))

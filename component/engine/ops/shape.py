@@ -89,6 +89,7 @@ def onnx_slice(start, end, step, dim):
 
 @lowering("Transpose")
 def lower_transpose(p, node):
+    """perm (default: reversed); reads an NHWC input as stored, no extra layout change."""
     x = p.input(node, 0)
     rank = len(x.shape)
     perm = [int(a) for a in node.attrs.get("perm", range(rank - 1, -1, -1))]
@@ -100,6 +101,8 @@ def lower_transpose(p, node):
 
 @lowering("Slice")
 def lower_slice(p, node):
+    """starts/ends/axes as attributes (< 10) or inputs with steps (>= 10); negative indices and steps,
+    clamping, INT64_MAX ends. starts/ends/axes/steps must be constant."""
     x = p.plain(p.input(node, 0))
     rank = len(x.shape)
     if p.opset < 10:
@@ -124,6 +127,7 @@ def lower_slice(p, node):
 
 @lowering("Squeeze")
 def lower_squeeze(p, node):
+    """axes attribute (< 13) or input (>= 13); without axes every dim of size 1."""
     x = p.plain(p.input(node, 0))
     rank = len(x.shape)
     axes = node.attrs.get("axes") if p.opset < 13 else p.const(node, 1, "axes")
@@ -139,6 +143,8 @@ def lower_squeeze(p, node):
 
 @lowering("Split")
 def lower_split(p, node):
+    """split attribute (< 13) or input (>= 13), equal parts otherwise; num_outputs (>= 18, last part may be
+    smaller). Several outputs."""
     x = p.plain(p.input(node, 0))
     k = axis(node, node.attrs.get("axis", 0), len(x.shape))
     dim, count = x.shape[k], len(node.outputs)
@@ -166,6 +172,7 @@ def lower_split(p, node):
 
 @lowering("Expand")
 def lower_expand(p, node):
+    """Shape input constant or from run time (ONNX broadcasting)."""
     x, shape = p.plain(p.input(node, 0)), p.input(node, 1)
     if shape.const is None:
         out = (None,) * max(len(x.shape), shape.shape[0])
@@ -176,6 +183,7 @@ def lower_expand(p, node):
 
 @lowering("Tile")
 def lower_tile(p, node):
+    """repeats must be constant."""
     x = p.plain(p.input(node, 0))
     repeats = [int(r) for r in p.const(node, 1, "repeats")]
     if len(repeats) != len(x.shape) or min(repeats, default=0) < 0:
@@ -185,6 +193,7 @@ def lower_tile(p, node):
 
 @lowering("ConstantOfShape")
 def lower_constant_of_shape(p, node):
+    """value attribute of any type (default float 0)."""
     shape = p.plain(p.input(node, 0))
     value = node.attrs.get("value")
     value = np.zeros(1, np.float32) if value is None else value
@@ -197,11 +206,13 @@ def lower_constant_of_shape(p, node):
 
 @lowering("Range")
 def lower_range(p, node):
+    """int or float start/limit/delta."""
     return p.emit(arange, [p.plain(p.input(node, i)) for i in range(3)], (None,))
 
 
 @lowering("ScatterND")
 def lower_scatter_nd(p, node):
+    """reduction none/add/mul/max/min (opset 16, 18); negative indices."""
     data, indices, updates = (p.plain(p.input(node, i)) for i in range(3))
     reduction = node.attrs.get("reduction", "none")
     ufuncs = {"none": "none", "add": np.add, "mul": np.multiply, "max": np.maximum, "min": np.minimum}
@@ -214,11 +225,13 @@ def lower_scatter_nd(p, node):
 
 @lowering("Cast")
 def lower_cast(p, node):
+    """to any numeric type or bool; float16, double and bfloat16 compute as float32."""
     x = p.input(node, 0)
     return p.emit(cast, [x], x.shape, nhwc=x.nhwc, dtype=dtype_of(node, node.attrs.get("to")))
 
 
 @lowering("CastLike")
 def lower_cast_like(p, node):
+    """like Cast, to the second input's type."""
     x, like = p.input(node, 0), p.input(node, 1)
     return p.emit(cast_like, [x, like], x.shape, nhwc=x.nhwc)

@@ -86,26 +86,31 @@ def emit_unary(p, node, kernel, **params):
 
 @lowering(*_PLAIN)
 def lower_plain(p, node):
+    """Element-wise, in the input's stored layout; Erf computed in float32 (within 4e-7)."""
     return emit_unary(p, node, _PLAIN[node.op_type])
 
 
 @lowering("HardSigmoid")
 def lower_hard_sigmoid(p, node):
+    """alpha, beta."""
     return emit_unary(p, node, hard_sigmoid, alpha=node.attrs.get("alpha", 0.2), beta=node.attrs.get("beta", 0.5))
 
 
 @lowering("LeakyRelu")
 def lower_leaky_relu(p, node):
+    """alpha."""
     return emit_unary(p, node, leaky_relu, alpha=node.attrs.get("alpha", 0.01))
 
 
 @lowering("Elu")
 def lower_elu(p, node):
+    """alpha."""
     return emit_unary(p, node, elu, alpha=node.attrs.get("alpha", 1.0))
 
 
 @lowering("Gelu")
 def lower_gelu(p, node):
+    """Opset 20: approximate none or tanh (older exports write Gelu as Erf, Mul, Add)."""
     approximate = node.attrs.get("approximate", "none")
     if approximate not in ("none", "tanh"):
         raise fail(node, f"unknown approximate '{approximate}'")
