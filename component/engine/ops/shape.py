@@ -207,7 +207,10 @@ def lower_constant_of_shape(p, node):
 @lowering("Range")
 def lower_range(p, node):
     """int or float start/limit/delta."""
-    return p.emit(arange, [p.plain(p.input(node, i)) for i in range(3)], (None,))
+    start, limit, delta = (p.plain(p.input(node, i)) for i in range(3))
+    if delta.const is not None and not delta.const.all():
+        raise fail(node, "delta is 0")
+    return p.emit(arange, [start, limit, delta], (None,))
 
 
 @lowering("ScatterND")
@@ -220,6 +223,10 @@ def lower_scatter_nd(p, node):
         raise fail(node, f"unknown reduction '{reduction}'")
     if len(indices.shape) < 1 or (indices.shape[-1] is not None and indices.shape[-1] > len(data.shape)):
         raise fail(node, f"indices {indices.shape} do not index data {data.shape}")
+    if indices.const is not None and indices.const.size and None not in data.shape:
+        bounds = np.array(data.shape[:indices.shape[-1]])
+        if (indices.const >= bounds).any() or (indices.const < -bounds).any():
+            raise fail(node, f"indices out of range for data {data.shape}")
     return p.emit(scatter_nd, [data, indices, updates], data.shape, reduction=ufuncs[reduction])
 
 
