@@ -297,6 +297,24 @@ def test_pools_and_unary_ops_keep_the_nhwc_layout():
     check(model.run(x), onnxruntime_run(data, x))
 
 
+def test_channels_last_block_keeps_the_nhwc_layout():
+    """ConvNeXt's block: Conv -> Transpose to (N, H, W, C) -> LayerNorm -> MatMul -> Gelu ->
+    Transpose back -> residual Add -> Conv needs no layout change between the convs."""
+    conv2, init2 = conv("r", "y")
+    nodes = [C1, N("Transpose", ["c"], ["t"], perm=[0, 2, 3, 1]), N("LayerNormalization", ["t", "g"], ["n"]),
+             N("MatMul", ["n", "m"], ["h"]), N("Gelu", ["h"], ["a"]), N("Transpose", ["a"], ["b"], perm=[0, 3, 1, 2]),
+             N("Add", ["c", "b"], ["r"]), conv2]
+    init = {**C1_INIT, **init2, "g": RNG.standard_normal(3).astype(np.float32),
+            "m": RNG.standard_normal((3, 3)).astype(np.float32)}
+    data = graph(nodes, init=init, opset=20)
+    steps = labels(data)
+    print(steps)
+    assert steps[0] == "to_nhwc" and steps[-1] == "to_nchw" and "to_nhwc" not in steps[1:-1], steps
+    assert "to_nchw" not in steps[1:-1], steps
+    model, x = x_for(data)
+    check(model.run(x), onnxruntime_run(data, x))
+
+
 def test_shape_subgraphs_fold_at_plan_time():
     """Shape -> ConstantOfShape/Range/Equal/Where/Expand/Mod/ScatterND/Not on constants: no step
     of them is left in the plan; only the Add that reads x runs."""

@@ -89,14 +89,18 @@ def onnx_slice(start, end, step, dim):
 
 @lowering("Transpose")
 def lower_transpose(p, node):
-    """perm (default: reversed); reads an NHWC input as stored, no extra layout change."""
+    """perm (default: reversed); reads an NHWC input as stored, and makes NHWC without a copy
+    where perm is (0, 3, 1, 2) (ConvNeXt's channels-last blocks)."""
     x = p.input(node, 0)
     rank = len(x.shape)
     perm = [int(a) for a in node.attrs.get("perm", range(rank - 1, -1, -1))]
     if sorted(perm) != list(range(rank)):
         raise fail(node, f"perm {perm} is not a permutation of the {rank} axes")
+    shape = [x.shape[a] for a in perm]
+    if not x.nhwc and perm == [0, 3, 1, 2]:  # (N, H, W, C) to NCHW: that tensor, stored NHWC
+        return p.emit(np.ascontiguousarray, [x], shape, nhwc=True)
     stored = [NHWC_POSITION[a] for a in perm] if x.nhwc else perm
-    return p.emit(transpose, [x], [x.shape[a] for a in perm], perm=tuple(stored))
+    return p.emit(transpose, [x], shape, perm=tuple(stored))
 
 
 @lowering("Slice")
