@@ -5,7 +5,6 @@ import numpy as np
 from .registry import broadcast, lowering, scalar
 
 
-
 def divide(a, b):
     # Integers (shape arithmetic) divide truncating toward zero, as ONNX's C++ kernels do.
     if a.dtype.kind in "iu":

@@ -94,7 +94,7 @@ def lower_pool(p, node):
         raise fail(node, "the Indices output is not supported")
     hw = x.shape[2:]
     kernel, strides, dilations, pads, full, out_hw = geometry(node, hw)
-    params = dict(kernel=kernel, strides=strides, dilations=dilations, pads=full, out_hw=out_hw)
+    params = {"kernel": kernel, "strides": strides, "dilations": dilations, "pads": full, "out_hw": out_hw}
     shape = (x.shape[0], x.shape[1], *out_hw)
     label = (f"{node.op_type.lower()}{kernel[0]}x{kernel[1]}s{strides[0]}[numpy] "
              f"{hw[0]}x{hw[1]}x{x.shape[1]}->{out_hw[0]}x{out_hw[1]}x{x.shape[1]}")

@@ -6,7 +6,6 @@ import numpy as np
 from .registry import NHWC_POSITION, axis, lowering
 
 
-
 def l2(x, axis, keepdims):
     return np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims))
 
