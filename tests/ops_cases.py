@@ -236,6 +236,12 @@ CASES = {
     "einsum transpose, one operand": graph([N("Einsum", ["x"], ["y"], equation="nchw->nhwc")], opset=12),
 }
 
+CASES["shape ops on a symbolic batch"] = graph(
+    [N("Shape", ["x"], ["s"]), N("Gather", ["s", "zero"], ["n"]), N("Range", ["zero", "n", "one"], ["r"]),
+     N("Cast", ["r"], ["rf"], to=TensorProto.FLOAT), N("Reshape", ["rf", "col"], ["rc"]),
+     N("ConstantOfShape", ["s"], ["k"], value=numpy_helper.from_array(np.array([0.5], np.float32))),
+     N("Add", ["x", "rc"], ["a"]), N("Mul", ["a", "k"], ["y"])],
+    ("N", 3, 4), {"zero": np.array(0, i64), "one": np.array(1, i64), "col": np.array([-1, 1, 1], i64)})
 # Cast to float16 is computed in float32 by the engine (see docs/operators.md), onnxruntime rounds.
 CASES["cast to float16 and back"] = graph([N("Cast", ["x"], ["h"], to=TensorProto.FLOAT16),
                                            N("Cast", ["h"], ["y"], to=TensorProto.FLOAT)])

@@ -100,12 +100,7 @@ def test_shape_subgraphs_fold_at_plan_time():
 
 def test_shape_ops_run_with_a_symbolic_batch():
     """With a symbolic batch the shape subgraph runs per request, on int64 vectors."""
-    nodes = [N("Shape", ["x"], ["s"]), N("Gather", ["s", "zero"], ["n"]), N("Range", ["zero", "n", "one"], ["r"]),
-             N("Cast", ["r"], ["rf"], to=TensorProto.FLOAT), N("Reshape", ["rf", "col"], ["rc"]),
-             N("ConstantOfShape", ["s"], ["k"], value=numpy_helper.from_array(np.array([0.5], np.float32))),
-             N("Add", ["x", "rc"], ["a"]), N("Mul", ["a", "k"], ["y"])]
-    init = {"zero": np.array(0, i64), "one": np.array(1, i64), "col": np.array([-1, 1, 1], i64)}
-    data = graph(nodes, ("N", 3, 4), init)
+    data = CASES["shape ops on a symbolic batch"]
     model = load_model(data, kernels="numpy")
     assert "arange" in labels(data) and "constant_of_shape" in labels(data)
     for batch in (1, 3):
@@ -147,7 +142,7 @@ INSIDE = ["maxpool ceil_mode with pads", "avgpool ceil_mode, pads, count 1", "ma
           "gelu", "erf, wide range", "hardswish", "slice negative steps", "split num_outputs uneven (opset 18)",
           "argmax last, keepdims 0", "scatternd", "mod int64", "range int64", "einsum bhid,bhjd->bhij",
           "layernorm last 2 axes, no bias", "matmul attention (B,H,T,D)@(B,H,D,T)", "softmax axis 1 (4-D)",
-          "transpose after conv", "cast to float16 and back"]
+          "transpose after conv", "cast to float16 and back", "shape ops on a symbolic batch"]
 
 RUN_INSIDE = """
 f = np.load(io.BytesIO(data))
