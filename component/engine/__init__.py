@@ -1,5 +1,6 @@
-"""A small ONNX inference engine for image classifiers, on numpy arrays: XNNPACK's wasm SIMD
-kernels inside the component, numpy's elsewhere (backends/).
+"""A small ONNX inference engine for image classifiers (CNNs and vision transformers; the
+operators are listed in docs/operators.md), on numpy arrays: XNNPACK's wasm SIMD kernels
+inside the component, numpy's elsewhere (backends/).
 
     model = load_model(onnx_bytes)     # parse, fuse, plan: once (kernels="numpy" forces numpy's)
     logits = model.run(x)              # x: (N, 3, H, W) float32 -> (N, classes) float32

@@ -180,7 +180,7 @@ class Plan:
         unread[output] += 1  # read at the end
         for node in nodes:
             try:
-                planner.values[node.outputs[0]] = LOWERINGS[node.op_type](planner, node)
+                made = LOWERINGS[node.op_type](planner, node)  # a Value, or a tuple for multi-output ops
             except ModelError as err:  # named after the node, unless the lowering did
                 if f"'{node.name}'" in str(err):
                     raise
@@ -189,6 +189,8 @@ class Plan:
                 # Malformed graphs (wrong ranks, zero strides...) trip numpy or Python first.
                 raise ModelError(f"{node.op_type} node '{node.name}': cannot plan it: "
                                  f"{type(err).__name__}: {err}") from err
+            for name, value in zip(node.outputs, made if isinstance(made, tuple) else (made,)):
+                planner.values[name] = value
             for name in node.inputs:
                 unread[name] -= 1
                 if not unread[name]:

@@ -5,7 +5,20 @@ import numpy as np
 from ..layout import channel_vector
 from .registry import broadcast, lowering, scalar
 
-_BINARY = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": np.divide}
+
+def divide(a, b):
+    # Integers (shape arithmetic) divide truncating toward zero, as ONNX's C++ kernels do.
+    if a.dtype.kind in "iu":
+        return np.sign(a) * np.sign(b) * (np.abs(a) // np.abs(b))
+    return np.divide(a, b)
+
+
+def power(a, b):
+    # The result has the base's type even for an integer exponent (ONNX Pow from opset 12).
+    return np.power(a, b).astype(a.dtype, copy=False)
+
+
+_BINARY = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": divide, "Pow": power}
 
 
 def clip(x, lo, hi):
@@ -32,6 +45,7 @@ def activation_bounds(node, opset, const):
 
 @lowering("Relu", "Clip")
 def lower_activation(p, node):
+    """Clip: min/max as attributes (< 11) or optional inputs."""
     x = p.input(node, 0)
     lo, hi = activation_bounds(node, p.opset, lambda i: p.const(node, i, "bound"))
     return p.emit(clip, [x], x.shape, nhwc=x.nhwc, lo=lo, hi=hi)
@@ -39,17 +53,23 @@ def lower_activation(p, node):
 
 @lowering(*_BINARY)
 def lower_binary(p, node):
+    """ONNX broadcasting; integer Div truncates; Pow keeps the base's type."""
     return emit_binary(p, node, node.op_type, p.input(node, 0), p.input(node, 1))
 
 
 def emit_binary(p, node, op_type, a, b):
     """a <op> b with ONNX broadcasting (also the Add a Conv could not take into its epilogue)."""
-    shape = broadcast(node, a.shape, b.shape)
-    # An NHWC operand keeps the result NHWC; the other operand is rearranged to match
+    return emit_broadcast(p, node, _BINARY[op_type], [a, b])
+
+
+def emit_broadcast(p, node, kernel, inputs, **params):
+    """kernel(*inputs, **params) for an element-wise kernel whose inputs broadcast (ONNX rules)."""
+    shape = broadcast(node, *(v.shape for v in inputs))
+    # An NHWC operand keeps the result NHWC; the other operands are rearranged to match
     # (padded to rank 4, then transposed -- a constant bias (C, 1, 1) becomes (1, 1, 1, C)).
-    nhwc = (a.nhwc or b.nhwc) and len(shape) == 4
-    a, b = (p.nhwc(a), p.nhwc(b)) if nhwc else (p.plain(a), p.plain(b))
-    return p.emit(_BINARY[op_type], [a, b], shape, nhwc=nhwc)
+    nhwc = any(v.nhwc for v in inputs) and len(shape) == 4
+    inputs = [p.nhwc(v) if nhwc else p.plain(v) for v in inputs]
+    return p.emit(kernel, inputs, shape, nhwc=nhwc, **params)
 
 
 def batchnorm_affine(node, const):

@@ -20,7 +20,10 @@ def scale(x, factor):
 
 def matmul(a, b, c=None):
     # a: (..., M, K), b: (..., K, N), c: broadcastable to the result -> (..., M, N)
-    y = np.matmul(a, b)
+    if a.ndim > 2 and b.ndim == 2:  # one GEMM over all rows: numpy's batched loop is ~10x slower
+        y = np.matmul(a.reshape(-1, a.shape[-1]), b).reshape(*a.shape[:-1], b.shape[-1])
+    else:
+        y = np.matmul(a, b)
     if c is not None:
         y += c  # y is fresh, so adding in place is safe
     return y

@@ -1,4 +1,4 @@
-"""Averages and Softmax."""
+"""Averages, Softmax and LogSoftmax."""
 import numpy as np
 
 from ..layout import stored_axes
@@ -14,6 +14,11 @@ def softmax(x, axes):
     # x: any -> same shape; normalised over `axes` together
     e = np.exp(x - x.max(axis=axes, keepdims=True))
     return e / e.sum(axis=axes, keepdims=True)
+
+
+def log_softmax(x, axes):
+    shifted = x - x.max(axis=axes, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
 
 
 @lowering("GlobalAveragePool")
@@ -47,7 +52,7 @@ def lower_reduce_mean(p, node):
     return p.emit(mean, [p.plain(x)], shape, axes=tuple(axes), keepdims=keepdims)
 
 
-@lowering("Softmax")
+@lowering("Softmax", "LogSoftmax")
 def lower_softmax(p, node):
     x = p.plain(p.input(node, 0))
     rank = len(x.shape)
@@ -57,4 +62,4 @@ def lower_softmax(p, node):
         axes = tuple(range(axis(node, node.attrs.get("axis", 1), rank), rank))
     else:
         axes = (axis(node, node.attrs.get("axis", -1), rank),)
-    return p.emit(softmax, [x], x.shape, axes=axes)
+    return p.emit(softmax if node.op_type == "Softmax" else log_softmax, [x], x.shape, axes=axes)

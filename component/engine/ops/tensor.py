@@ -76,11 +76,15 @@ def pad_spec(node, opset, rank, const):
 
 @lowering("Constant")
 def lower_constant(p, node):
-    return p.constant(constant_value(node))
+    """value, value_float(s), value_int(s); float types become float32."""
+    value = constant_value(node)
+    # float16/float64 constants become float32, like initializers (Planner.value)
+    return p.constant(value.astype(np.float32) if value.dtype.kind == "f" else value)
 
 
 @lowering("Pad")
 def lower_pad(p, node):
+    """constant mode; pads/value as attributes (< 11) or inputs, axes input (18)."""
     x = p.input(node, 0)
     pads, value = pad_spec(node, p.opset, len(x.shape), lambda i: p.const(node, i))
     shape = tuple(None if d is None else d + b + e for d, (b, e) in zip(x.shape, pads))
@@ -89,6 +93,7 @@ def lower_pad(p, node):
 
 @lowering("Flatten")
 def lower_flatten(p, node):
+    """axis (negative too)."""
     x = p.plain(p.input(node, 0))
     k = node.attrs.get("axis", 1)
     k = k + len(x.shape) if k < 0 else k  # axis == rank is allowed: (prod, 1)
@@ -99,6 +104,7 @@ def lower_flatten(p, node):
 
 @lowering("Reshape")
 def lower_reshape(p, node):
+    """allowzero, 0 and -1 in the shape; the shape may come from run time."""
     x, target = p.plain(p.input(node, 0)), p.input(node, 1)
     allowzero = node.attrs.get("allowzero", 0)
     if target.const is None:  # computed at run time (symbolic batch): only its length is known
@@ -122,6 +128,7 @@ def lower_reshape(p, node):
 
 @lowering("Shape")
 def lower_shape(p, node):
+    """start, end (opset 15)."""
     x = p.input(node, 0)
     rank = len(x.shape)
     start, end = node.attrs.get("start", 0), node.attrs.get("end", rank)
@@ -133,6 +140,7 @@ def lower_shape(p, node):
 
 @lowering("Gather")
 def lower_gather(p, node):
+    """axis; int indices, negative too."""
     data, indices = p.plain(p.input(node, 0)), p.plain(p.input(node, 1))
     k = axis(node, node.attrs.get("axis", 0), len(data.shape))
     shape = data.shape[:k] + indices.shape + data.shape[k + 1:]
@@ -141,6 +149,7 @@ def lower_gather(p, node):
 
 @lowering("Unsqueeze")
 def lower_unsqueeze(p, node):
+    """axes attribute (< 13) or input (>= 13)."""
     x = p.plain(p.input(node, 0))
     axes = node.attrs.get("axes") if p.opset < 13 else p.const(node, 1, "axes")
     if axes is None:
@@ -155,6 +164,7 @@ def lower_unsqueeze(p, node):
 
 @lowering("Concat")
 def lower_concat(p, node):
+    """axis; any number of inputs."""
     xs = [p.plain(p.input(node, i)) for i in range(len(node.inputs))]
     rank = len(xs[0].shape)
     k = axis(node, node.attrs.get("axis", 0), rank)
