@@ -15,6 +15,7 @@ The interface, each method `(planner, ...) -> Value or None` (numpy's never retu
                                                 (N, K) if transposed else (K, N), * alpha, + bias (N,)
     to_nhwc(p, value, shape)                    a run-time (N, C, H, W) value stored NHWC
     mean_hw(p, x, shape)                        the mean over H and W of an NHWC value, kept NHWC
+    max_pool(p, x, spec), avg_pool(p, x, spec)  MaxPool / AveragePool, ops.pool_spec.PoolSpec; NHWC out
 
 Which one a plan gets, decided once per model at plan time by load_model(data, kernels=...):
 "xnnpack", "numpy", or "auto" (the default): XNNPACK's where the module imports, numpy's elsewhere.

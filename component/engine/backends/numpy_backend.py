@@ -10,7 +10,7 @@ Weights are laid out once, at plan time, in the layout each kernel wants (Cout l
 import numpy as np
 
 from .. import layout
-from ..ops import conv_numpy
+from ..ops import conv_numpy, pool_numpy
 from ..ops.linear import describe, matmul
 from ..ops.reduce import mean
 
@@ -56,6 +56,19 @@ class NumpyBackend:
 
     def mean_hw(self, p, x, shape):
         return p.emit(mean, [x], shape, nhwc=True, axes=(1, 2), keepdims=True)
+
+    def max_pool(self, p, x, spec):
+        return p.emit(pool_numpy.max_pool, [p.nhwc(x)], spec.shape, nhwc=True, label=spec.label("maxpool", self.name),
+                      **_pool_geometry(spec))
+
+    def avg_pool(self, p, x, spec):
+        return p.emit(pool_numpy.avg_pool, [p.nhwc(x)], spec.shape, nhwc=True, label=spec.label("avgpool", self.name),
+                      divisors=spec.divisors()[:, :, None], **_pool_geometry(spec))
+
+
+def _pool_geometry(spec):
+    return dict(kernel=spec.kernel, strides=spec.strides, pads=spec.pads, dilations=spec.dilations,
+                overhang=spec.overhang, out_hw=spec.out_hw)
 
 
 NUMPY = NumpyBackend()
