@@ -10,7 +10,7 @@ Weights are laid out once, at plan time, in the layout each kernel wants (Cout l
 import numpy as np
 
 from .. import layout
-from ..ops import conv_numpy, pool_numpy
+from ..ops import conv_numpy, nn_numpy, pool_numpy
 from ..ops.linear import describe, matmul
 from ..ops.reduce import mean
 
@@ -64,6 +64,35 @@ class NumpyBackend:
     def avg_pool(self, p, x, spec):
         return p.emit(pool_numpy.avg_pool, [p.nhwc(x)], spec.shape, nhwc=True, label=spec.label("avgpool", self.name),
                       divisors=spec.divisors()[:, :, None], **_pool_geometry(spec))
+
+    def unary(self, p, x, op, *params):
+        return p.emit(nn_numpy.unary, [x], x.shape, nhwc=x.nhwc, label=f"{op}[{self.name}]", op=op,
+                      **dict(zip(("alpha", "beta"), params)))
+
+    def softmax(self, p, x):
+        x = p.plain(x)
+        return p.emit(nn_numpy.softmax_last, [x], x.shape, label=f"softmax[{self.name}]")
+
+    def layer_norm(self, p, x, scale, bias, epsilon):
+        x = p.plain(x)
+        return p.emit(nn_numpy.layer_norm_last, [x], x.shape, label=f"layernorm[{self.name}]",
+                      scale=scale, bias=bias, epsilon=epsilon)
+
+    def matmul(self, p, a, b, shape):
+        a, b = p.plain(a), p.plain(b)
+        return p.emit(nn_numpy.batched_matmul, [a, b], shape, label=f"bmm[{self.name}]",
+                      flops=_bmm_flops(a.shape, shape))
+
+    def transpose(self, p, x, perm):
+        x = p.plain(x)
+        return p.emit(nn_numpy.transpose, [x], tuple(x.shape[i] for i in perm), label=f"transpose[{self.name}]",
+                      perm=tuple(perm))
+
+
+def _bmm_flops(a_shape, shape):
+    """FLOPs per batch item of a batched product giving `shape` from a (..., M, K) operand."""
+    dims = (*shape[1:], a_shape[-1])
+    return None if None in dims or len(shape) < 3 else 2 * int(np.prod(dims))
 
 
 def _pool_geometry(spec):
