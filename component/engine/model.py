@@ -15,9 +15,10 @@ def load_model(data, kernels="auto"):
     kernels: "auto" (XNNPACK's where the module imports, inside the component), "xnnpack" or
     "numpy" (see backends/)."""
     model = read_model(data)
-    _check_supported(model)
+    graph = fuse(model.graph, model.opset)
+    _check_supported(graph)  # after fusion: an op merged into a Conv (a gate, an activation) needs no lowering
     try:
-        plan = Plan(fuse(model.graph, model.opset), model.opset, kernels)
+        plan = Plan(graph, model.opset, kernels)
     except ModelError:
         raise
     except (ValueError, TypeError, IndexError, KeyError, AttributeError) as err:
@@ -43,8 +44,8 @@ class Model:
         return np.ascontiguousarray(self.plan.run(x, on_step), dtype=np.float32)
 
 
-def _check_supported(model):
-    for node in model.graph.nodes:
+def _check_supported(graph):
+    for node in graph.nodes:
         if node.domain not in ("", "ai.onnx") or node.op_type not in LOWERINGS:
             domain = f" (domain '{node.domain}')" if node.domain else ""
             raise ModelError(f"unsupported operator '{node.op_type}'{domain} in node '{node.name}'")

@@ -7,6 +7,8 @@ Weights are laid out once, at plan time, in the layout each kernel wants (Cout l
     depthwise  conv_numpy.conv_depthwise   (kh, kw, C)
     conv       conv_numpy.conv_im2col      (G, kh*kw*C/G, Cout/G)
 """
+from dataclasses import replace
+
 import numpy as np
 
 from .. import layout
@@ -28,6 +30,12 @@ class NumpyBackend:
     name = "numpy"
 
     def conv(self, p, spec, w, scale):
+        if spec.activation is None:
+            return self._conv(p, spec, w, scale)
+        return self.unary(p, self._conv(p, replace(spec, activation=None), w, scale), spec.activation)
+
+    def _conv(self, p, spec, w, scale):
+        """The conv with bias, clip and residual (fuse.py never gives one an activation and a residual)."""
         cout, cin_group, kh, kw = w.shape
         geometry = dict(pads=spec.pads, strides=spec.strides, dilations=spec.dilations)
         if spec.kind == "dwconv":
@@ -81,18 +89,12 @@ class NumpyBackend:
     def matmul(self, p, a, b, shape):
         a, b = p.plain(a), p.plain(b)
         return p.emit(nn_numpy.batched_matmul, [a, b], shape, label=f"bmm[{self.name}]",
-                      flops=_bmm_flops(a.shape, shape))
+                      flops=nn_numpy.batched_matmul_flops(a.shape, shape))
 
     def transpose(self, p, x, perm):
         x = p.plain(x)
         return p.emit(nn_numpy.transpose, [x], tuple(x.shape[i] for i in perm), label=f"transpose[{self.name}]",
                       perm=tuple(perm))
-
-
-def _bmm_flops(a_shape, shape):
-    """FLOPs per batch item of a batched product giving `shape` from a (..., M, K) operand."""
-    dims = (*shape[1:], a_shape[-1])
-    return None if None in dims or len(shape) < 3 else 2 * int(np.prod(dims))
 
 
 def _pool_geometry(spec):

@@ -62,6 +62,12 @@ def batched_matmul(a, b):
     return np.matmul(a, b)
 
 
+def batched_matmul_flops(a_shape, shape):
+    """FLOPs per batch item (the first dim) of a batched product giving `shape` from a (..., M, K) operand."""
+    dims = (*shape[1:], a_shape[-1])
+    return None if None in dims or len(shape) < 3 else 2 * int(np.prod(dims))
+
+
 def transpose(x, perm):
     # x: any -> contiguous x.transpose(perm)
     return np.ascontiguousarray(x.transpose(perm))

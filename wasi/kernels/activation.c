@@ -1,0 +1,69 @@
+/* Element-wise activations: XNNPACK's vunary kernels where it has one (sigmoid, tanh, GELU,
+ * HardSwish), applied in place by the conv epilogues (run.c) on the rows a kernel has just
+ * written, while they are in L1, and by `unary` on a whole array. SiLU (x * sigmoid(x)) goes
+ * through a 256-float stack buffer; HardSigmoid is a loop that clang vectorises. */
+#include "xnn_kernels.h"
+
+#include "xnnpack/vunary.h"
+
+typedef void (*vunary_fn)(size_t, const float*, float*, const struct xnn_f32_default_params*);
+
+/* Index = the code Python passes (ACTIVATIONS in module.c); ACT_NONE is 0. */
+static vunary_fn kernel(int act) {
+  switch (act) {
+    case ACT_SIGMOID: case ACT_SILU: return xnn_f32_vsigmoid_ukernel__wasmsimd_rr2_p5_div_u16;
+    case ACT_TANH: return xnn_f32_vtanh_ukernel__wasmsimd_rational_9_8_div_u16;
+    case ACT_GELU: return xnn_f32_vgelu_ukernel__wasmsimd_rational_12_10_div_u16;
+    case ACT_HARDSWISH: return xnn_f32_vhswish_ukernel__wasmsimd_u16;
+    default: return NULL;
+  }
+}
+
+#define CHUNK 256
+
+/* y = act(x) for n floats; x may be y. alpha, beta: HardSigmoid's. */
+void activate(int act, const float* x, float* y, size_t n, float alpha, float beta) {
+  static const struct xnn_f32_default_params none;
+  if (act == ACT_NONE || n == 0) {
+    if (x != y) memmove(y, x, n * 4);
+  } else if (act == ACT_HARDSIGMOID) {
+    for (size_t i = 0; i < n; i++) {
+      float v = x[i] * alpha + beta;
+      y[i] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
+    }
+  } else if (act == ACT_SILU) {
+    float s[CHUNK];
+    for (size_t i = 0; i < n; i += CHUNK) {
+      size_t m = n - i < CHUNK ? n - i : CHUNK;
+      xnn_f32_vsigmoid_ukernel__wasmsimd_rr2_p5_div_u16(m * 4, x + i, s, &none);
+      for (size_t j = 0; j < m; j++) y[i + j] = x[i + j] * s[j];
+    }
+  } else {
+    kernel(act)(n * 4, x, y, &none);
+  }
+}
+
+/* unary(x, out, act[, alpha, beta]) -> out: out = act(x), any shapes of the same size. */
+PyObject* unary(PyObject* self, PyObject* args) {
+  PyObject *xo, *oo, *result = NULL;
+  int act;
+  float alpha = 0.0f, beta = 0.0f;
+  arg a[2] = {{0}};
+  if (!PyArg_ParseTuple(args, "OOi|ff", &xo, &oo, &act, &alpha, &beta) || get_f32(xo, &a[0], 0, "x") < 0
+      || get_f32(oo, &a[1], 1, "out") < 0)
+    goto done;
+  if (a[0].view.len != a[1].view.len || act <= ACT_NONE || act >= N_ACTIVATIONS) {
+    mismatch("unary(x, out of the same size, activation code)");
+    goto done;
+  }
+  const float* x = a[0].view.buf;
+  float* y = a[1].view.buf;
+  size_t n = a[0].view.len / 4;
+  Py_BEGIN_ALLOW_THREADS
+  activate(act, x, y, n, alpha, beta);
+  Py_END_ALLOW_THREADS
+  result = Py_NewRef(oo);
+done:
+  release(a, 2);
+  return result;
+}
