@@ -72,6 +72,23 @@ for conv_name, (x_shape, w_shape, attrs, label) in DEEP_DEPTHWISE.items():
               x_shape, {"w": RNG.standard_normal(w_shape).astype(np.float32), "lo": np.float32(0), "hi": np.float32(6)}),
         x_shape, label)
 
+
+
+def preactivation_model(x_shape):
+    """Conv -> BatchNormalization -> Relu, the conv's output also read by an Add, so the BN stays
+    a node of its own (DenseNet's BN-ReLU before each conv, on concatenated features)."""
+    c = x_shape[1]
+    init = {"w": RNG.standard_normal((c, c, 1, 1)).astype(np.float32), "gamma": RNG.random(c).astype(np.float32) + 0.5,
+            "beta": RNG.standard_normal(c).astype(np.float32), "mean": RNG.standard_normal(c).astype(np.float32),
+            "var": RNG.random(c).astype(np.float32) + 0.1}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]),
+             helper.make_node("BatchNormalization", ["c", "gamma", "beta", "mean", "var"], ["n"]),
+             helper.make_node("Relu", ["n"], ["r"]), helper.make_node("Add", ["c", "r"], ["y"])]
+    return model(nodes, x_shape, init)
+
+
+MODELS["batchnorm and relu, unfolded"] = (preactivation_model((2, 13, 6, 5)), (2, 13, 6, 5), "affine[xnnpack]")
+
 RUN_MODELS = """
 f = np.load(io.BytesIO(data))
 out = {}

@@ -1,6 +1,6 @@
-"""Graph rewrites before planning, each merging a producer -> consumer pair into one Conv.
-What a Conv takes in is recorded in `node.fused`, an ops.conv.Epilogue (typed data the file
-cannot write, unlike its attributes):
+"""Graph rewrites before planning, each merging a producer -> consumer pair into one Conv (or
+one BatchNormalization). What a node takes in is recorded in `node.fused`, an
+ops.conv.Epilogue (typed data the file cannot write, unlike its attributes):
 
 - Conv -> BatchNormalization: BN is an affine map per output channel; its (scale, shift)
   vectors, computed here in float64, are folded by the Conv lowering into the weights it
@@ -10,6 +10,8 @@ cannot write, unlike its attributes):
 - Conv -> HardSwish, Conv -> Sigmoid, and the gated forms Conv -> Sigmoid -> Mul by the conv's
   own output (SiLU, EfficientNet) or -> HardSigmoid(1/6, 1/2) -> Mul (HardSwish as exporters
   write it below opset 14, MobileNetV3): an activation the kernel applies to its fresh output;
+- BatchNormalization (one no Conv took: DenseNet's pre-activations) -> Relu/Clip: the clip
+  bounds, applied by the backend's channel_affine in the same pass;
 - Conv -> Add (either operand): the other operand becomes the conv's input 3, added by the
   kernel after the clip (MobileNet's residual connections: one pass over memory fewer).
   An activation after such an Add stays a step of its own, and a conv takes at most one of
@@ -71,6 +73,12 @@ def fuse(graph, opset):
         bounds = activation_bounds(activation, opset, const_input(activation))
         return replace(conv, outputs=activation.outputs, fused=replace(epilogue, bounds=bounds))
 
+    def fuse_bn_activation(bn, activation):
+        if bn.fused is not None:
+            return None
+        bounds = activation_bounds(activation, opset, const_input(activation))
+        return replace(bn, outputs=activation.outputs, fused=Epilogue(bounds=bounds))
+
     def fuse_unary(conv, unary):
         epilogue = conv.fused or Epilogue()
         if epilogue.bounds is not None or epilogue.residual or epilogue.activation:
@@ -92,6 +100,7 @@ def fuse(graph, opset):
     nodes = _merge_pairs(nodes, outputs, "Conv", set(UNARY_EPILOGUES), fuse_unary)
     nodes = _merge_pairs(nodes, outputs, "Conv", {"Relu", "Clip"}, fuse_activation)
     nodes = _merge_pairs(nodes, outputs, "Conv", {"Add"}, fuse_residual, operands=(0, 1))
+    nodes = _merge_pairs(nodes, outputs, "BatchNormalization", {"Relu", "Clip"}, fuse_bn_activation)
     return Graph(nodes, graph.initializers, graph.inputs, graph.outputs, graph.name)
 
 

@@ -15,6 +15,7 @@ def load_model(data, kernels="auto"):
     kernels: "auto" (XNNPACK's where the module imports, inside the component), "xnnpack" or
     "numpy" (see backends/)."""
     model = read_model(data)
+    _check_supported(model.graph, op_types=False)  # a node of another domain is never fused away
     graph = fuse(model.graph, model.opset)
     _check_supported(graph)  # after fusion: an op merged into a Conv (a gate, an activation) needs no lowering
     try:
@@ -44,9 +45,9 @@ class Model:
         return np.ascontiguousarray(self.plan.run(x, on_step), dtype=np.float32)
 
 
-def _check_supported(graph):
+def _check_supported(graph, op_types=True):
     for node in graph.nodes:
-        if node.domain not in ("", "ai.onnx") or node.op_type not in LOWERINGS:
+        if node.domain not in ("", "ai.onnx") or (op_types and node.op_type not in LOWERINGS):
             domain = f" (domain '{node.domain}')" if node.domain else ""
             raise ModelError(f"unsupported operator '{node.op_type}'{domain} in node '{node.name}'")
 

@@ -44,6 +44,8 @@ static PyMethodDef METHODS[] = {
   {"nchw_to_nhwc", nchw_to_nhwc, METH_VARARGS, "nchw_to_nhwc(x (N, C, H, W), out (N, H, W, C)) -> out"},
   {"mean_hw", mean_hw, METH_VARARGS, "mean_hw(x (N, H, W, C), out (N, 1, 1, C)) -> out"},
   {"unary", unary, METH_VARARGS, "unary(x, out, act[, alpha, beta]) -> out: an activation of ACTIVATIONS"},
+  {"channel_affine", channel_affine, METH_VARARGS,
+   "channel_affine(x (..., C), scale (C,), shift (C,), out, lo, hi) -> out = clip(x * scale + shift, lo, hi)"},
   {"pool", pool, METH_VARARGS,
    "pool(x (N, H, W, C), dwconv geometry, out (N, Ho, Wo, C), divisors (Ho, Wo) or None) -> out: max or average"},
   {"softmax", softmax, METH_VARARGS, "softmax(x (..., D), out (..., D)) -> out, along the last axis"},

@@ -19,6 +19,8 @@ The interface, each method `(planner, ...) -> Value or None` (numpy's never retu
     unary(p, x, op, *params)                    op: sigmoid, silu (x*sigmoid x), tanh, gelu (erf form),
                                                 hardswish, or hardsigmoid with params (alpha, beta);
                                                 element-wise, so in the value's stored layout
+    channel_affine(p, x, scale, shift, bounds)  clip(x * scale + shift) per channel (axis 1 logically),
+                                                scale, shift float32 (C,), bounds (lo, hi) or None
     softmax(p, x)                               over the last axis of a value in its logical layout
     layer_norm(p, x, scale, bias, epsilon)      over the last axis; scale, bias: constant (D,) or None
     matmul(p, a, b, shape)                      (..., M, K) x (..., K, N), two run-time operands

@@ -77,6 +77,12 @@ class NumpyBackend:
         return p.emit(nn_numpy.unary, [x], x.shape, nhwc=x.nhwc, label=f"{op}[{self.name}]", op=op,
                       **dict(zip(("alpha", "beta"), params)))
 
+    def channel_affine(self, p, x, scale, shift, bounds):
+        rank, (lo, hi) = len(x.shape), bounds or (-np.inf, np.inf)
+        return p.emit(nn_numpy.affine, [x], x.shape, nhwc=x.nhwc, label=f"affine[{self.name}]",
+                      scale=layout.channel_vector(scale, rank, x.nhwc), shift=layout.channel_vector(shift, rank, x.nhwc),
+                      lo=lo, hi=hi)
+
     def softmax(self, p, x):
         x = p.plain(x)
         return p.emit(nn_numpy.softmax_last, [x], x.shape, label=f"softmax[{self.name}]")

@@ -15,6 +15,7 @@ bias and clip fused.
     dense              gemm, by constant weights packed from the file's layout; any leading dims
     activations        of a conv (Epilogue.activation) applied by its C call to the rows it has
                        just written; `unary` on a whole array: XNNPACK's vunary kernels
+    channel_affine     a C loop: a BatchNormalization no conv took, with its Relu (activation.c)
     max_pool, avg_pool C loops over a depthwise conv's indirection buffer (pool.c)
     softmax, layer_norm  along the last axis, row by row (rows.c)
     transpose          a C loop over the output's rows (transpose.c)
@@ -88,6 +89,11 @@ def xnn_pool(x, geometry, out, divisors=None):
 def xnn_unary(x, out, act, alpha=0.0, beta=0.0):
     # x: any -> same shape
     return xnn_kernels.unary(np.ascontiguousarray(x), out.array(x.shape[0]), act, alpha, beta)
+
+
+def xnn_channel_affine(x, out, scale, shift, bounds):
+    # x: (N, ..., C) channels last -> same shape
+    return xnn_kernels.channel_affine(np.ascontiguousarray(x), scale, shift, out.array(x.shape[0]), *bounds)
 
 
 def xnn_bmm(a, b, out):
@@ -185,6 +191,13 @@ class XnnpackBackend:
             return None
         return p.emit(xnn_unary, [x], x.shape, nhwc=x.nhwc, label=f"{op}[{self.name}]", out=Output(stored),
                       act=_code(op), **dict(zip(("alpha", "beta"), params)))
+
+    def channel_affine(self, p, x, scale, shift, bounds):
+        if not (x.nhwc or len(x.shape) == 2) or _stored(x) is None:  # channels innermost only
+            return None
+        return p.emit(xnn_channel_affine, [x], x.shape, nhwc=x.nhwc, label=f"affine[{self.name}]",
+                      out=Output(_stored(x)), scale=np.ascontiguousarray(scale, np.float32),
+                      shift=np.ascontiguousarray(shift, np.float32), bounds=bounds or _NO_BOUNDS)
 
     def softmax(self, p, x):
         x = p.plain(x)

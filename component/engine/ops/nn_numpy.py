@@ -1,4 +1,4 @@
-"""numpy kernels behind the backend methods unary, softmax, layer_norm, matmul and transpose
+"""numpy kernels behind the backend methods unary, channel_affine, softmax, layer_norm, matmul and transpose
 (backends/numpy_backend.py): the reference the XNNPACK kernels are tested against, and the
 path natively. Written for clarity; float32 in, float32 out."""
 import numpy as np
@@ -36,6 +36,12 @@ def unary(x, op, alpha=None, beta=None):
     if op == "hardsigmoid":
         return np.clip(x * np.float32(alpha) + np.float32(beta), 0, 1).astype(np.float32)
     return UNARY[op](x)
+
+
+def affine(x, scale, shift, lo, hi):
+    # x: (..., C, ...) with scale/shift shaped to broadcast along its channel axis -> same shape
+    y = x * scale + shift
+    return y if lo == -np.inf and hi == np.inf else np.clip(y, lo, hi, out=y)
 
 
 def softmax_last(x):
