@@ -87,6 +87,18 @@ def preactivation_model(x_shape):
     return model(nodes, x_shape, init)
 
 
+def squeeze_excite_model(x_shape):
+    """Conv -> GlobalAveragePool -> Conv 1x1 -> Sigmoid -> Mul(conv, gate): MobileNetV3's and
+    EfficientNet's squeeze-and-excitation, the gate broadcast over H and W."""
+    c = x_shape[1]
+    init = {"w": RNG.standard_normal((c, c, 1, 1)).astype(np.float32), "se": RNG.standard_normal((c, c, 1, 1)).astype(np.float32)}
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"]), helper.make_node("GlobalAveragePool", ["c"], ["p"]),
+             helper.make_node("Conv", ["p", "se"], ["s"]), helper.make_node("Sigmoid", ["s"], ["g"]),
+             helper.make_node("Mul", ["c", "g"], ["y"])]
+    return model(nodes, x_shape, init)
+
+
+MODELS["squeeze-excite"] = (squeeze_excite_model((2, 12, 5, 6)), (2, 12, 5, 6), "channel_scale[xnnpack]")
 MODELS["batchnorm and relu, unfolded"] = (preactivation_model((2, 13, 6, 5)), (2, 13, 6, 5), "affine[xnnpack]")
 
 RUN_MODELS = """

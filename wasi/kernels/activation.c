@@ -98,3 +98,33 @@ done:
   release(a, 4);
   return result;
 }
+
+/* channel_scale(x (N, ..., C), s (N, C), out (N, ..., C)) -> out = x * s per image and channel:
+ * the squeeze-and-excitation multiply (MobileNetV3, EfficientNet), one pass. */
+PyObject* channel_scale(PyObject* self, PyObject* args) {
+  PyObject *xo, *so, *oo, *result = NULL;
+  arg a[3] = {{0}};
+  if (!PyArg_ParseTuple(args, "OOO", &xo, &so, &oo) || get_f32(xo, &a[0], 0, "x") < 0 || get_f32(so, &a[1], 0, "s") < 0
+      || get_f32(oo, &a[2], 1, "out") < 0)
+    goto done;
+  const Py_buffer *x = &a[0].view, *s = &a[1].view;
+  size_t c = last_dim(x), n = x->ndim ? (size_t) x->shape[0] : 0;
+  if (!c || !n || x->len != a[2].view.len || (size_t) s->len != n * c * 4 || last_dim(s) != (Py_ssize_t) c) {
+    mismatch("channel_scale(x (N, ..., C), s (N, C), out (N, ..., C))");
+    goto done;
+  }
+  size_t pixels = x->len / 4 / c / n;
+  Py_BEGIN_ALLOW_THREADS
+  const float* xf = x->buf;
+  float* y = a[2].view.buf;
+  for (size_t i = 0; i < n; i++) {
+    const float* si = (const float*) s->buf + i * c;
+    for (size_t p = 0; p < pixels; p++, xf += c, y += c)
+      for (size_t j = 0; j < c; j++) y[j] = xf[j] * si[j];
+  }
+  Py_END_ALLOW_THREADS
+  result = Py_NewRef(oo);
+done:
+  release(a, 3);
+  return result;
+}

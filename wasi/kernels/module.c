@@ -46,6 +46,7 @@ static PyMethodDef METHODS[] = {
   {"unary", unary, METH_VARARGS, "unary(x, out, act[, alpha, beta]) -> out: an activation of ACTIVATIONS"},
   {"channel_affine", channel_affine, METH_VARARGS,
    "channel_affine(x (..., C), scale (C,), shift (C,), out, lo, hi) -> out = clip(x * scale + shift, lo, hi)"},
+  {"channel_scale", channel_scale, METH_VARARGS, "channel_scale(x (N, ..., C), s (N, C), out) -> out = x * s"},
   {"pool", pool, METH_VARARGS,
    "pool(x (N, H, W, C), dwconv geometry, out (N, Ho, Wo, C), divisors (Ho, Wo) or None) -> out: max or average"},
   {"softmax", softmax, METH_VARARGS, "softmax(x (..., D), out (..., D)) -> out, along the last axis"},

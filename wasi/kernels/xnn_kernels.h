@@ -4,7 +4,7 @@
  *   geometry.c  zero rows and indirection buffers, at plan time
  *   run.c       the tile loops that call XNNPACK's microkernels
  *   layout.c    the layout change and the spatial mean
- *   activation.c  element-wise activations (conv epilogues, unary), the per-channel affine
+ *   activation.c  element-wise activations (conv epilogues, unary), per-channel affine and scale
  *   pool.c      max and average pooling
  *   rows.c      softmax and layer normalization along the last axis
  *   bmm.c       batched products of two run-time operands
@@ -99,6 +99,7 @@ PyObject* nchw_to_nhwc(PyObject* self, PyObject* args);
 PyObject* mean_hw(PyObject* self, PyObject* args);
 PyObject* unary(PyObject* self, PyObject* args);
 PyObject* channel_affine(PyObject* self, PyObject* args);
+PyObject* channel_scale(PyObject* self, PyObject* args);
 PyObject* pool(PyObject* self, PyObject* args);
 PyObject* softmax(PyObject* self, PyObject* args);
 PyObject* layer_norm(PyObject* self, PyObject* args);

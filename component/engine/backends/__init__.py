@@ -21,6 +21,8 @@ The interface, each method `(planner, ...) -> Value or None` (numpy's never retu
                                                 element-wise, so in the value's stored layout
     channel_affine(p, x, scale, shift, bounds)  clip(x * scale + shift) per channel (axis 1 logically),
                                                 scale, shift float32 (C,), bounds (lo, hi) or None
+    channel_scale(p, x, gate)                   x (N, C, H, W) * gate (N, C, 1, 1), both run-time: the
+                                                squeeze-and-excitation multiply; NHWC out
     softmax(p, x)                               over the last axis of a value in its logical layout
     layer_norm(p, x, scale, bias, epsilon)      over the last axis; scale, bias: constant (D,) or None
     matmul(p, a, b, shape)                      (..., M, K) x (..., K, N), two run-time operands

@@ -83,6 +83,9 @@ class NumpyBackend:
                       scale=layout.channel_vector(scale, rank, x.nhwc), shift=layout.channel_vector(shift, rank, x.nhwc),
                       lo=lo, hi=hi)
 
+    def channel_scale(self, p, x, gate):
+        return p.emit(np.multiply, [p.nhwc(x), p.nhwc(gate)], x.shape, nhwc=True)
+
     def softmax(self, p, x):
         x = p.plain(x)
         return p.emit(nn_numpy.softmax_last, [x], x.shape, label=f"softmax[{self.name}]")

@@ -16,6 +16,7 @@ bias and clip fused.
     activations        of a conv (Epilogue.activation) applied by its C call to the rows it has
                        just written; `unary` on a whole array: XNNPACK's vunary kernels
     channel_affine     a C loop: a BatchNormalization no conv took, with its Relu (activation.c)
+    channel_scale      a C loop: the squeeze-and-excitation multiply by a per-channel gate
     max_pool, avg_pool C loops over a depthwise conv's indirection buffer (pool.c)
     softmax, layer_norm  along the last axis, row by row (rows.c)
     transpose          a C loop over the output's rows (transpose.c)
@@ -94,6 +95,11 @@ def xnn_unary(x, out, act, alpha=0.0, beta=0.0):
 def xnn_channel_affine(x, out, scale, shift, bounds):
     # x: (N, ..., C) channels last -> same shape
     return xnn_kernels.channel_affine(np.ascontiguousarray(x), scale, shift, out.array(x.shape[0]), *bounds)
+
+
+def xnn_channel_scale(x, gate, out):
+    # x: (N, H, W, C), gate: (N, 1, 1, C) -> x * gate
+    return xnn_kernels.channel_scale(np.ascontiguousarray(x), np.ascontiguousarray(gate), out.array(x.shape[0]))
 
 
 def xnn_bmm(a, b, out):
@@ -198,6 +204,12 @@ class XnnpackBackend:
         return p.emit(xnn_channel_affine, [x], x.shape, nhwc=x.nhwc, label=f"affine[{self.name}]",
                       out=Output(_stored(x)), scale=np.ascontiguousarray(scale, np.float32),
                       shift=np.ascontiguousarray(shift, np.float32), bounds=bounds or _NO_BOUNDS)
+
+    def channel_scale(self, p, x, gate):
+        if _stored(p.nhwc(x)) is None:
+            return None
+        return p.emit(xnn_channel_scale, [p.nhwc(x), p.nhwc(gate)], x.shape, nhwc=True,
+                      label=f"channel_scale[{self.name}]", out=Output(_stored(p.nhwc(x))))
 
     def softmax(self, p, x):
         x = p.plain(x)

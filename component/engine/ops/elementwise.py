@@ -42,6 +42,10 @@ def emit_binary(p, node, op_type, a, b):
     # An NHWC operand keeps the result NHWC; the other operand is rearranged to match
     # (padded to rank 4, then transposed -- a constant bias (C, 1, 1) becomes (1, 1, 1, C)).
     nhwc = (a.nhwc or b.nhwc) and len(shape) == 4
+    if op_type == "Mul" and nhwc:  # a per-(image, channel) gate: squeeze-and-excitation
+        for x, gate in ((a, b), (b, a)):
+            if x.shape == shape and gate.const is None and gate.shape == (*shape[:2], 1, 1):
+                return p.lower("channel_scale", x, gate)
     a, b = (p.nhwc(a), p.nhwc(b)) if nhwc else (p.plain(a), p.plain(b))
     return p.emit(_BINARY[op_type], [a, b], shape, nhwc=nhwc)
 
