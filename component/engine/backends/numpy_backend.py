@@ -38,18 +38,19 @@ class NumpyBackend:
         """The conv with bias, clip and residual (fuse.py never gives one an activation and a residual)."""
         cout, cin_group, kh, kw = w.shape
         geometry = dict(pads=spec.pads, strides=spec.strides, dilations=spec.dilations)
+        epilogue = dict(bias=spec.bias, bounds=spec.bounds)
         if spec.kind == "dwconv":
             w = _scaled(w[:, 0].transpose(1, 2, 0), scale)  # (C, 1, kh, kw) -> (kh, kw, C)
-            return spec.emit(p, conv_numpy.conv_depthwise, self.name, w=w, **geometry)
+            return spec.emit(p, conv_numpy.conv_depthwise, self.name, w=w, **geometry, **epilogue)
         if spec.kind == "conv1x1":
             w = _scaled(w.reshape(cout, cin_group).T, scale)  # (Cin, Cout)
-            return spec.emit(p, conv_numpy.conv_pointwise, self.name, w=w)
+            return spec.emit(p, conv_numpy.conv_pointwise, self.name, w=w, **epilogue)
         # (Cout, C/G, kh, kw) -> (G, kh*kw*C/G, Cout/G), rows in the order im2col lays out patches.
         groups = spec.groups
         w = w.reshape(groups, cout // groups, cin_group, kh, kw).transpose(0, 3, 4, 2, 1)  # (G, kh, kw, C/G, Cout/G)
         w = _scaled(w, scale.reshape(groups, 1, 1, 1, cout // groups))
         w = w.reshape(groups, kh * kw * cin_group, cout // groups)  # free: w is fresh and C-contiguous
-        return spec.emit(p, conv_numpy.conv_im2col, self.name, w=w, kernel=(kh, kw), **geometry)
+        return spec.emit(p, conv_numpy.conv_im2col, self.name, w=w, kernel=(kh, kw), **geometry, **epilogue)
 
     def dense(self, p, a, w, transposed, alpha, bias, shape):
         w = np.asarray(w, np.float32)
