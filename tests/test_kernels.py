@@ -52,7 +52,8 @@ CASES = {
                           "dwconv3x3s1d[xnnpack]"),
     "depthwise stride 2x1": ((1, 8, 9, 9), (8, 1, 3, 3), dict(group=8, strides=[2, 1], pads=[1, 1, 1, 1]),
                              "dwconv3x3s2x1[xnnpack]"),
-    "depthwise 7x7 (numpy)": ((1, 8, 9, 9), (8, 1, 7, 7), dict(group=8, pads=[3, 3, 3, 3]), "dwconv7x7s1[numpy]"),
+    "depthwise 7x7": ((1, 8, 9, 9), (8, 1, 7, 7), dict(group=8, pads=[3, 3, 3, 3]), "dwconv7x7s1[xnnpack]"),
+    "depthwise 7x1 (numpy)": ((1, 8, 9, 9), (8, 1, 7, 1), dict(group=8, pads=[3, 0, 3, 0]), "dwconv7x1s1[numpy]"),
 }
 EPILOGUES = {  # what follows the conv, fused into it; y: the conv's output, r: another conv's
     "": lambda y: [],

@@ -1,15 +1,21 @@
-"""Graph rewrites before planning, each merging a producer -> consumer pair into one Conv.
-What a Conv takes in is recorded in `node.fused`, an ops.conv.Epilogue (typed data the file
-cannot write, unlike its attributes):
+"""Graph rewrites before planning, each merging a producer -> consumer pair into one Conv (or
+one BatchNormalization). What a node takes in is recorded in `node.fused`, an
+ops.conv.Epilogue (typed data the file cannot write, unlike its attributes):
 
 - Conv -> BatchNormalization: BN is an affine map per output channel; its (scale, shift)
   vectors, computed here in float64, are folded by the Conv lowering into the weights it
   prepares anyway -- so no folded copy of the weights is ever made besides the planned one;
 - Pad -> Conv: zero padding of H/W only adds to the conv's own pads, saving a padded copy;
 - Conv -> Relu/Clip: the clip bounds, applied by the kernel to its fresh output;
+- Conv -> HardSwish, Conv -> Sigmoid, and the gated forms Conv -> Sigmoid -> Mul by the conv's
+  own output (SiLU, EfficientNet) or -> HardSigmoid(1/6, 1/2) -> Mul (HardSwish as exporters
+  write it below opset 14, MobileNetV3): an activation the kernel applies to its fresh output;
+- BatchNormalization (one no Conv took: DenseNet's pre-activations) -> Relu/Clip: the clip
+  bounds, applied by the backend's channel_affine in the same pass;
 - Conv -> Add (either operand): the other operand becomes the conv's input 3, added by the
   kernel after the clip (MobileNet's residual connections: one pass over memory fewer).
-  An activation after such an Add stays a step of its own.
+  An activation after such an Add stays a step of its own, and a conv takes at most one of
+  clip, activation and residual.
 
 A pair is merged only when the producer's output has no other reader and is not a graph
 output, and when everything the merge needs is constant; otherwise both nodes stay.
@@ -64,14 +70,26 @@ def fuse(graph, opset):
 
     def fuse_activation(conv, activation):
         epilogue = conv.fused or Epilogue()
-        if epilogue.bounds is not None or epilogue.residual:
+        if epilogue.bounds is not None or epilogue.residual or epilogue.activation:
             return None
         bounds = activation_bounds(activation, opset, const_input(activation))
         return replace(conv, outputs=activation.outputs, fused=replace(epilogue, bounds=bounds))
 
+    def fuse_bn_activation(bn, activation):
+        if bn.fused is not None:
+            return None
+        bounds = activation_bounds(activation, opset, const_input(activation))
+        return replace(bn, outputs=activation.outputs, fused=Epilogue(bounds=bounds))
+
+    def fuse_unary(conv, unary):
+        epilogue = conv.fused or Epilogue()
+        if epilogue.bounds is not None or epilogue.residual or epilogue.activation:
+            return None
+        return replace(conv, outputs=unary.outputs, fused=replace(epilogue, activation=UNARY_EPILOGUES[unary.op_type]))
+
     def fuse_residual(conv, add):
         epilogue = conv.fused or Epilogue()
-        if epilogue.residual or len(add.inputs) != 2 or add.inputs[0] == add.inputs[1]:
+        if epilogue.residual or epilogue.activation or len(add.inputs) != 2 or add.inputs[0] == add.inputs[1]:
             return None
         other = add.inputs[1] if add.inputs[0] == conv.outputs[0] else add.inputs[0]
         inputs = conv.inputs[:3] + [""] * (3 - len(conv.inputs))  # x, w, bias or "" (omitted)
@@ -80,9 +98,51 @@ def fuse(graph, opset):
     outputs = {v.name for v in graph.outputs}
     nodes = _merge_pairs(graph.nodes, outputs, "Conv", {"BatchNormalization"}, fold_batchnorm)
     nodes = _merge_pairs(nodes, outputs, "Pad", {"Conv"}, fold_pad)
+    nodes = _fuse_gates(nodes, outputs)
+    nodes = _merge_pairs(nodes, outputs, "Conv", set(UNARY_EPILOGUES), fuse_unary)
     nodes = _merge_pairs(nodes, outputs, "Conv", {"Relu", "Clip"}, fuse_activation)
     nodes = _merge_pairs(nodes, outputs, "Conv", {"Add"}, fuse_residual, operands=(0, 1))
+    nodes = _merge_pairs(nodes, outputs, "BatchNormalization", {"Relu", "Clip"}, fuse_bn_activation)
     return Graph(nodes, graph.initializers, graph.inputs, graph.outputs, graph.name)
+
+
+UNARY_EPILOGUES = {"HardSwish": "hardswish", "Sigmoid": "sigmoid"}  # op_type -> Epilogue.activation
+
+
+def _gate(node):
+    """The activation x * node(x) is, for a Sigmoid or a HardSigmoid node, else None."""
+    if node.op_type == "Sigmoid":
+        return "silu"
+    if node.op_type == "HardSigmoid" and abs(node.attrs.get("alpha", 0.2) - 1 / 6) < 1e-6 \
+            and node.attrs.get("beta", 0.5) == 0.5:
+        return "hardswish"
+    return None
+
+
+def _fuse_gates(nodes, graph_outputs):
+    """Conv -> gate -> Mul(conv, gate) as the conv with the activation _gate names: the conv's
+    output must have exactly these two readers and the gate's only the Mul, neither a graph
+    output. The merged conv takes the Mul's place (after both its producers)."""
+    producers = {n.outputs[0]: n for n in nodes if n.outputs}
+    readers = Counter(name for n in nodes for name in n.inputs)
+    merged, gone = {}, set()
+    for mul in nodes:
+        if mul.op_type != "Mul" or len(mul.inputs) != 2 or len(mul.outputs) != 1:
+            continue
+        for conv_name, gate_name in (mul.inputs, mul.inputs[::-1]):
+            conv, gate = producers.get(conv_name), producers.get(gate_name)
+            if (conv is None or gate is None or conv.op_type != "Conv" or len(conv.outputs) != 1
+                    or id(conv) in gone or gate.inputs[:1] != [conv_name] or _gate(gate) is None
+                    or readers[conv_name] != 2 or readers[gate_name] != 1
+                    or {conv_name, gate_name} & graph_outputs):
+                continue
+            epilogue = conv.fused or Epilogue()
+            if epilogue.bounds is not None or epilogue.residual or epilogue.activation:
+                continue
+            merged[id(mul)] = replace(conv, outputs=mul.outputs, fused=replace(epilogue, activation=_gate(gate)))
+            gone.update((id(conv), id(gate)))
+            break
+    return [merged.get(id(n), n) for n in nodes if id(n) not in gone]
 
 
 def _merge_pairs(nodes, graph_outputs, first, seconds, merge, operands=(0,)):

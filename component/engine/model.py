@@ -17,9 +17,11 @@ def load_model(source, kernels="auto"):
     kernels: "auto" (XNNPACK's where the module imports, inside the component), "xnnpack" or
     "numpy" (see backends/)."""
     model = read_model(source)
-    _check_supported(model)
+    _check_supported(model.graph, op_types=False)  # a node of another domain is never fused away
+    graph = fuse(model.graph, model.opset)
+    _check_supported(graph)  # after fusion: an op merged into a Conv (a gate, an activation) needs no lowering
     try:
-        plan = Plan(fuse(model.graph, model.opset), model.opset, kernels)
+        plan = Plan(graph, model.opset, kernels)
     except ModelError:
         raise
     except (ValueError, TypeError, IndexError, KeyError, AttributeError, ArithmeticError) as err:
@@ -50,9 +52,9 @@ class Model:
             raise ModelError(f"the model fails on an input of shape {x.shape}: {type(err).__name__}: {err}") from err
 
 
-def _check_supported(model):
-    for node in model.graph.nodes:
-        if node.domain not in ("", "ai.onnx") or node.op_type not in LOWERINGS:
+def _check_supported(graph, op_types=True):
+    for node in graph.nodes:
+        if node.domain not in ("", "ai.onnx") or (op_types and node.op_type not in LOWERINGS):
             domain = f" (domain '{node.domain}')" if node.domain else ""
             raise ModelError(f"unsupported operator '{node.op_type}'{domain} in node '{node.name}'")
 

@@ -45,6 +45,14 @@ kernels=(
   src/f32-igemm/gen/f32-igemm-3x8-minmax-wasmsimd-x86-splat.c
   src/f32-dwconv/gen/f32-dwconv-9p4c-minmax-wasmsimd-x86.c
   src/f32-dwconv/gen/f32-dwconv-25p4c-minmax-wasmsimd-x86.c
+  # activations (activation.c): the x86-flavoured wasmsimd forms (no relaxed SIMD: see above)
+  src/f32-vsigmoid/gen/f32-vsigmoid-wasmsimd-rr2-p5-div-u16.c
+  src/f32-vtanh/gen/f32-vtanh-wasmsimd-rational-9-8-div.c
+  src/f32-vgelu/gen/f32-vgelu-wasmsimd-rational-12-10-div.c
+  src/f32-vhswish/gen/f32-vhswish-wasmsimd-u16.c
+  # softmax (rows.c): the row's max, then exp(x - max) stored and summed in one pass
+  src/f32-rminmax/gen/f32-rmax-wasmsimd-pminmax-u16-acc4.c
+  src/f32-raddstoreexpminusmax/gen/f32-raddstoreexpminusmax-wasmsimd-rr2-p5-u16-acc2.c
 )
 
 # The tarball is .tar.xz: tar needs xz (tools/apt-install.sh cross).

@@ -22,20 +22,37 @@
  */
 #include "xnn_kernels.h"
 
+static PyObject* dwconv_supports(PyObject* self, PyObject* taps) {
+  size_t n = PyLong_AsSize_t(taps);
+  if (n == (size_t) -1 && PyErr_Occurred()) return NULL;
+  return PyBool_FromLong(dw_supported(n));
+}
+
 static PyMethodDef METHODS[] = {
   {"pack_gemm", pack_gemm, METH_VARARGS, "pack_gemm(w (K, N), bias (N,)) -> packed bytes"},
   {"pack_conv", pack_conv, METH_VARARGS,
    "pack_conv(w (Cout, C/G, kh, kw), scale (Cout,), bias (Cout,), groups) -> packed bytes"},
-  {"gemm", gemm, METH_VARARGS, "gemm(x (..., K), packed, out (..., N), lo, hi[, residual]) -> out"},
+  {"gemm", gemm, METH_VARARGS, "gemm(x (..., K), packed, out (..., N), lo, hi[, residual or None[, act]]) -> out"},
   {"pack_dwconv", pack_dwconv, METH_VARARGS, "pack_dwconv(w (C, 1, kh, kw), scale (C,), bias (C,)) -> packed bytes"},
   {"dwconv_geometry", dwconv_geometry, METH_VARARGS,
    "dwconv_geometry(H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr) -> geometry bytes"},
-  {"dwconv", dwconv, METH_VARARGS, "dwconv(x (N, H, W, C), packed, geometry, out (N, Ho, Wo, C), lo, hi) -> out"},
+  {"dwconv", dwconv, METH_VARARGS, "dwconv(x (N, H, W, C), packed, geometry, out (N, Ho, Wo, C), lo, hi[, act]) -> out"},
+  {"dwconv_supports", dwconv_supports, METH_O, "dwconv_supports(taps) -> whether pack_dwconv takes that many taps"},
   {"conv_geometry", conv_geometry, METH_VARARGS,
    "conv_geometry(H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups) -> geometry bytes"},
-  {"conv", conv, METH_VARARGS, "conv(x (N, H, W, C), packed, geometry, out (N, Ho, Wo, Cout), lo, hi) -> out"},
+  {"conv", conv, METH_VARARGS, "conv(x (N, H, W, C), packed, geometry, out (N, Ho, Wo, Cout), lo, hi[, act]) -> out"},
   {"nchw_to_nhwc", nchw_to_nhwc, METH_VARARGS, "nchw_to_nhwc(x (N, C, H, W), out (N, H, W, C)) -> out"},
   {"mean_hw", mean_hw, METH_VARARGS, "mean_hw(x (N, H, W, C), out (N, 1, 1, C)) -> out"},
+  {"unary", unary, METH_VARARGS, "unary(x, out, act[, alpha, beta]) -> out: an activation of ACTIVATIONS"},
+  {"channel_affine", channel_affine, METH_VARARGS,
+   "channel_affine(x (..., C), scale (C,), shift (C,), out, lo, hi) -> out = clip(x * scale + shift, lo, hi)"},
+  {"channel_scale", channel_scale, METH_VARARGS, "channel_scale(x (N, ..., C), s (N, C), out) -> out = x * s"},
+  {"pool", pool, METH_VARARGS,
+   "pool(x (N, H, W, C), dwconv geometry, out (N, Ho, Wo, C), divisors (Ho, Wo) or None) -> out: max or average"},
+  {"softmax", softmax, METH_VARARGS, "softmax(x (..., D), out (..., D)) -> out, along the last axis"},
+  {"transpose", transpose, METH_VARARGS, "transpose(x, out, perm tuple) -> out = x.transpose(perm), up to 6 axes"},
+  {"bmm", bmm, METH_VARARGS, "bmm(a (B, M, K), b (B, K, N), out (B, M, N)) -> out"},
+  {"layer_norm", layer_norm, METH_VARARGS, "layer_norm(x (..., D), out, epsilon[, scale (D,), bias (D,)]) -> out"},
   {NULL, NULL, 0, NULL},
 };
 
@@ -43,10 +60,11 @@ static struct PyModuleDef MODULE = {
   PyModuleDef_HEAD_INIT, "xnn_kernels", "XNNPACK's wasm SIMD convolution microkernels (see wasi/kernels/module.c).", -1,
   METHODS};
 
+/* ACTIVATIONS[code]: the names of the activation codes unary and the conv epilogues take. */
 PyMODINIT_FUNC PyInit_xnn_kernels(void) {
   PyObject* m = PyModule_Create(&MODULE);
-  PyObject* taps = m ? PyTuple_New(N_DWCONV_TAPS) : NULL;
-  for (size_t i = 0; taps && i < N_DWCONV_TAPS; i++) PyTuple_SET_ITEM(taps, i, PyLong_FromSize_t(DWCONV_TAPS[i]));
-  if (m && PyModule_Add(m, "DWCONV_TAPS", taps) < 0) Py_CLEAR(m);
+  PyObject* names = m ? Py_BuildValue("(sssssss)", "none", "sigmoid", "silu", "tanh", "gelu", "hardswish", "hardsigmoid")
+                      : NULL;
+  if (m && PyModule_Add(m, "ACTIVATIONS", names) < 0) Py_CLEAR(m);
   return m;
 }

@@ -69,9 +69,16 @@ done:
   return out;
 }
 
-/* pack_dwconv(w (C, 1, kh, kw), scale float64 (C,), bias (C,)) -> bytes: per tile of DW_TILE
- * channels, the bias then the taps in the geometry's order (kx*kh + ky), scaled as pack_conv
- * does; the C % 4 last channels likewise after them. */
+/* A depthwise weight of channel ch at geometry tap t (= kx*kh + ky), scaled. */
+static float dw_weight(const Py_buffer* w, const Py_buffer* sc, size_t ch, size_t t, size_t kh, size_t kw) {
+  return scaled(w, sc, ch, ch * kh * kw + (t % kh) * kw + t / kh);
+}
+
+/* pack_dwconv(w (C, 1, kh, kw), scale float64 (C,), bias (C,)) -> bytes: per pass (xnn_kernels.h)
+ * and tile of DW_TILE channels, the bias (0 after the first pass) then the pass's taps in the
+ * geometry's order (kx*kh + ky), scaled as pack_conv does; a later pass's last tap is the
+ * output so far (weight 1), taps past the kernel weigh 0. Then the C % 4 last channels: bias
+ * and all taps. */
 PyObject* pack_dwconv(PyObject* self, PyObject* args) {
   PyObject *wo, *so, *bo, *out = NULL;
   arg a[3] = {{0}};
@@ -80,22 +87,29 @@ PyObject* pack_dwconv(PyObject* self, PyObject* args) {
     goto done;
   const Py_buffer *w = &a[0].view, *sc = &a[1].view, *b = &a[2].view;
   if (w->ndim != 4 || w->shape[1] != 1 || sc->len != w->shape[0] * 8 || b->len != w->shape[0] * 4
-      || !dwconv_kernel(w->shape[2] * w->shape[3])) {
-    mismatch("pack_dwconv(w (C, 1, kh, kw) of 9 or 25 taps, scale (C,), bias (C,))");
+      || !dw_supported(w->shape[2] * w->shape[3])) {
+    mismatch("pack_dwconv(w (C, 1, kh, kw) of 9 or at least 25 taps, scale (C,), bias (C,))");
     goto done;
   }
   size_t c = w->shape[0], kh = w->shape[2], kw = w->shape[3], taps = kh * kw, c4 = c & ~(size_t) (DW_TILE - 1);
+  size_t per = dw_pass_taps(taps);
+  const float* bias = b->buf;
   float* p;
   if (!(out = new_bytes(dw_packed_floats(taps, c) * 4, &p))) goto done;
-  for (size_t c0 = 0; c0 < c; c0 += DW_TILE) {
-    size_t width = c0 < c4 ? DW_TILE : c - c4;  /* the tail's tile is C % 4 wide */
-    for (size_t j = 0; j < width; j++) {
-      p[j] = ((const float*) b->buf)[c0 + j];
-      for (size_t kx = 0; kx < kw; kx++)
-        for (size_t ky = 0; ky < kh; ky++)
-          p[width * (1 + kx * kh + ky) + j] = scaled(w, sc, c0 + j, (c0 + j) * taps + ky * kw + kx);
-    }
-    p += width * (taps + 1);
+  for (size_t q = 0; q < dw_passes(taps); q++)
+    for (size_t c0 = 0; c0 < c4; c0 += DW_TILE, p += DW_TILE * (per + 1))
+      for (size_t j = 0; j < DW_TILE; j++) {
+        p[j] = q == 0 ? bias[c0 + j] : 0.0f;
+        for (size_t s = 0; s < per; s++) {
+          size_t t = q == 0 ? s : DW_SPLIT + (q - 1) * (DW_SPLIT - 1) + s;
+          float v = q > 0 && s == per - 1 ? 1.0f : t < taps ? dw_weight(w, sc, c0 + j, t, kh, kw) : 0.0f;
+          p[DW_TILE * (1 + s) + j] = v;
+        }
+      }
+  size_t tail = c - c4;
+  for (size_t j = 0; j < tail; j++) {
+    p[j] = bias[c4 + j];
+    for (size_t t = 0; t < taps; t++) p[tail * (1 + t) + j] = dw_weight(w, sc, c4 + j, t, kh, kw);
   }
 done:
   release(a, 3);

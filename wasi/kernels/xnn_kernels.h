@@ -3,7 +3,12 @@
  *   pack.c      weight packing, at plan time
  *   geometry.c  zero rows and indirection buffers, at plan time
  *   run.c       the tile loops that call XNNPACK's microkernels
- *   layout.c    the layout change and the spatial mean */
+ *   layout.c    the layout change and the spatial mean
+ *   activation.c  element-wise activations (conv epilogues, unary), per-channel affine and scale
+ *   pool.c      max and average pooling
+ *   rows.c      softmax and layer normalization along the last axis
+ *   bmm.c       batched products of two run-time operands
+ *   transpose.c transposes of up to 6 axes */
 #pragma once
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -33,7 +38,18 @@ static inline Py_ssize_t last_dim(const Py_buffer* v) { return v->ndim ? v->shap
 
 /* ---- packed weights (pack.c) ---- */
 static inline size_t gemm_packed_floats(size_t k, size_t n) { return (n + NR - 1) / NR * NR * (k + 1); }
-static inline size_t dw_packed_floats(size_t taps, size_t c) { return c * (taps + 1); }  /* no padding: DW_TILE is 4 */
+/* Depthwise kernels of more than 25 taps (7x7) run as passes of the 25-tap kernel: the first
+ * takes taps 0-24 with the bias, each later one 24 more taps plus the output so far (a 25th
+ * tap of weight 1 that points at the output pixel itself). Passes of 4-channel tiles, then the
+ * C % 4 last channels as one block of all taps (run.c does those in plain C). */
+#define DW_SPLIT 25
+static inline int dw_supported(size_t taps) { return taps == 9 || taps >= DW_SPLIT; }
+static inline size_t dw_passes(size_t taps) { return taps <= DW_SPLIT ? 1 : 1 + (taps - 2) / (DW_SPLIT - 1); }
+static inline size_t dw_pass_taps(size_t taps) { return taps <= DW_SPLIT ? taps : DW_SPLIT; }
+static inline size_t dw_packed_floats(size_t taps, size_t c) {
+  size_t c4 = c & ~(size_t) (DW_TILE - 1);
+  return dw_passes(taps) * c4 * (dw_pass_taps(taps) + 1) + (c - c4) * (taps + 1);
+}
 
 /* ---- geometries (geometry.c) ---- */
 /* ---- geometry: a zero row and the indirection buffer ------------------------------------------
@@ -65,8 +81,10 @@ const geometry* get_geometry(PyObject* obj, arg* a, uint32_t kind);
 typedef void (*dwconv_fn)(size_t, size_t, const float**, const float*, float*, intptr_t, size_t, size_t,
                           const float*, const union xnn_f32_minmax_params*);
 dwconv_fn dwconv_kernel(size_t taps);
-extern const size_t DWCONV_TAPS[];
-extern const size_t N_DWCONV_TAPS;
+
+/* ---- activations (activation.c): codes as Python passes them (module.c's ACTIVATIONS) ---- */
+enum { ACT_NONE, ACT_SIGMOID, ACT_SILU, ACT_TANH, ACT_GELU, ACT_HARDSWISH, ACT_HARDSIGMOID, N_ACTIVATIONS };
+void activate(int act, const float* x, float* y, size_t n, float alpha, float beta);
 
 /* ---- the module's functions ---- */
 PyObject* pack_gemm(PyObject* self, PyObject* args);
@@ -79,3 +97,11 @@ PyObject* dwconv(PyObject* self, PyObject* args);
 PyObject* conv(PyObject* self, PyObject* args);
 PyObject* nchw_to_nhwc(PyObject* self, PyObject* args);
 PyObject* mean_hw(PyObject* self, PyObject* args);
+PyObject* unary(PyObject* self, PyObject* args);
+PyObject* channel_affine(PyObject* self, PyObject* args);
+PyObject* channel_scale(PyObject* self, PyObject* args);
+PyObject* pool(PyObject* self, PyObject* args);
+PyObject* softmax(PyObject* self, PyObject* args);
+PyObject* layer_norm(PyObject* self, PyObject* args);
+PyObject* bmm(PyObject* self, PyObject* args);
+PyObject* transpose(PyObject* self, PyObject* args);

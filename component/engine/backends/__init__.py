@@ -15,6 +15,19 @@ The interface, each method `(planner, ...) -> Value or None` (numpy's never retu
                                                 (N, K) if transposed else (K, N), * alpha, + bias (N,)
     to_nhwc(p, value, shape)                    a run-time (N, C, H, W) value stored NHWC
     mean_hw(p, x, shape)                        the mean over H and W of an NHWC value, kept NHWC
+    max_pool(p, x, spec), avg_pool(p, x, spec)  MaxPool / AveragePool, ops.pool_spec.PoolSpec; NHWC out
+    unary(p, x, op, *params)                    op: sigmoid, silu (x*sigmoid x), tanh, gelu (erf form),
+                                                hardswish, or hardsigmoid with params (alpha, beta);
+                                                element-wise, so in the value's stored layout
+    channel_affine(p, x, scale, shift, bounds)  clip(x * scale + shift) per channel (axis 1 logically),
+                                                scale, shift float32 (C,), bounds (lo, hi) or None
+    channel_scale(p, x, gate)                   x (N, C, H, W) * gate (N, C, 1, 1), both run-time: the
+                                                squeeze-and-excitation multiply; NHWC out
+    softmax(p, x)                               over the last axis of a value in its logical layout
+    layer_norm(p, x, scale, bias, epsilon)      over the last axis; scale, bias: constant (D,) or None
+    matmul(p, a, b, shape)                      (..., M, K) x (..., K, N), two run-time operands
+                                                (attention), leading dims broadcast to shape[:-2]
+    transpose(p, x, perm)                       a contiguous copy of x.transpose(perm), logical layout
 
 Which one a plan gets, decided once per model at plan time by load_model(data, kernels=...):
 "xnnpack", "numpy", or "auto" (the default): XNNPACK's where the module imports, numpy's elsewhere.

@@ -6,12 +6,22 @@ model's snapshot); a step then makes one C call that writes into its Output (buf
 bias and clip fused.
 
     conv1x1            gemm: (N*H*W, Cin) x packed (Cin, Cout), + residual fused per row tile
-    dwconv             XNNPACK's unipass kernels for 9 (3x3) and 25 (5x5) taps; other tap
-                       counts: None (numpy's shifted multiply-adds; an IGEMM with one channel
-                       per group would be slower)
+    dwconv             XNNPACK's unipass kernels for 9 (3x3) and 25 (5x5) taps, and passes of
+                       the 25-tap one for more (7x7: ConvNeXt); other tap counts: None
+                       (numpy's shifted multiply-adds; an IGEMM with one channel per group
+                       would be slower)
     conv               indirect GEMM (igemm) over the kh*kw taps, per group (under 4 channels
                        a group, as the stem: rows gathered per tile, then GEMM)
     dense              gemm, by constant weights packed from the file's layout; any leading dims
+    activations        of a conv (Epilogue.activation) applied by its C call to the rows it has
+                       just written; `unary` on a whole array: XNNPACK's vunary kernels
+    channel_affine     a C loop: a BatchNormalization no conv took, with its Relu (activation.c)
+    channel_scale      a C loop: the squeeze-and-excitation multiply by a per-channel gate
+    max_pool, avg_pool C loops over a depthwise conv's indirection buffer (pool.c)
+    softmax, layer_norm  along the last axis, row by row (rows.c)
+    transpose          a C loop over the output's rows (transpose.c)
+    matmul             two run-time operands with the same leading dims: the right one packed
+                       per batch item at run time, then gemm (bmm.c)
     to_nhwc, mean_hw   C loops (numpy runs them slowly in wasm)
 
 Measured inside the component: docs/performance.md ("Kernels").
@@ -20,6 +30,7 @@ import numpy as np
 
 from ..buffers import Output
 from ..ops.linear import describe
+from ..ops.nn_numpy import batched_matmul_flops
 
 try:
     import xnn_kernels
@@ -30,24 +41,24 @@ AVAILABLE = xnn_kernels is not None
 _NO_BOUNDS = (-np.inf, np.inf)
 
 
-def xnn_gemm(x, *residual, packed, out, bounds):
+def xnn_gemm(x, *residual, packed, out, bounds, act=0):
     # x: (N, ..., Cin), residual: () or ((N, ..., Cout),) -> (N, ..., Cout)
     y = out.array(x.shape[0])
-    xnn_kernels.gemm(np.ascontiguousarray(x), packed, y, *bounds, *residual)
+    xnn_kernels.gemm(np.ascontiguousarray(x), packed, y, *bounds, residual[0] if residual else None, act)
     return y
 
 
-def xnn_dwconv(x, *residual, packed, geometry, out, bounds):
+def xnn_dwconv(x, *residual, packed, geometry, out, bounds, act=0):
     # x: (N, H, W, C) -> (N, Ho, Wo, C); the geometry holds H, W, the taps, strides, pads
     y = out.array(x.shape[0])
-    xnn_kernels.dwconv(np.ascontiguousarray(x), packed, geometry, y, *bounds)
+    xnn_kernels.dwconv(np.ascontiguousarray(x), packed, geometry, y, *bounds, act)
     return _add(y, residual)
 
 
-def xnn_conv(x, *residual, packed, geometry, out, bounds):
+def xnn_conv(x, *residual, packed, geometry, out, bounds, act=0):
     # x: (N, H, W, C) -> (N, Ho, Wo, Cout)
     y = out.array(x.shape[0])
-    xnn_kernels.conv(np.ascontiguousarray(x), packed, geometry, y, *bounds)
+    xnn_kernels.conv(np.ascontiguousarray(x), packed, geometry, y, *bounds, act)
     return _add(y, residual)
 
 
@@ -71,6 +82,52 @@ def xnn_mean(x, out):
     return xnn_kernels.mean_hw(np.ascontiguousarray(x), out.array(x.shape[0]))
 
 
+def xnn_pool(x, geometry, out, divisors=None):
+    # x: (N, H, W, C) -> (N, Ho, Wo, C): the max, or with divisors (Ho, Wo) the average
+    return xnn_kernels.pool(np.ascontiguousarray(x), geometry, out.array(x.shape[0]), divisors)
+
+
+def xnn_unary(x, out, act, alpha=0.0, beta=0.0):
+    # x: any -> same shape
+    return xnn_kernels.unary(np.ascontiguousarray(x), out.array(x.shape[0]), act, alpha, beta)
+
+
+def xnn_channel_affine(x, out, scale, shift, bounds):
+    # x: (N, ..., C) channels last -> same shape
+    return xnn_kernels.channel_affine(np.ascontiguousarray(x), scale, shift, out.array(x.shape[0]), *bounds)
+
+
+def xnn_channel_scale(x, gate, out):
+    # x: (N, H, W, C), gate: (N, 1, 1, C) -> x * gate
+    return xnn_kernels.channel_scale(np.ascontiguousarray(x), np.ascontiguousarray(gate), out.array(x.shape[0]))
+
+
+def xnn_bmm(a, b, out):
+    # a: (..., M, K), b: (..., K, N), the same leading dims -> (..., M, N)
+    return xnn_kernels.bmm(np.ascontiguousarray(a), np.ascontiguousarray(b), out.array(a.shape[0]))
+
+
+def xnn_transpose(x, out, perm):
+    # x: any -> contiguous x.transpose(perm)
+    return xnn_kernels.transpose(np.ascontiguousarray(x), out.array(x.shape[perm[0]]), perm)
+
+
+def xnn_softmax(x, out):
+    # x: (..., D) -> same shape
+    return xnn_kernels.softmax(np.ascontiguousarray(x), out.array(x.shape[0]))
+
+
+def xnn_layer_norm(x, out, epsilon, scale, bias):
+    # x: (..., D), scale, bias: (D,) or None -> same shape
+    return xnn_kernels.layer_norm(np.ascontiguousarray(x), out.array(x.shape[0]), epsilon, scale, bias)
+
+
+def _stored(value):
+    """The stored shape of a Value per batch item, or None if a dim is unknown at plan time."""
+    shape = (value.shape[2], value.shape[3], value.shape[1]) if value.nhwc else value.shape[1:]
+    return None if None in shape else shape
+
+
 def _geometry(spec):
     """geometry arguments of the module: H, W, C, kh, kw, strides, dilations, pads."""
     return (*spec.in_hwc, *spec.kernel, *spec.strides, *spec.dilations, *spec.pads)
@@ -82,10 +139,10 @@ class XnnpackBackend:
     def conv(self, p, spec, w, scale):
         """w: the file's (Cout, C/G, kh, kw) float32, scale: float64 (Cout,), folded while packing."""
         (kh, kw), (_, cout, ho, wo) = spec.kernel, spec.shape
-        if spec.kind == "dwconv" and kh * kw not in xnn_kernels.DWCONV_TAPS:
+        if spec.kind == "dwconv" and not xnn_kernels.dwconv_supports(kh * kw):
             return None
         w, scale = np.ascontiguousarray(w, np.float32), np.ascontiguousarray(scale, np.float64)
-        common = dict(out=Output((ho, wo, cout)), bounds=spec.bounds or _NO_BOUNDS)
+        common = dict(out=Output((ho, wo, cout)), bounds=spec.bounds or _NO_BOUNDS, act=_code(spec.activation))
         if spec.kind == "dwconv":
             return spec.emit(p, xnn_dwconv, self.name, packed=xnn_kernels.pack_dwconv(w, scale, spec.bias),
                              geometry=xnn_kernels.dwconv_geometry(*_geometry(spec)), **common)
@@ -119,6 +176,74 @@ class XnnpackBackend:
         if shape[1] is None:
             return None
         return p.emit(xnn_mean, [x], shape, nhwc=True, label="mean_hw[xnnpack]", out=Output((1, 1, shape[1])))
+
+    def max_pool(self, p, x, spec):
+        return self._pool(p, x, spec, "maxpool", {})
+
+    def avg_pool(self, p, x, spec):
+        return self._pool(p, x, spec, "avgpool", {"divisors": spec.divisors()})
+
+    def _pool(self, p, x, spec, family, params):
+        (h, w, c), (kh, kw), (ho, wo) = spec.in_hwc, spec.kernel, spec.out_hw
+        top, left, bottom, right = spec.pads
+        geometry = xnn_kernels.dwconv_geometry(h, w, c, kh, kw, *spec.strides, *spec.dilations, top, left,
+                                               bottom + spec.overhang[0], right + spec.overhang[1])
+        return p.emit(xnn_pool, [p.nhwc(x)], spec.shape, nhwc=True, label=spec.label(family, self.name),
+                      geometry=geometry, out=Output((ho, wo, c)), **params)
+
+    def unary(self, p, x, op, *params):
+        stored = _stored(x)
+        if stored is None:
+            return None
+        return p.emit(xnn_unary, [x], x.shape, nhwc=x.nhwc, label=f"{op}[{self.name}]", out=Output(stored),
+                      act=_code(op), **dict(zip(("alpha", "beta"), params)))
+
+    def channel_affine(self, p, x, scale, shift, bounds):
+        if not (x.nhwc or len(x.shape) == 2) or _stored(x) is None:  # channels innermost only
+            return None
+        return p.emit(xnn_channel_affine, [x], x.shape, nhwc=x.nhwc, label=f"affine[{self.name}]",
+                      out=Output(_stored(x)), scale=np.ascontiguousarray(scale, np.float32),
+                      shift=np.ascontiguousarray(shift, np.float32), bounds=bounds or _NO_BOUNDS)
+
+    def channel_scale(self, p, x, gate):
+        if _stored(p.nhwc(x)) is None:
+            return None
+        return p.emit(xnn_channel_scale, [p.nhwc(x), p.nhwc(gate)], x.shape, nhwc=True,
+                      label=f"channel_scale[{self.name}]", out=Output(_stored(p.nhwc(x))))
+
+    def softmax(self, p, x):
+        x = p.plain(x)
+        if None in x.shape[1:]:
+            return None
+        return p.emit(xnn_softmax, [x], x.shape, label=f"softmax[{self.name}]", out=Output(x.shape[1:]))
+
+    def layer_norm(self, p, x, scale, bias, epsilon):
+        x = p.plain(x)
+        if None in x.shape[1:]:
+            return None
+        as_f32 = (lambda v: None if v is None else np.ascontiguousarray(v, np.float32))
+        return p.emit(xnn_layer_norm, [x], x.shape, label=f"layernorm[{self.name}]", out=Output(x.shape[1:]),
+                      epsilon=float(epsilon), scale=as_f32(scale), bias=as_f32(bias))
+
+    def matmul(self, p, a, b, shape):
+        a, b = p.plain(a), p.plain(b)
+        if a.shape[:-2] != b.shape[:-2] or None in shape[1:]:  # broadcast batch dims: numpy's
+            return None
+        return p.emit(xnn_bmm, [a, b], shape, label=f"bmm[{self.name}]", out=Output(shape[1:]),
+                      flops=batched_matmul_flops(a.shape, shape))
+
+    def transpose(self, p, x, perm):
+        x = p.plain(x)
+        shape = tuple(x.shape[i] for i in perm)
+        if len(perm) > 6 or None in shape[1:]:
+            return None
+        return p.emit(xnn_transpose, [x], shape, label=f"transpose[{self.name}]", out=Output(shape[1:]),
+                      perm=tuple(int(i) for i in perm))
+
+
+def _code(activation):
+    """The module's code of an activation name (0: none)."""
+    return xnn_kernels.ACTIVATIONS.index(activation or "none")
 
 
 XNNPACK = XnnpackBackend()

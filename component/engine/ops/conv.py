@@ -25,6 +25,8 @@ class Epilogue:
     """What follows the convolution itself, fused by fuse.py, applied in this order."""
     scale_shift: tuple | None = None  # (scale, shift), float64 (Cout,): a folded BatchNormalization
     bounds: tuple | None = None       # (lo, hi): a following Relu/Clip
+    activation: str | None = None     # a following unary (backends: unary's op names): HardSwish,
+                                      # SiLU (x * Sigmoid(x)), Sigmoid
     residual: bool = False      # an Add of the conv's output and the node's input 3
 
 
@@ -65,6 +67,7 @@ class ConvSpec:
     dilations: tuple
     bias: np.ndarray          # float32 (Cout,), the BatchNormalization folded in
     bounds: tuple             # (lo, hi) or None
+    activation: str = None    # applied after the clip, before the residual (Epilogue.activation)
 
     @property
     def kind(self):
@@ -99,7 +102,8 @@ class ConvSpec:
             name += "d" if self.dilations != (1, 1) else ""
         (h, w, c), (_, cout, ho, wo) = self.in_hwc, self.shape
         residual = " +res" if self.residual is not None else ""
-        return f"{name}[{implementation}] {h}x{w}x{c}->{ho}x{wo}x{cout}{residual}"
+        activation = f" +{self.activation}" if self.activation else ""
+        return f"{name}[{implementation}] {h}x{w}x{c}->{ho}x{wo}x{cout}{activation}{residual}"
 
 
 @lowering("Conv")
@@ -132,15 +136,17 @@ def lower_conv(p, node):
     shape = (n, cout, ho, wo)
     residual = p.input(node, 3) if epilogue.residual else None
     if residual is not None and residual.shape != shape:  # a broadcast Add: its own step after the conv
-        y = lower_conv_as(p, x, None, w, scale, bias, epilogue.bounds, shape, groups, pads, strides, dilations)
+        y = lower_conv_as(p, x, None, w, scale, bias, epilogue.bounds, shape, groups, pads, strides, dilations,
+                          epilogue.activation)
         return emit_binary(p, node, "Add", y, residual)
-    return lower_conv_as(p, x, residual, w, scale, bias, epilogue.bounds, shape, groups, pads, strides, dilations)
+    return lower_conv_as(p, x, residual, w, scale, bias, epilogue.bounds, shape, groups, pads, strides, dilations,
+                         epilogue.activation)
 
 
-def lower_conv_as(p, x, residual, w, scale, bias, bounds, shape, groups, pads, strides, dilations):
+def lower_conv_as(p, x, residual, w, scale, bias, bounds, shape, groups, pads, strides, dilations, activation=None):
     """Emits the conv with the plan's backend, which lays the weights out for its kernel."""
     cout, cin_group, kh, kw = w.shape
     residual = None if residual is None else p.nhwc(residual)
     spec = ConvSpec(p.nhwc(x), residual, shape, (x.shape[2], x.shape[3], cin_group * groups), (kh, kw),
-                    groups, pads, strides, dilations, bias, bounds)
+                    groups, pads, strides, dilations, bias, bounds, activation)
     return p.lower("conv", spec, w, scale)

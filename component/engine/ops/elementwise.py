@@ -2,8 +2,7 @@
 Conv/Clip/Add stays NHWC; only broadcast operands are rearranged (at plan time if constant)."""
 import numpy as np
 
-from ..layout import channel_vector
-from .registry import broadcast, lowering, scalar
+from .registry import broadcast, fail, lowering, scalar
 
 
 def divide(a, b):
@@ -24,11 +23,6 @@ _BINARY = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": divide,
 def clip(x, lo, hi):
     # x: any shape -> same shape
     return np.clip(x, lo, hi)
-
-
-def affine(x, scale, shift):
-    # x: (..., C, ...) with scale/shift shaped to broadcast along its channel axis
-    return x * scale + shift
 
 
 def activation_bounds(node, opset, const):
@@ -68,6 +62,11 @@ def emit_broadcast(p, node, kernel, inputs, **params):
     # An NHWC operand keeps the result NHWC; the other operands are rearranged to match
     # (padded to rank 4, then transposed -- a constant bias (C, 1, 1) becomes (1, 1, 1, C)).
     nhwc = any(v.nhwc for v in inputs) and len(shape) == 4
+    if kernel is np.multiply and nhwc and len(inputs) == 2:  # a per-(image, channel) gate: squeeze-and-excitation
+        a, b = inputs
+        for x, gate in ((a, b), (b, a)):
+            if x.shape == shape and gate.const is None and gate.shape == (*shape[:2], 1, 1):
+                return p.lower("channel_scale", x, gate)
     inputs = [p.nhwc(v) if nhwc else p.plain(v) for v in inputs]
     return p.emit(kernel, inputs, shape, nhwc=nhwc, **params)
 
@@ -82,13 +81,14 @@ def batchnorm_affine(node, const):
 
 @lowering("BatchNormalization")
 def lower_batchnorm(p, node):
-    """A BatchNormalization that fuse.py could not fold into a Conv: its affine map as a step."""
+    """A BatchNormalization that fuse.py could not fold into a Conv: its affine map as a step,
+    with the Relu/Clip that fuse.py merged into it (node.fused.bounds)."""
     x = p.input(node, 0)
     scale, shift = batchnorm_affine(node, lambda i: p.const(node, i, "statistic"))
-    rank = len(x.shape)
-    return p.emit(affine, [x], x.shape, nhwc=x.nhwc,
-                  scale=channel_vector(scale.astype(np.float32), rank, x.nhwc),
-                  shift=channel_vector(shift.astype(np.float32), rank, x.nhwc))
+    if len(x.shape) < 2 or x.shape[1] != scale.size:
+        raise fail(node, f"statistics of {scale.size} channels for an input of shape {x.shape}")
+    bounds = node.fused.bounds if node.fused else None
+    return p.lower("channel_affine", x, scale.astype(np.float32), shift.astype(np.float32), bounds)
 
 
 @lowering("Identity", "Dropout")
