@@ -1,4 +1,5 @@
-"""load_model: bytes -> parsed graph -> fused graph -> plan, once; Model.run runs the plan."""
+"""load_model: bytes -> parsed graph -> quantized groups as QOperators (qdq.py) -> fused graph
+-> plan, once; Model.run runs the plan."""
 from collections import Counter
 
 import numpy as np
@@ -7,6 +8,8 @@ from .errors import ModelError
 from .fuse import fuse
 from .onnx_reader import DTYPES, read_model
 from .ops import LOWERINGS
+from .ops.quant import MICROSOFT_OPS
+from .qdq import to_qoperators
 from .plan import Plan
 
 
@@ -15,9 +18,10 @@ def load_model(data, kernels="auto"):
     kernels: "auto" (XNNPACK's where the module imports, inside the component), "xnnpack" or
     "numpy" (see backends/)."""
     model = read_model(data)
-    _check_supported(model)
+    graph = to_qoperators(model.graph, model.opset)  # before the check: QDQ groups of float ops it lacks run
+    _check_supported(graph)
     try:
-        plan = Plan(fuse(model.graph, model.opset), model.opset, kernels)
+        plan = Plan(fuse(graph, model.opset), model.opset, kernels)
     except ModelError:
         raise
     except (ValueError, TypeError, IndexError, KeyError, AttributeError) as err:
@@ -43,9 +47,11 @@ class Model:
         return np.ascontiguousarray(self.plan.run(x, on_step), dtype=np.float32)
 
 
-def _check_supported(model):
-    for node in model.graph.nodes:
-        if node.domain not in ("", "ai.onnx") or node.op_type not in LOWERINGS:
+def _check_supported(graph):
+    for node in graph.nodes:
+        known = (node.op_type in LOWERINGS and node.op_type not in MICROSOFT_OPS if node.domain in ("", "ai.onnx")
+                 else node.domain == "com.microsoft" and node.op_type in MICROSOFT_OPS)
+        if not known:
             domain = f" (domain '{node.domain}')" if node.domain else ""
             raise ModelError(f"unsupported operator '{node.op_type}'{domain} in node '{node.name}'")
 
@@ -68,6 +74,6 @@ def _info(model):
         "op_counts": dict(Counter(node.op_type for node in graph.nodes)),
         # What makes the output: a classifier head ending in Softmax already gives probabilities.
         "output_op": next((n.op_type for n in graph.nodes if graph.outputs[0].name in n.outputs), None),
-        "parameters": sum(int(a.size) for a in graph.initializers.values() if a.dtype.kind == "f"),
+        "parameters": sum(int(a.size) for a in graph.initializers.values() if a.dtype.kind == "f" or a.dtype.itemsize == 1),
         "metadata": dict(model.metadata),
     }

@@ -42,14 +42,15 @@ def lower_binary(p, node):
     return emit_binary(p, node, node.op_type, p.input(node, 0), p.input(node, 1))
 
 
-def emit_binary(p, node, op_type, a, b):
-    """a <op> b with ONNX broadcasting (also the Add a Conv could not take into its epilogue)."""
+def emit_binary(p, node, op_type, a, b, kernel=None, **params):
+    """a <op> b with ONNX broadcasting (also the Add a Conv could not take into its epilogue);
+    kernel(a, b, **params) in place of op_type's numpy function (quantized ops: ops/quant.py)."""
     shape = broadcast(node, a.shape, b.shape)
     # An NHWC operand keeps the result NHWC; the other operand is rearranged to match
     # (padded to rank 4, then transposed -- a constant bias (C, 1, 1) becomes (1, 1, 1, C)).
     nhwc = (a.nhwc or b.nhwc) and len(shape) == 4
     a, b = (p.nhwc(a), p.nhwc(b)) if nhwc else (p.plain(a), p.plain(b))
-    return p.emit(_BINARY[op_type], [a, b], shape, nhwc=nhwc)
+    return p.emit(kernel or _BINARY[op_type], [a, b], shape, nhwc=nhwc, **params)
 
 
 def batchnorm_affine(node, const):
