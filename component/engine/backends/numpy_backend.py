@@ -56,16 +56,17 @@ class NumpyBackend:
         kernel, geometry, view, shape, _ = _layout(spec, w)
         w_zero = np.broadcast_to(np.asarray(w_zero, np.float64), (w.shape[0],))
         w_zero = w_zero.reshape(shape[0], 1, shape[2]) if spec.kind == "conv" else w_zero.reshape(-1)
+        w = np.ascontiguousarray(view).reshape(shape)
         return p.emit(quant_numpy.qconv, [spec.x], spec.shape, nhwc=True, label="q" + spec.label(self.name),
-                      flops=spec.flops, conv=kernel, w=np.ascontiguousarray(view).reshape(shape), w_zero=w_zero,
-                      bias=spec.bias, x_zero=x_zero, stage=stage, **geometry)
+                      flops=spec.flops, conv=kernel, w=w, w_zero=w_zero, bias=spec.bias, x_zero=x_zero, stage=stage,
+                      dtype=quant_numpy.exact_dtype(w, w_zero, spec.bias), **geometry)
 
     def qdense(self, p, a, w, w_zero, a_zero, bias, stage, shape):
         """(..., K) int activation times constant int (K, N) weights (zero points w_zero, (N,)
         or scalar), + int32 bias (N,), through the output stage (ops/quant_numpy.py)."""
         return p.emit(quant_numpy.qmatmul, [a, p.constant(np.ascontiguousarray(w))], shape,
                       b_zero=np.asarray(w_zero, np.float64), bias=bias, a_zero=a_zero, stage=stage,
-                      **describe(a.shape, w.shape, self.name, "qmatmul"))
+                      dtype=quant_numpy.exact_dtype(w, w_zero, bias), **describe(a.shape, w.shape, self.name, "qmatmul"))
 
     def dense(self, p, a, w, transposed, alpha, bias, shape):
         w = np.asarray(w, np.float32)
