@@ -181,7 +181,7 @@ def test_qdq_groups_become_integer_steps(cases):
     labels = [s.label.split()[0] for s in engine.load_model(data, kernels="numpy").plan.steps]
     assert labels.count("quantize") == 1 and labels.count("dequantize") == 1, labels
     assert sum(label.startswith(("qconv", "qdwconv")) for label in labels) == 5
-    assert {"qbinary", "qavgpool", "lookup", "qmean", "concat"} <= set(labels)
+    assert {"qadd", "qmul", "qavgpool", "lookup", "qmean", "concat"} <= set(labels)
 
 
 @pytest.mark.parametrize("op, domain, says", [

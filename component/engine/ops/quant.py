@@ -171,16 +171,17 @@ def lower_qgemm(p, node):
     return _lower_qproduct(p, node, a, p.constant(w), a_zero, b_zero, p.const(node, 6, "C"), stage)
 
 
-_QBINARY = {"QLinearAdd": np.add, "QLinearMul": np.multiply}
-
-
-@lowering(*_QBINARY)
+@lowering("QLinearAdd", "QLinearMul")
 def lower_qlinear_binary(p, node):
     a_scale, a_zero, _ = _params(p, node, 1, 2, "A")
     b_scale, b_zero, _ = _params(p, node, 4, 5, "B")
-    out = q.Quantizer(*_params(p, node, 6, 7, "output"))
-    return emit_binary(p, node, node.op_type, p.input(node, 0), p.input(node, 3), q.qbinary, op=_QBINARY[node.op_type],
-                       a_scale=a_scale, a_zero=a_zero, b_scale=b_scale, b_zero=b_zero, out=out)
+    c_scale, c_zero, c_dtype = _params(p, node, 6, 7, "output")
+    a, b, out = p.input(node, 0), p.input(node, 3), q.Quantizer(1.0, c_zero, c_dtype)
+    if node.op_type == "QLinearAdd":
+        return emit_binary(p, node, "Add", a, b, q.qadd, a_ratio=a_scale / c_scale, a_zero=a_zero,
+                           b_ratio=b_scale / c_scale, b_zero=b_zero, out=out)
+    return emit_binary(p, node, "Mul", a, b, q.qmul, ratio=a_scale * b_scale / c_scale, a_zero=a_zero, b_zero=b_zero,
+                       out=out)
 
 
 @lowering("QLinearGlobalAveragePool")

@@ -105,11 +105,19 @@ def qmatmul(a, b, b_zero, bias, a_zero, stage, dtype=np.float64):
     return stage(acc)
 
 
-def qbinary(a, b, op, a_scale, a_zero, b_scale, b_zero, out):
-    # a, b: int, broadcastable -> out(op(dequantized a, dequantized b))
-    fa = centered(a, a_zero) * a_scale
-    fb = centered(b, b_zero) * b_scale
-    return out(op(fa, fb))
+def qadd(a, b, a_ratio, a_zero, b_ratio, b_zero, out):
+    # a, b: int, broadcastable -> out(a_ratio * (a - a_zero) + b_ratio * (b - b_zero)), the ratios
+    # a_scale / c_scale and b_scale / c_scale in float32, as MLAS's QLinearAdd computes
+    y = centered(a, a_zero) * np.float32(a_ratio)
+    y += centered(b, b_zero) * np.float32(b_ratio)
+    return out(y)
+
+
+def qmul(a, b, ratio, a_zero, b_zero, out):
+    # a, b: int, broadcastable -> out((a - a_zero) * (b - b_zero) * ratio), ratio = a_scale * b_scale / c_scale
+    y = centered(a, a_zero) * centered(b, b_zero)
+    y *= np.float32(ratio)
+    return out(y)
 
 
 def qmean(x, axes, x_zero, ratio, out):
