@@ -48,7 +48,7 @@ class NumpyBackend:
     def conv(self, p, spec, w, scale):
         kernel, geometry, view, shape, per_channel = _layout(spec, w)
         w = _scaled(view, scale.reshape(per_channel)).reshape(shape)  # a free reshape: fresh and C-contiguous
-        return spec.emit(p, kernel, self.name, w=w, **geometry)
+        return spec.emit(p, kernel, self.name, w=w, bias=spec.bias, bounds=spec.bounds, **geometry)
 
     def qconv(self, p, spec, w, w_zero, x_zero, stage):
         """The integer conv (ops/quant.py): w the file's int8/uint8 (Cout, C/G, kh, kw), kept

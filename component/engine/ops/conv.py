@@ -83,10 +83,10 @@ class ConvSpec:
         return 2 * ho * wo * cout * self.kernel[0] * self.kernel[1] * self.in_hwc[2] // self.groups
 
     def emit(self, p, kernel, implementation, /, **params):
-        """Adds kernel(x[, residual], bias=, bounds=, **params) as the conv's step."""
+        """Adds kernel(x[, residual], **params) as the conv's step."""
         inputs = [self.x] + ([self.residual] if self.residual is not None else [])
         return p.emit(kernel, inputs, self.shape, nhwc=True, label=self.label(implementation), flops=self.flops,
-                      bias=self.bias, bounds=self.bounds, **params)
+                      **params)
 
     def label(self, implementation):
         """A step's label, '<family>[<implementation>] HxWxC->HoxWoxCout[ +res]', e.g.
