@@ -23,8 +23,19 @@ W := build/wasi
 SITE := $(W)/site-packages
 
 MODELS := build/models
-MODEL := $(MODELS)/efficientnet-lite0.onnx
+FLOAT_MODEL := $(MODELS)/efficientnet-lite0.onnx
+# QUANT=int8: `make model` also quantizes it (models/quantize_int8.py) and `make component`
+# embeds that int8 model into build/classifier-int8.wasm (docs/int8.md). Default: float32.
+QUANT ?=
+ifeq ($(QUANT),)
+MODEL := $(FLOAT_MODEL)
 WASM := build/classifier.wasm
+else ifeq ($(QUANT),int8)
+MODEL := $(MODELS)/efficientnet-lite0-int8.onnx
+WASM := build/classifier-int8.wasm
+else
+$(error QUANT must be empty (float32) or int8, not '$(QUANT)')
+endif
 SPIN_WASM := build/classifier-spin.wasm
 PORT ?= 3000
 
@@ -63,9 +74,12 @@ wasi-deps: $(W)/.numpy $(W)/.pillow $(W)/.kernels
 # --- the model and the component -----------------------------------------------------
 model: $(MODEL)
 # The check after the conversion runs the app's own preprocessing (component/preprocess.py and what it imports).
-$(MODEL): $(VENV)/.done $(wildcard models/*.py) models/imagenet_classes.txt \
+$(FLOAT_MODEL): $(VENV)/.done $(wildcard models/*.py) models/imagenet_classes.txt \
     $(addprefix component/,preprocess.py formats.py colors.py)
 	$(PY) models/efficientnet_lite0.py $(MODELS)
+# Calibrated on scikit-image's photos through the same preprocessing.
+$(MODELS)/efficientnet-lite0-int8.onnx: $(FLOAT_MODEL) models/quantize_int8.py
+	$(PY) models/quantize_int8.py $(MODELS)
 
 # The component embeds EMBED_MODEL: componentize-py's build-time snapshot holds it already
 # planned, so instances start with it loaded. MODEL_PATH at run time overrides it.

@@ -1,4 +1,5 @@
-"""load_model: bytes -> parsed graph -> fused graph -> plan, once; Model.run runs the plan."""
+"""load_model: bytes -> parsed graph -> quantized groups as QOperators (qdq.py) -> fused graph
+-> plan, once; Model.run runs the plan."""
 from collections import Counter
 
 import numpy as np
@@ -7,6 +8,8 @@ from .errors import ModelError
 from .fuse import fuse
 from .onnx_reader import DTYPES, read_model
 from .ops import LOWERINGS
+from .ops.quant import MICROSOFT_OPS
+from .qdq import to_qoperators
 from .plan import Plan
 
 
@@ -17,8 +20,9 @@ def load_model(source, kernels="auto"):
     kernels: "auto" (XNNPACK's where the module imports, inside the component), "xnnpack" or
     "numpy" (see backends/)."""
     model = read_model(source)
-    _check_supported(model.graph, op_types=False)  # a node of another domain is never fused away
-    graph = fuse(model.graph, model.opset)
+    graph = to_qoperators(model.graph, model.opset)  # before the check: QDQ groups of float ops it lacks run
+    _check_supported(graph, op_types=False)  # a node of another domain is never fused away
+    graph = fuse(graph, model.opset)
     _check_supported(graph)  # after fusion: an op merged into a Conv (a gate, an activation) needs no lowering
     try:
         plan = Plan(graph, model.opset, kernels)
@@ -53,8 +57,14 @@ class Model:
 
 
 def _check_supported(graph, op_types=True):
+    """ONNX's own ops with a lowering, and the com.microsoft ops of quantized models; with
+    op_types=False only the domains (before fusion, which may merge ops away)."""
     for node in graph.nodes:
-        if node.domain not in ("", "ai.onnx") or (op_types and node.op_type not in LOWERINGS):
+        if node.domain in ("", "ai.onnx"):
+            known = not op_types or (node.op_type in LOWERINGS and node.op_type not in MICROSOFT_OPS)
+        else:
+            known = node.domain == "com.microsoft" and node.op_type in MICROSOFT_OPS
+        if not known:
             domain = f" (domain '{node.domain}')" if node.domain else ""
             raise ModelError(f"unsupported operator '{node.op_type}'{domain} in node '{node.name}'")
 

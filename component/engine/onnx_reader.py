@@ -79,8 +79,8 @@ class Initializers(Mapping):
         return len(self._tensors)
 
     def parameters(self):
-        """How many floating-point values the initializers hold (none is read)."""
-        return sum(prod(t.shape) for t in self._tensors.values() if t.dtype.kind == "f")
+        """How many weights the initializers hold, floating-point or 8-bit (quantized); none is read."""
+        return sum(prod(t.shape) for t in self._tensors.values() if t.dtype.kind == "f" or t.dtype.itemsize == 1)
 
 
 @dataclass

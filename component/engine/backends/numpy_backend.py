@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 
 from .. import layout
-from ..ops import conv_numpy, nn_numpy, pool_numpy
+from ..ops import conv_numpy, nn_numpy, pool_numpy, quant_numpy
 from ..ops.linear import describe, matmul
 from ..ops.reduce import mean
 
@@ -26,6 +26,24 @@ def _scaled(w, scale):
     return np.multiply(w, scale, out=out, dtype=np.float64, casting="unsafe")
 
 
+def _layout(spec, w):
+    """The numpy kernel of the conv, its geometry parameters, and the weights in its layout:
+    a view (Cout last, per group), the shape that view takes once contiguous, and the shape
+    a per-output-channel vector takes to broadcast over the view."""
+    cout, cin_group, kh, kw = w.shape
+    geometry = dict(pads=spec.pads, strides=spec.strides, dilations=spec.dilations)
+    if spec.kind == "dwconv":  # (C, 1, kh, kw) -> (kh, kw, C)
+        return conv_numpy.conv_depthwise, geometry, w[:, 0].transpose(1, 2, 0), (kh, kw, cout), (cout,)
+    if spec.kind == "conv1x1":  # (Cin, Cout)
+        return conv_numpy.conv_pointwise, {}, w.reshape(cout, cin_group).T, (cin_group, cout), (cout,)
+    # (Cout, C/G, kh, kw) -> (G, kh, kw, C/G, Cout/G), then (G, kh*kw*C/G, Cout/G): rows in the
+    # order im2col lays out patches.
+    groups = spec.groups
+    view = w.reshape(groups, cout // groups, cin_group, kh, kw).transpose(0, 3, 4, 2, 1)
+    return (conv_numpy.conv_im2col, dict(geometry, kernel=(kh, kw)), view,
+            (groups, kh * kw * cin_group, cout // groups), (groups, 1, 1, 1, cout // groups))
+
+
 class NumpyBackend:
     name = "numpy"
 
@@ -36,21 +54,27 @@ class NumpyBackend:
 
     def _conv(self, p, spec, w, scale):
         """The conv with bias, clip and residual (fuse.py never gives one an activation and a residual)."""
-        cout, cin_group, kh, kw = w.shape
-        geometry = dict(pads=spec.pads, strides=spec.strides, dilations=spec.dilations)
-        epilogue = dict(bias=spec.bias, bounds=spec.bounds)
-        if spec.kind == "dwconv":
-            w = _scaled(w[:, 0].transpose(1, 2, 0), scale)  # (C, 1, kh, kw) -> (kh, kw, C)
-            return spec.emit(p, conv_numpy.conv_depthwise, self.name, w=w, **geometry, **epilogue)
-        if spec.kind == "conv1x1":
-            w = _scaled(w.reshape(cout, cin_group).T, scale)  # (Cin, Cout)
-            return spec.emit(p, conv_numpy.conv_pointwise, self.name, w=w, **epilogue)
-        # (Cout, C/G, kh, kw) -> (G, kh*kw*C/G, Cout/G), rows in the order im2col lays out patches.
-        groups = spec.groups
-        w = w.reshape(groups, cout // groups, cin_group, kh, kw).transpose(0, 3, 4, 2, 1)  # (G, kh, kw, C/G, Cout/G)
-        w = _scaled(w, scale.reshape(groups, 1, 1, 1, cout // groups))
-        w = w.reshape(groups, kh * kw * cin_group, cout // groups)  # free: w is fresh and C-contiguous
-        return spec.emit(p, conv_numpy.conv_im2col, self.name, w=w, kernel=(kh, kw), **geometry, **epilogue)
+        kernel, geometry, view, shape, per_channel = _layout(spec, w)
+        w = _scaled(view, scale.reshape(per_channel)).reshape(shape)  # a free reshape: fresh and C-contiguous
+        return spec.emit(p, kernel, self.name, w=w, bias=spec.bias, bounds=spec.bounds, **geometry)
+
+    def qconv(self, p, spec, w, w_zero, x_zero, stage):
+        """The integer conv (ops/quant.py): w the file's int8/uint8 (Cout, C/G, kh, kw), kept
+        so in the plan; w_zero its zero points, (Cout,) or scalar; spec.bias the int32 bias."""
+        kernel, geometry, view, shape, _ = _layout(spec, w)
+        w_zero = np.broadcast_to(np.asarray(w_zero, np.float64), (w.shape[0],))
+        w_zero = w_zero.reshape(shape[0], 1, shape[2]) if spec.kind == "conv" else w_zero.reshape(-1)
+        w = np.ascontiguousarray(view).reshape(shape)
+        return p.emit(quant_numpy.qconv, [spec.x], spec.shape, nhwc=True, label="q" + spec.label(self.name),
+                      flops=spec.flops, conv=kernel, w=w, w_zero=w_zero, bias=spec.bias, x_zero=x_zero, stage=stage,
+                      dtype=quant_numpy.exact_dtype(w, w_zero, spec.bias), **geometry)
+
+    def qdense(self, p, a, w, w_zero, a_zero, bias, stage, shape):
+        """(..., K) int activation times constant int (K, N) weights (zero points w_zero, (N,)
+        or scalar), + int32 bias (N,), through the output stage (ops/quant_numpy.py)."""
+        return p.emit(quant_numpy.qmatmul, [a, p.constant(np.ascontiguousarray(w))], shape,
+                      b_zero=np.asarray(w_zero, np.float64), bias=bias, a_zero=a_zero, stage=stage,
+                      dtype=quant_numpy.exact_dtype(w, w_zero, bias), **describe(a.shape, w.shape, self.name, "qmatmul"))
 
     def dense(self, p, a, w, transposed, alpha, bias, shape):
         w = np.asarray(w, np.float32)

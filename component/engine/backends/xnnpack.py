@@ -166,6 +166,12 @@ class XnnpackBackend:
         return p.emit(xnn_gemm, [a], shape, out=Output(shape[1:]), bounds=_NO_BOUNDS, packed=packed,
                       **describe(a.shape, w.shape[::-1] if transposed else w.shape, self.name))
 
+    def qconv(self, p, spec, w, w_zero, x_zero, stage):
+        return None  # no integer kernels yet: numpy's (ops/quant_numpy.py)
+
+    def qdense(self, p, a, w, w_zero, a_zero, bias, stage, shape):
+        return None
+
     def to_nhwc(self, p, value, shape):
         if len(value.shape) != 4 or value.const is not None or None in shape[1:]:
             return None  # broadcast operands and constants: numpy's copy, folded at plan time

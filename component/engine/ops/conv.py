@@ -106,34 +106,41 @@ class ConvSpec:
         return f"{name}[{implementation}] {h}x{w}x{c}->{ho}x{wo}x{cout}{activation}{residual}"
 
 
+def conv_geometry(node, x_shape, w_shape):
+    """Checks a Conv-like node (Conv, QLinearConv, ConvInteger) against its input and weight
+    shapes -> (output shape, groups, pads, strides, dilations)."""
+    groups = node.attrs.get("group", 1)
+    if len(x_shape) != 4 or len(w_shape) != 4:
+        raise fail(node, f"only 2-D convolutions are supported (input {x_shape}, weight {w_shape})")
+    n, c, h, wd = x_shape
+    cout, cin_group, kh, kw = w_shape
+    if c != cin_group * groups or cout % groups:
+        raise fail(node, f"input channels {c}, weight {w_shape} and group {groups} disagree")
+    if tuple(node.attrs.get("kernel_shape", (kh, kw))) != (kh, kw):
+        raise fail(node, f"kernel_shape {node.attrs['kernel_shape']} != weight {w_shape}")
+    strides = tuple(node.attrs.get("strides", (1, 1)))
+    dilations = tuple(node.attrs.get("dilations", (1, 1)))
+    pads = conv_pads(node, (h, wd), (kh, kw), strides, dilations)
+    ho, wo = conv_numpy.out_hw((h + pads[0] + pads[2], wd + pads[1] + pads[3]), (kh, kw), strides, dilations)
+    if ho < 1 or wo < 1:
+        raise fail(node, f"input {x_shape} is smaller than the kernel {(kh, kw)}")
+    return (n, cout, ho, wo), groups, pads, strides, dilations
+
+
 @lowering("Conv")
 def lower_conv(p, node):
     x = p.input(node, 0)
     w = p.const(node, 1, "weight")  # (Cout, C/G, kh, kw)
     bias = p.const(node, 2, "bias")  # (Cout,) or None
     epilogue = node.fused or Epilogue()
-    groups = node.attrs.get("group", 1)
-    if len(x.shape) != 4 or w.ndim != 4:
-        raise fail(node, f"only 2-D convolutions are supported (input {x.shape}, weight {w.shape})")
-    n, c, h, wd = x.shape
-    cout, cin_group, kh, kw = w.shape
-    if c != cin_group * groups or cout % groups:
-        raise fail(node, f"input channels {c}, weight {w.shape} and group {groups} disagree")
-    if tuple(node.attrs.get("kernel_shape", (kh, kw))) != (kh, kw):
-        raise fail(node, f"kernel_shape {node.attrs['kernel_shape']} != weight {w.shape}")
-    strides = tuple(node.attrs.get("strides", (1, 1)))
-    dilations = tuple(node.attrs.get("dilations", (1, 1)))
-    pads = conv_pads(node, (h, wd), (kh, kw), strides, dilations)
-    ho, wo = conv_numpy.out_hw((h + pads[0] + pads[2], wd + pads[1] + pads[3]), (kh, kw), strides, dilations)
-    if ho < 1 or wo < 1:
-        raise fail(node, f"input {x.shape} is smaller than the kernel {(kh, kw)}")
+    shape, groups, pads, strides, dilations = conv_geometry(node, x.shape, w.shape)
+    cout = shape[1]
     # A BatchNormalization folded in by fuse.py: conv(x, w, bias) * scale + shift per output
     # channel is conv(x, w * scale, bias * scale + shift). Without one, scale 1 is exact.
     scale, shift = epilogue.scale_shift or (np.ones(cout), np.zeros(cout))  # float64 (Cout,)
     if scale.shape != (cout,) or shift.shape != (cout,):
         raise fail(node, f"the BatchNormalization after it has {scale.size} channels, not {cout}")
     bias = (shift if bias is None else bias * scale + shift).astype(np.float32)
-    shape = (n, cout, ho, wo)
     residual = p.input(node, 3) if epilogue.residual else None
     if residual is not None and residual.shape != shape:  # a broadcast Add: its own step after the conv
         y = lower_conv_as(p, x, None, w, scale, bias, epilogue.bounds, shape, groups, pads, strides, dilations,

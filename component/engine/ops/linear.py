@@ -87,9 +87,9 @@ def _per_column(c, n, beta):
     return np.ascontiguousarray(np.broadcast_to(c.const.reshape(-1) * np.float32(beta), (n,)), np.float32)
 
 
-def describe(a_shape, b_shape, implementation="numpy"):
+def describe(a_shape, b_shape, implementation="numpy", family="matmul"):
     """label and FLOPs per batch item (the first dim) of a (..., M, K) x (K, N) product."""
     k, n = a_shape[-1], b_shape[-1]
     rows = size(a_shape[1:-1])  # the rows of one batch item (1 for a 2-D product)
     flops = None if None in (rows, k, n) else 2 * rows * k * n
-    return {"label": f"matmul[{implementation}] {k}->{n}", "flops": flops}
+    return {"label": f"{family}[{implementation}] {k}->{n}", "flops": flops}

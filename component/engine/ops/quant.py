@@ -1,0 +1,262 @@
+"""Quantized operators (QOperator form): QuantizeLinear, DequantizeLinear, QLinearConv,
+ConvInteger, QLinearMatMul, MatMulInteger, and the com.microsoft ops onnxruntime's quantizer
+and the model zoo's int8 classifiers use (MICROSOFT_OPS). QDQ graphs reach these lowerings
+too: qdq.py rewrites their DequantizeLinear -> op -> QuantizeLinear groups into these ops.
+
+Quantized activations are int8/uint8 arrays, NHWC like float ones; their scales and zero
+points are plan-time constants (every quantizer writes them as initializers). Weights stay
+int8/uint8 in the plan. Heavy products go through the plan's backend (`qconv`, `qdense`);
+the arithmetic is quant_numpy.py's.
+"""
+import numpy as np
+
+from ..layout import stored_axes
+from . import quant_numpy as q
+from .conv import ConvSpec, Epilogue, conv_geometry, conv_pads
+from .conv_numpy import out_hw
+from .elementwise import emit_broadcast
+from .linear import describe, transpose
+from .registry import axis, fail, lowering
+from .tensor import concat
+
+# The com.microsoft operators this engine runs; any other op of that domain is unsupported.
+MICROSOFT_OPS = frozenset({"QLinearAdd", "QLinearMul", "QLinearGlobalAveragePool", "QLinearAveragePool",
+                           "QGemm", "QLinearSigmoid", "QLinearLeakyRelu", "QLinearConcat"})
+
+
+def _params(p, node, scale, zero, what):
+    """(scale float32, zero point int or int array, integer dtype) of a quantized tensor, from
+    the node's inputs `scale` and `zero` (an omitted zero point is 0 as uint8, as ONNX says)."""
+    s = p.const(node, scale, f"{what} scale")
+    z = p.const(node, zero, f"{what} zero point")
+    z = np.zeros((), np.uint8) if z is None else z
+    if z.dtype not in (np.int8, np.uint8) and what != "accumulator":
+        raise fail(node, f"{what} zero point of type {z.dtype}: only int8 and uint8 are supported")
+    if s is None or np.any(np.asarray(s) <= 0):
+        raise fail(node, f"{what} scale must be given and positive")
+    zero = int(z) if z.size == 1 else z.reshape(-1).astype(np.int32)
+    return np.asarray(s, np.float32).reshape(-1) if s.size > 1 else np.float32(s.reshape(())), zero, z.dtype.type
+
+
+def _requantize(multiplier, zero, dtype, scale, bounds):
+    """Requantize to (scale, zero, dtype), saturating to a fused Relu/Clip's float bounds too."""
+    info = np.iinfo(dtype)
+    lo, hi = info.min, info.max
+    if bounds is not None:  # quantization is monotonic: clipping before it is clipping after it
+        lo, hi = (max(lo, int(q.quantize(bounds[0], scale, zero, dtype))),
+                  min(hi, int(q.quantize(bounds[1], scale, zero, dtype))))
+    return q.Requantize(np.asarray(multiplier, np.float32), zero, dtype, lo, hi)
+
+
+def _per_axis(node, values, x, attr_axis):
+    """A per-axis scale or zero point shaped to broadcast along logical axis `attr_axis` of x."""
+    if np.ndim(values) == 0:
+        return values
+    rank = len(x.shape)
+    k = stored_axes([axis(node, attr_axis, rank)], x.nhwc)[0]
+    return np.asarray(values).reshape((-1,) + (1,) * (rank - k - 1))
+
+
+@lowering("QuantizeLinear")
+def lower_quantize(p, node):
+    x = p.input(node, 0)
+    if node.attrs.get("block_size", 0):
+        raise fail(node, "blocked quantization is not supported")
+    scale, zero, dtype = _params(p, node, 1, 2, "output")
+    if len(node.inputs) < 3 or not node.inputs[2]:
+        dtype = {2: np.uint8, 3: np.int8}.get(node.attrs.get("output_dtype", 2))
+        if dtype is None:
+            raise fail(node, "only int8 and uint8 outputs are supported")
+    k = node.attrs.get("axis", 1)
+    return p.emit(q.quantize, [x], x.shape, nhwc=x.nhwc, scale=_per_axis(node, scale, x, k),
+                  zero=_per_axis(node, zero, x, k), dtype=dtype)
+
+
+@lowering("DequantizeLinear")
+def lower_dequantize(p, node):
+    """Also the int32 biases and int8 weights that no quantized op took: folded at plan time."""
+    x = p.input(node, 0)
+    s, z = p.const(node, 1, "scale"), p.const(node, 2, "zero point")
+    k = node.attrs.get("axis", 1)
+    zero = 0 if z is None else z.astype(np.int32)
+    return p.emit(q.dequantize, [x], x.shape, nhwc=x.nhwc, scale=_per_axis(node, np.asarray(s, np.float32), x, k),
+                  zero=_per_axis(node, zero, x, k))
+
+
+def _lower_qconv(p, node, x, w, bias, x_zero, w_zero, stage):
+    shape, groups, pads, strides, dilations = conv_geometry(node, x.shape, w.shape)
+    if np.ndim(x_zero):
+        raise fail(node, "a per-channel input zero point is not supported")
+    cout = shape[1]
+    bias = np.zeros(cout) if bias is None else np.asarray(bias, np.float64).reshape(cout)
+    spec = ConvSpec(p.nhwc(x), None, shape, (x.shape[2], x.shape[3], x.shape[1]), w.shape[2:], groups, pads,
+                    strides, dilations, bias, None)
+    return p.lower("qconv", spec, w, w_zero, x_zero, stage)
+
+
+@lowering("QLinearConv")
+def lower_qlinear_conv(p, node):
+    x, w = p.input(node, 0), p.const(node, 3, "weight")
+    x_scale, x_zero, _ = _params(p, node, 1, 2, "input")
+    w_scale, w_zero, _ = _params(p, node, 4, 5, "weight")
+    y_scale, y_zero, y_dtype = _params(p, node, 6, 7, "output")
+    multiplier = np.float32(x_scale) * np.float32(w_scale) / np.float32(y_scale)  # as onnxruntime: in float32
+    stage = _requantize(multiplier, y_zero, y_dtype, y_scale, (node.fused or Epilogue()).bounds)
+    return _lower_qconv(p, node, x, w, p.const(node, 8, "bias"), x_zero, w_zero, stage)
+
+
+@lowering("ConvInteger")
+def lower_conv_integer(p, node):
+    x, w = p.input(node, 0), p.const(node, 1, "weight")
+    x_zero, w_zero = (p.const(node, i, "zero point") for i in (2, 3))
+    x_zero = 0 if x_zero is None else int(x_zero.reshape(-1)[0]) if x_zero.size == 1 else x_zero
+    w_zero = 0 if w_zero is None else w_zero.astype(np.int32).reshape(-1)
+    return _lower_qconv(p, node, x, w, None, x_zero, w_zero, q.Accumulator())
+
+
+def _lower_qproduct(p, node, a, b, a_zero, b_zero, bias, stage):
+    """a (..., K) x b (K, N) in integers, + bias (N,), through `stage`."""
+    a = p.plain(a)
+    if np.ndim(a_zero):
+        raise fail(node, "a per-row zero point of A is not supported")
+    n = b.shape[-1]
+    bias = np.zeros(n) if bias is None else np.broadcast_to(np.asarray(bias, np.float64).reshape(-1), (n,))
+    shape = a.shape[:-1] + (n,)
+    if b.const is not None and len(b.shape) == 2:
+        return p.lower("qdense", a, b.const, b_zero, a_zero, bias, stage, shape)
+    b_zero = np.asarray(b_zero, np.float64)
+    return p.emit(q.qmatmul, [a, p.plain(b)], shape, b_zero=b_zero, bias=bias, a_zero=a_zero, stage=stage,
+                  **describe(a.shape, b.shape, "numpy", "qmatmul"))
+
+
+@lowering("QLinearMatMul")
+def lower_qlinear_matmul(p, node):
+    a, b = p.input(node, 0), p.input(node, 3)
+    a_scale, a_zero, _ = _params(p, node, 1, 2, "A")
+    b_scale, b_zero, _ = _params(p, node, 4, 5, "B")
+    y_scale, y_zero, y_dtype = _params(p, node, 6, 7, "output")
+    multiplier = np.float32(a_scale) * np.float32(b_scale) / np.float32(y_scale)
+    stage = _requantize(multiplier, y_zero, y_dtype, y_scale, (node.fused or Epilogue()).bounds)
+    return _lower_qproduct(p, node, a, b, a_zero, b_zero, None, stage)
+
+
+@lowering("MatMulInteger")
+def lower_matmul_integer(p, node):
+    a, b = p.input(node, 0), p.input(node, 1)
+    a_zero, b_zero = (p.const(node, i, "zero point") for i in (2, 3))
+    a_zero = 0 if a_zero is None else int(a_zero.reshape(-1)[0]) if a_zero.size == 1 else a_zero
+    b_zero = 0 if b_zero is None else b_zero.astype(np.int32).reshape(-1)
+    return _lower_qproduct(p, node, a, b, a_zero, b_zero, None, q.Accumulator())
+
+
+@lowering("QGemm")
+def lower_qgemm(p, node):
+    """com.microsoft QGemm: alpha * (A - a_zero)(B - b_zero) + C, C int32 of scale
+    alpha * a_scale * b_scale; quantized to (y_scale, y_zero) if given, else float32."""
+    a, b = p.plain(p.input(node, 0)), p.input(node, 3)
+    a_scale, a_zero, _ = _params(p, node, 1, 2, "A")
+    b_scale, b_zero, _ = _params(p, node, 4, 5, "B")
+    alpha = np.float32(node.attrs.get("alpha", 1.0))
+    if node.attrs.get("transA", 0):
+        a = p.emit(transpose, [a], a.shape[::-1])
+    if b.const is None:
+        raise fail(node, "B must be a constant")
+    w = b.const.T if node.attrs.get("transB", 0) else b.const  # (K, N)
+    multiplier = alpha * np.float32(a_scale) * np.float32(b_scale)
+    if len(node.inputs) > 7 and node.inputs[7]:
+        y_scale, y_zero, y_dtype = _params(p, node, 7, 8, "output")
+        stage = _requantize(multiplier / np.float32(y_scale), y_zero, y_dtype, y_scale, (node.fused or Epilogue()).bounds)
+    else:
+        stage = q.Rescale(np.asarray(multiplier, np.float32))
+    return _lower_qproduct(p, node, a, p.constant(w), a_zero, b_zero, p.const(node, 6, "C"), stage)
+
+
+@lowering("QLinearAdd", "QLinearMul")
+def lower_qlinear_binary(p, node):
+    a_scale, a_zero, _ = _params(p, node, 1, 2, "A")
+    b_scale, b_zero, _ = _params(p, node, 4, 5, "B")
+    c_scale, c_zero, c_dtype = _params(p, node, 6, 7, "output")
+    a, b, out = p.input(node, 0), p.input(node, 3), q.Quantizer(1.0, c_zero, c_dtype)
+    if node.op_type == "QLinearAdd":
+        return emit_broadcast(p, node, q.qadd, [a, b], a_ratio=a_scale / c_scale, a_zero=a_zero,
+                           b_ratio=b_scale / c_scale, b_zero=b_zero, out=out)
+    return emit_broadcast(p, node, q.qmul, [a, b], ratio=a_scale * b_scale / c_scale, a_zero=a_zero, b_zero=b_zero,
+                       out=out)
+
+
+@lowering("QLinearGlobalAveragePool")
+def lower_qlinear_global_average_pool(p, node):
+    x = p.input(node, 0)
+    x_scale, x_zero, _ = _params(p, node, 1, 2, "input")
+    y_scale, y_zero, y_dtype = _params(p, node, 3, 4, "output")
+    params = dict(x_zero=x_zero, ratio=x_scale / y_scale, out=q.Quantizer(1.0, y_zero, y_dtype))
+    rank = len(x.shape)
+    if node.attrs.get("channels_last", 0):  # (N, *spatial, C) as the file says
+        x = p.plain(x)
+        return p.emit(q.qmean, [x], (x.shape[0],) + (1,) * (rank - 2) + x.shape[-1:], axes=tuple(range(1, rank - 1)),
+                      **params)
+    shape = x.shape[:2] + (1,) * (rank - 2)
+    if x.nhwc:
+        return p.emit(q.qmean, [x], shape, nhwc=True, axes=(1, 2), **params)
+    return p.emit(q.qmean, [x], shape, axes=tuple(range(2, rank)), **params)
+
+
+@lowering("QLinearAveragePool")
+def lower_qlinear_average_pool(p, node):
+    x = p.input(node, 0)
+    if len(x.shape) != 4 or node.attrs.get("channels_last", 0) or node.attrs.get("ceil_mode", 0):
+        raise fail(node, "only 2-D NCHW pooling without ceil_mode is supported")
+    x_scale, x_zero, _ = _params(p, node, 1, 2, "input")
+    y_scale, y_zero, y_dtype = _params(p, node, 3, 4, "output")
+    kernel = tuple(node.attrs["kernel_shape"])
+    strides = tuple(node.attrs.get("strides", (1, 1)))
+    pads = conv_pads(node, x.shape[2:], kernel, strides, (1, 1))
+    ho, wo = out_hw((x.shape[2] + pads[0] + pads[2], x.shape[3] + pads[1] + pads[3]), kernel, strides, (1, 1))
+    return p.emit(q.qavgpool, [p.nhwc(x)], (x.shape[0], x.shape[1], ho, wo), nhwc=True, x_zero=x_zero,
+                  ratio=x_scale / y_scale, out=q.Quantizer(1.0, y_zero, y_dtype), kernel=kernel, pads=pads,
+                  strides=strides, count_include_pad=node.attrs.get("count_include_pad", 0))
+
+
+def _sigmoid(x):
+    return (1.0 / (1.0 + np.exp(-x.astype(np.float64)))).astype(np.float32)
+
+
+def _emit_lookup(p, node, x, function, in_params, out_params):
+    """A one-input op of an int8/uint8 tensor as the table of its 256 answers."""
+    (in_scale, in_zero, in_dtype), out = in_params, q.Quantizer(*out_params)
+    table = q.lookup_table(function, in_dtype, in_scale, in_zero, out)
+    return p.emit(q.lookup, [x], x.shape, nhwc=x.nhwc, table=table)
+
+
+@lowering("QLinearSigmoid", "QLinearLeakyRelu")
+def lower_qlinear_activation(p, node):
+    if node.op_type == "QLinearSigmoid":
+        function = _sigmoid
+    else:
+        alpha = np.float32(node.attrs.get("alpha", 0.01))
+        function = lambda x: np.where(x >= 0, x, x * alpha).astype(np.float32)  # noqa: E731
+    if node.fused is not None:  # a Clip of a QDQ graph (qdq.py): LeakyRelu of alpha 1 and these bounds
+        activation, (lo, hi) = function, node.fused.bounds
+        function = lambda x: np.clip(activation(x), lo, hi)  # noqa: E731
+    return _emit_lookup(p, node, p.input(node, 0), function, _params(p, node, 1, 2, "input"),
+                        _params(p, node, 3, 4, "output"))
+
+
+@lowering("QLinearConcat")
+def lower_qlinear_concat(p, node):
+    """Inputs Y_scale, Y_zero_point, then (X, X_scale, X_zero_point) per tensor: each tensor
+    requantized to the output's parameters (a table; nothing when they are the same)."""
+    out_params = _params(p, node, 0, 1, "output")
+    xs = []
+    for i in range(2, len(node.inputs), 3):
+        x, in_params = p.input(node, i), _params(p, node, i + 1, i + 2, "input")
+        same = all(np.array_equal(a, b) for a, b in zip(in_params, out_params))
+        xs.append(x if same else _emit_lookup(p, node, x, lambda v: v, in_params, out_params))
+    rank = len(xs[0].shape)
+    k = axis(node, node.attrs.get("axis", 0), rank)
+    nhwc = rank == 4 and all(x.nhwc for x in xs)
+    xs = xs if nhwc else [p.plain(x) for x in xs]
+    shape = list(xs[0].shape)
+    sizes = [x.shape[k] for x in xs]
+    shape[k] = None if None in sizes else sum(sizes)
+    return p.emit(concat, xs, shape, nhwc=nhwc, axis=stored_axes([k], nhwc)[0])

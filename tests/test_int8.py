@@ -1,0 +1,233 @@
+"""Quantized (int8/uint8) graphs against onnxruntime on the same ONNX bytes, natively (numpy's
+integer kernels) and inside the component: QDQ and QOperator graphs that
+onnxruntime.quantization.quantize_static makes from a small MobileNet-like float net (every
+quantized op its quantizer writes for it), per-tensor and per-channel weights, uint8 and int8
+activations, symmetric and asymmetric, batch 3; and QOperator nodes written with onnx.helper
+(uint8 weights with zero points, ConvInteger, MatMulInteger, QGemm with a float output,
+per-axis QuantizeLinear on an NHWC activation). Outputs within 2 quantization steps."""
+import io
+import json
+import logging
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+import engine
+from engine.errors import ModelError
+
+logging.getLogger().setLevel(logging.ERROR)  # the quantizer's "consider pre-processing" advice
+RNG = np.random.default_rng(20261203)
+X_SHAPE = (3, 3, 32, 32)
+
+
+def tiny_net():
+    """A float MobileNet-like net: stem 3x3/2 + ReLU6, depthwise 3x3 + ReLU6, 1x1 project,
+    residual Add, 1x1 expand + ReLU6, AveragePool -> Sigmoid -> Mul (a gate), 1x1 + LeakyRelu,
+    Concat, GlobalAveragePool, Flatten, Gemm."""
+    nodes, init = [], {"zero": np.array(0, np.float32), "six": np.array(6, np.float32)}
+
+    def conv(name, x, cin, cout, k, stride=1, group=1, relu6=True):
+        init[name + "_w"] = (RNG.standard_normal((cout, cin // group, k, k)) * (2 / (cin // group * k * k)) ** 0.5
+                             ).astype(np.float32)
+        init[name + "_b"] = (RNG.standard_normal(cout) * 0.1).astype(np.float32)
+        out = name + "_c" if relu6 else name
+        nodes.append(helper.make_node("Conv", [x, name + "_w", name + "_b"], [out], pads=[k // 2] * 4,
+                                      strides=[stride] * 2, group=group))
+        if relu6:
+            nodes.append(helper.make_node("Clip", [out, "zero", "six"], [name]))
+
+    conv("stem", "x", 3, 16, 3, 2)
+    conv("dw", "stem", 16, 16, 3, group=16)
+    conv("pw", "dw", 16, 16, 1, relu6=False)
+    nodes.append(helper.make_node("Add", ["pw", "stem"], ["res"]))
+    conv("exp", "res", 16, 32, 1)
+    nodes += [helper.make_node("AveragePool", ["exp"], ["ap"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+              helper.make_node("Sigmoid", ["ap"], ["sg"]), helper.make_node("Mul", ["exp", "sg"], ["se"])]
+    conv("br", "se", 32, 8, 1, relu6=False)
+    nodes += [helper.make_node("LeakyRelu", ["br"], ["lr"], alpha=0.1),
+              helper.make_node("Concat", ["se", "lr"], ["cat"], axis=1),
+              helper.make_node("GlobalAveragePool", ["cat"], ["gap"]), helper.make_node("Flatten", ["gap"], ["flat"]),
+              helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["y"], transB=1)]
+    init["fc_w"] = (RNG.standard_normal((10, 40)) * 0.3).astype(np.float32)
+    init["fc_b"] = RNG.standard_normal(10).astype(np.float32)
+    return model(nodes, init, ["N", *X_SHAPE[1:]])
+
+
+def model(nodes, init, x_shape, x_type=TensorProto.FLOAT, y_type=TensorProto.FLOAT, opset=13):
+    graph = helper.make_graph(nodes, "q", [helper.make_tensor_value_info("x", x_type, x_shape)],
+                              [helper.make_tensor_value_info("y", y_type, None)],
+                              initializer=[numpy_helper.from_array(np.asarray(v), k) for k, v in init.items()])
+    opsets = [helper.make_opsetid("", opset), helper.make_opsetid("com.microsoft", 1)]
+    return helper.make_model(graph, opset_imports=opsets, ir_version=8).SerializeToString()
+
+
+class Calibration(CalibrationDataReader):
+    def __init__(self, batches):
+        self.batches = iter(batches)
+
+    def get_next(self):
+        return next(self.batches, None)
+
+
+def quantized(float_model, tmp_path, **options):
+    """quantize_static's output for float_model, calibrated on 4 random batches."""
+    source, target = tmp_path / "float.onnx", tmp_path / "int8.onnx"
+    source.write_bytes(float_model)
+    batches = [{"x": RNG.standard_normal((2, *X_SHAPE[1:])).astype(np.float32)} for _ in range(4)]
+    quantize_static(str(source), str(target), Calibration(batches), **options)
+    return target.read_bytes()
+
+
+SYMMETRIC = {"ActivationSymmetric": True, "WeightSymmetric": True}
+# name: quantize_static options
+QUANTIZED = {
+    f"{fmt.name} act {act.name} w {wt.name} {'per-channel' if pc else 'per-tensor'}{' symmetric' if sym else ''}": dict(
+        quant_format=fmt, activation_type=act, weight_type=wt, per_channel=pc, extra_options=SYMMETRIC if sym else {})
+    for fmt in (QuantFormat.QDQ, QuantFormat.QOperator)
+    for act, wt, pc, sym in [(QuantType.QUInt8, QuantType.QInt8, False, False),
+                             (QuantType.QUInt8, QuantType.QInt8, True, False),
+                             (QuantType.QInt8, QuantType.QInt8, True, True),
+                             (QuantType.QInt8, QuantType.QInt8, False, False),
+                             (QuantType.QUInt8, QuantType.QUInt8, True, False)]}  # asymmetric uint8 weights
+
+
+def qop_models():
+    """QOperator nodes as onnx.helper writes them: name -> (model bytes, input, output step)."""
+    u8 = lambda *shape: RNG.integers(0, 256, shape, dtype=np.uint8)  # noqa: E731
+    s8 = lambda *shape: RNG.integers(-128, 128, shape, dtype=np.int8)  # noqa: E731
+    xq = u8(*X_SHAPE)
+    scalars = {"xs": np.float32(0.05), "xz": np.uint8(120), "ys": np.float32(0.4), "yz": np.uint8(100)}
+    conv_u8 = [helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"], ["y"],
+                                pads=[1, 0, 1, 2], strides=[2, 1], group=1)]
+    conv_init = {**scalars, "w": u8(8, 3, 3, 3), "ws": np.float32(0.02), "wz": np.uint8(131),
+                 "b": RNG.integers(-500, 500, 8, dtype=np.int32)}
+    dw = [helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz"], ["y"], group=3,
+                           kernel_shape=[5, 5], auto_pad="SAME_UPPER", strides=[2, 2])]
+    dw_init = {**scalars, "w": s8(3, 1, 5, 5), "ws": np.array([0.01, 0.02, 0.03], np.float32),
+               "wz": np.zeros(3, np.int8)}
+    xq8 = s8(*X_SHAPE)
+    gemm = [helper.make_node("QGemm", ["x", "xs", "xz", "w", "ws", "wz", "b"], ["y"], alpha=0.5, domain="com.microsoft")]
+    gemm_init = {"xs": np.float32(0.1), "xz": np.int8(-3), "w": s8(32, 7), "ws": np.float32(0.03),
+                 "wz": np.int8(0), "b": RNG.integers(-900, 900, 7, dtype=np.int32)}
+    per_axis = [helper.make_node("Conv", ["x", "fw"], ["c"]),
+                helper.make_node("QuantizeLinear", ["c", "cs", "cz"], ["q"], axis=1),
+                helper.make_node("DequantizeLinear", ["q", "cs", "cz"], ["y"], axis=1)]
+    per_axis_init = {"fw": RNG.standard_normal((4, 3, 1, 1)).astype(np.float32),
+                     "cs": np.array([0.01, 0.02, 0.05, 0.1], np.float32), "cz": np.array([0, 10, -20, 5], np.int8)}
+    return {
+        "QLinearConv uint8 weights with zero point, asymmetric pads": (
+            model(conv_u8, conv_init, X_SHAPE, TensorProto.UINT8, TensorProto.UINT8), xq, 1.0),
+        "QLinearConv depthwise 5x5 per-channel, SAME_UPPER": (model(dw, dw_init, X_SHAPE, TensorProto.UINT8, TensorProto.UINT8), xq, 1.0),
+        "ConvInteger": (model([helper.make_node("ConvInteger", ["x", "w", "xz", "wz"], ["y"], pads=[1, 1, 1, 1])],
+                              {"w": u8(5, 3, 3, 3), "xz": np.uint8(128), "wz": np.uint8(120)}, X_SHAPE,
+                              TensorProto.UINT8, TensorProto.INT32), xq, 0.0),
+        "MatMulInteger": (model([helper.make_node("MatMulInteger", ["x", "w", "xz"], ["y"])],
+                                {"w": s8(32, 6), "xz": np.int8(4)}, X_SHAPE, TensorProto.INT8, TensorProto.INT32),
+                          xq8, 0.0),
+        "QGemm alpha 0.5, float output": (model(gemm, gemm_init, (5, 32), TensorProto.INT8), s8(5, 32), 1e-5),
+        "QuantizeLinear per-axis on NHWC": (model(per_axis, per_axis_init, X_SHAPE), None, 0.1 * 2),
+    }
+
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory):
+    """name -> (model bytes, input, tolerance): 2 quantization steps of the output."""
+    float_model, out = tiny_net(), {}
+    x = RNG.standard_normal(X_SHAPE).astype(np.float32)
+    for name, options in QUANTIZED.items():
+        data = quantized(float_model, tmp_path_factory.mktemp("q"), **options)
+        graph = onnx.load_from_string(data).graph
+        last = next(n for n in graph.node if n.output[0] == graph.output[0].name)
+        assert last.op_type == "DequantizeLinear"
+        scale = next(i for i in graph.initializer if i.name == last.input[1])
+        out[name] = (data, x, 2 * float(numpy_helper.to_array(scale)))
+    for name, (data, xq, steps) in qop_models().items():
+        out[name] = (data, x if xq is None else xq, steps if xq is None else 2 * steps)
+    return out
+
+
+def reference(data, x):
+    session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+    return session.run(None, {"x": x})[0]
+
+
+NAMES = list(QUANTIZED) + list(qop_models())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_native(cases, name):
+    """numpy's integer kernels match onnxruntime; the weights stay integers in the plan."""
+    data, x, tolerance = cases[name]
+    model = engine.load_model(data, kernels="numpy")
+    got, want = model.run(x), reference(data, x)
+    assert got.shape == want.shape
+    print(name, "max |diff|", float(np.abs(got - want).max()), "tolerance", tolerance)
+    assert np.abs(got - want.astype(np.float32)).max() <= tolerance
+    heavy = [s for s in model.plan.steps if s.label.startswith(("qconv", "qdwconv", "qmatmul"))]
+    assert heavy or "QuantizeLinear" in name
+    for step in heavy:  # weights: int8/uint8 constants or params, never widened at plan time
+        weights = [model.plan.constants[n] for n in step.inputs if n in model.plan.constants] + [step.params.get("w")]
+        assert all(w.dtype in (np.int8, np.uint8) for w in weights if w is not None), step.label
+
+
+def test_qdq_groups_become_integer_steps(cases):
+    """Every Conv, Add, Mul, pooling, activation, Concat and the Gemm of the QDQ graph runs
+    as an integer step: no float op between a DQ and a Q is left but the input and output."""
+    data = cases["QDQ act QInt8 w QInt8 per-channel symmetric"][0]
+    labels = [s.label.split()[0] for s in engine.load_model(data, kernels="numpy").plan.steps]
+    assert labels.count("quantize") == 1 and labels.count("dequantize") == 1, labels
+    assert sum(label.startswith(("qconv", "qdwconv")) for label in labels) == 5
+    assert {"qadd", "qmul", "qavgpool", "lookup", "qmean", "concat"} <= set(labels)
+
+
+@pytest.mark.parametrize("op, domain, says", [
+    ("FusedConv", "com.microsoft", "unsupported operator 'FusedConv' (domain 'com.microsoft')"),
+    ("QLinearConv", "com.microsoft", "unsupported operator 'QLinearConv' (domain 'com.microsoft')"),
+    ("QLinearAdd", "", "unsupported operator 'QLinearAdd'"),
+    ("QLinearAdd", "org.example", "unsupported operator 'QLinearAdd' (domain 'org.example')"),
+])
+def test_domains(op, domain, says):
+    """com.microsoft is accepted for its quantized ops only; other domains stay an error."""
+    data = model([helper.make_node(op, ["x"], ["y"], domain=domain)], {}, (1, 3, 4, 4))
+    with pytest.raises(ModelError, match=says.replace("(", r"\(").replace(")", r"\)")):
+        engine.load_model(data)
+
+
+RUN_INSIDE = """
+f = np.load(io.BytesIO(data))
+out = {}
+for name in json.loads(bytes(f["names"]).decode()):
+    model = engine.load_model(f[name + "/model"].tobytes())
+    out[name] = model.run(f[name + "/x"])
+    out[name + "/labels"] = np.frombuffer(json.dumps([s.label for s in model.plan.steps]).encode(), np.uint8)
+buf = io.BytesIO()
+np.savez(buf, **out)
+result = buf.getvalue()
+"""
+
+
+@pytest.fixture(scope="module")
+def inside(probe, cases):
+    arrays = {"names": np.frombuffer(json.dumps(NAMES).encode(), np.uint8)}
+    for name in NAMES:
+        arrays[name + "/model"] = np.frombuffer(cases[name][0], np.uint8)
+        arrays[name + "/x"] = cases[name][1]
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    results = np.load(io.BytesIO(probe.run(RUN_INSIDE, buf.getvalue())))
+    return {name: results[name] for name in results.files}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_inside_component(inside, cases, name):
+    """The same models inside the component (the plan's default kernels there) match
+    onnxruntime within 2 quantization steps."""
+    data, x, tolerance = cases[name]
+    got, want = inside[name], reference(data, x)
+    print(name, json.loads(inside[name + "/labels"].tobytes()))
+    assert got.shape == want.shape
+    assert np.abs(got - want.astype(np.float32)).max() <= tolerance
