@@ -13,6 +13,7 @@ the tests and the bench import ZOO and folder() from it in the shared .venv. Wei
 (pretrained=False: no hub is reachable), made to give real activations (see realistic()).
 """
 import argparse
+import functools
 import json
 import re
 import sys
@@ -129,17 +130,17 @@ def by_name(name):
 
 
 # --- exporting (zoo venv only) ---------------------------------------------------------------
-def build(spec):
+def build(source, arch):
     """The torch module and its input size (C, H, W)."""
     import timm
     import torchvision
-    if spec.source == "timm":
-        model = timm.create_model(spec.arch, pretrained=False)
+    if source == "timm":
+        model = timm.create_model(arch, pretrained=False)
         return model, tuple(model.pretrained_cfg["input_size"])
-    if spec.arch in TINY:
-        return torchvision.models.VisionTransformer(**TINY[spec.arch]), (3, 224, 224)
-    model = torchvision.models.get_model(spec.arch, weights=None)
-    return model, (3, 299, 299) if spec.arch == "inception_v3" else (3, 224, 224)
+    if arch in TINY:
+        return torchvision.models.VisionTransformer(**TINY[arch]), (3, 224, 224)
+    model = torchvision.models.get_model(arch, weights=None)
+    return model, (3, 299, 299) if arch == "inception_v3" else (3, 224, 224)
 
 
 def realistic(model, shape):
@@ -173,6 +174,16 @@ def realistic(model, shape):
         if last.bias is not None:
             last.bias *= factor
     return model
+
+
+@functools.cache
+def prepared(source, arch):
+    """The seeded, realistic module of an architecture and its input size, made once per run
+    (the variants of one architecture export the same weights)."""
+    import torch
+    torch.manual_seed(SEED)
+    model, shape = build(source, arch)
+    return realistic(model, shape), shape
 
 
 def export(spec, model, x):
@@ -211,9 +222,7 @@ def export_one(spec):
     import onnx
     import torch
     t0 = time.perf_counter()
-    torch.manual_seed(SEED)
-    model, shape = build(spec)
-    model = realistic(model, shape)
+    model, shape = prepared(spec.source, spec.arch)
     batch = 2 if spec.dynamic else 1
     x = np.random.default_rng(SEED).standard_normal((batch, *shape)).astype(np.float32)
     with torch.no_grad():
