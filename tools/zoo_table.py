@@ -45,6 +45,21 @@ def rows():
             yield spec, *found
 
 
+def family_table(results):
+    """One row per family: the op types of all its files, those the registry lacks, what loads."""
+    families = {}
+    for spec, meta, error in results:
+        ops, loads, files = families.setdefault(spec.family, (set(), [], []))
+        ops.update(meta["op_counts"])
+        files.append(spec.name)
+        loads.extend([spec.name] if error is None else [])
+    lines = ["| family | files | op types | not in the op registry | load |", "|---|---|---|---|---|"]
+    for family, (ops, loads, files) in families.items():
+        missing = ", ".join(sorted(op for op in ops if op not in LOWERINGS)) or "-"
+        lines.append(f"| {family} | {len(files)} | {', '.join(sorted(ops))} | {missing} | {len(loads)} of {len(files)} |")
+    return "\n".join(lines)
+
+
 def table(results):
     lines = ["| file | family | set | MB | ops (count) | not in the op registry | engine.load_model |",
              "|---|---|---|---|---|---|---|"]
@@ -70,7 +85,7 @@ def main():
                 print(f"    {spec.name!r}: {error!r},")
         print("}")
         return
-    text = table(results)
+    text = family_table(results) + "\n\nPer file, with each op's count:\n\n" + table(results)
     if not args.write:
         print(text)
         return
