@@ -9,6 +9,7 @@
 #   make jco         the component transpiled by jco for Node -> build/jco/out/classifier/
 #   make web         a static page classifying in the browser with jco's transpilation -> build/web/
 #   make predict IMAGE=cat.jpg   classifies files offline with the host/ harness
+#   make zoo         the test zoo: torchvision and timm models exported to ONNX -> build/zoo/ (own venv)
 #   make bench       inference speed, load time, memory and size against named peers
 #   make check       lint (ruff), types (mypy) and the native tests: the quick loop while changing code
 #   make test        the test suite (README's test command)
@@ -39,7 +40,7 @@ endif
 SPIN_WASM := build/classifier-spin.wasm
 PORT ?= 3000
 
-.PHONY: all venv wasi-deps model component spin-component jco web serve serve-wasm predict bench check test clean
+.PHONY: all venv zoo wasi-deps model component spin-component jco web serve serve-wasm predict bench check test clean
 all: component model
 
 # The Dockerfile's builder takes REQUIREMENTS=requirements.txt (no test-only packages).
@@ -200,14 +201,31 @@ endif
 predict: $(WASM)
 	$(PY) -m host predict $(IMAGE)
 
+# --- the model zoo the tests (tests/test_zoo.py) and `make bench BENCH_ARGS=--zoo` run --------
+# models/zoo.py exports torchvision's and timm's models with torch 2.14.1 (a CUDA build, ~5.5 GB,
+# from this machine's disk for Python 3.11) in a venv of its own: the shared .venv keeps its CPU
+# torch. Exports are cached in build/zoo/<versions>/ (zoo.py skips what is there); ZOO_SET=bench
+# or all exports the bench's bigger models too.
+ZOO_VENV := build/zoo-venv
+ZOO_PYTHON ?= python3.11
+ZOO_SET ?= ci
+zoo: $(ZOO_VENV)/.done
+	$(ZOO_VENV)/bin/python models/zoo.py --set $(ZOO_SET)
+$(ZOO_VENV)/.done: models/zoo-requirements.txt
+	$(ZOO_PYTHON) -m venv $(ZOO_VENV)
+	@echo "installing models/zoo-requirements.txt into $(ZOO_VENV) (~5.5 GB, 1-2 minutes from local disk)"
+	$(ZOO_VENV)/bin/pip install --progress-bar off -r models/zoo-requirements.txt | { grep -E '^(Processing|Successfully)' || true; }
+	touch $@
+
 # Speed against named peers (bench/bench.py): the component, the same numpy code natively,
 # onnxruntime and onnxruntime-web (Node; installed by npm ci from bench/package-lock.json into
 # build/bench-node). e.g. make bench BENCH_ARGS="--runs 50 --models mobilenetv2-zoo"
+# BENCH_ARGS=--zoo adds the zoo's representatives (resnet50 ... swin_t, exported on first use).
 # BASELINE=<commit> also builds that commit's component (tools/baseline.py) into
 # build/bench/baseline.wasm and measures its size, cold compile and memory beside ours.
 BENCH_ARGS ?=
 BASELINE ?=
-bench: $(WASM) $(MODEL)
+bench: $(WASM) $(MODEL) $(if $(findstring --zoo,$(BENCH_ARGS)),$(ZOO_VENV)/.done)
 	$(if $(BASELINE),$(PY) tools/baseline.py $(BASELINE) build/bench/baseline.wasm)
 	$(PY) bench/bench.py $(if $(BASELINE),--baseline build/bench/baseline.wasm) $(BENCH_ARGS)
 
@@ -222,7 +240,7 @@ check: venv model
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q -m native
 
-test: venv wasi-deps component spin-component model jco web build/.chromium
+test: venv wasi-deps component spin-component model jco web build/.chromium zoo
 	$(PY) -m pytest -q tests
 
 clean:

@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/bench.py [--runs N] [--warmup N] [--models NAME ...]
 
-For each model (MobileNetV2 zoo-style, MobileNetV2 torch export, EfficientNet-Lite0) it times
+For each model (MobileNetV2 zoo-style, MobileNetV2 torch export, EfficientNet-Lite0; with --zoo
+also the model zoo's representatives, resnet50 ... swin_t, by the four peers below only) it times
 one 1x3x224x224 forward pass (median, p90, min, max over --runs runs after --warmup runs) of:
   component    the project's numpy engine inside the probe component (tests/probe, wasmtime),
                timed inside with time.perf_counter (bench/engine_timing.py);
@@ -51,7 +52,7 @@ import numpy as np  # noqa: E402
 
 import cold_start  # noqa: E402
 from interface_timings import interface_cases, run_e2e, run_load, run_memory  # noqa: E402
-from model_cache import MODELS, prepare_models  # noqa: E402
+from model_cache import MODELS, ZOO_MODELS, prepare_models  # noqa: E402
 from peers import run_component, run_component_load, run_native_numpy, run_ort_native, run_ort_web  # noqa: E402
 from report import PEERS, report  # noqa: E402
 from bench_common import BUSY_LOADAVG, OUT, ROOT, SHAPE, WASM, log, stats  # noqa: E402
@@ -102,7 +103,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="timed runs per peer and model (>= 10)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs first")
-    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=[m for m in MODELS if m not in ZOO_MODELS])
+    parser.add_argument("--zoo", action="store_true",
+                        help=f"add the zoo's representatives ({', '.join(ZOO_MODELS)}): inference peers only")
     parser.add_argument("--load-instances", type=int, default=10, help="fresh instances for the load time")
     parser.add_argument("--profile-passes", type=int, default=5)
     parser.add_argument("--profile-models", nargs="*", choices=list(MODELS), default=None,
@@ -113,6 +116,8 @@ def main():
     parser.add_argument("--baseline", type=Path, help="another component measured beside ours (footprint, cold start)")
     parser.add_argument("--compile-runs", type=int, default=3, help="cold compiles per component (footprint)")
     args = parser.parse_args()
+    if args.zoo:
+        args.models += [m for m in ZOO_MODELS if m not in args.models]
     if args.runs < 10 or args.load_instances < 10:
         log("warning: fewer than 10 runs/instances: medians below the benchmark's protocol")
     skip = set(args.skip)
@@ -139,6 +144,8 @@ def main():
     from photos import CHELSEA_JPEG
 
     models = prepare_models(args.models)
+    # The typed interface's stages (e2e, load, memory) serve the app's own models, not the zoo's.
+    app_models = {name: found for name, found in models.items() if name not in ZOO_MODELS}
     # A real photo, preprocessed as the app does by default: the same input for every peer.
     x = np.ascontiguousarray(preprocess.preprocess(CHELSEA_JPEG, preprocess.Preprocessing()), np.float32)
     assert x.shape == SHAPE, x.shape
@@ -176,7 +183,7 @@ def main():
         probe = Probe(Runtime(wasm))
         inf["component"] = run_component(probe, models, x, args.warmup, args.runs, profile, args.profile_passes)
         if "load" not in skip:
-            res["load_phases"] = run_component_load(probe, models)
+            res["load_phases"] = run_component_load(probe, app_models)
         if "plain" not in skip:
             log("probe component under a plain wasmtime config")
             inf["component-plain"] = run_component(Probe(Runtime(wasm, cpu_cap=False)), models, x, args.warmup, args.runs,
@@ -187,7 +194,7 @@ def main():
         t0 = time.perf_counter()
         runtime = Runtime(WASM)
         res["runtime_load_ms"] = (time.perf_counter() - t0) * 1000
-        cases = interface_cases(runtime, models)
+        cases = interface_cases(runtime, app_models)
         res["interface_cases"] = {c.key: {"model": c.model, "embedded": c.embedded} for c in cases}
     if "e2e" not in skip:
         log("classify end to end")
@@ -216,7 +223,7 @@ def main():
     # Summary numbers next to the raw ones, for readers of the JSON.
     res["summary"] = {
         name: {peer: stats(inf[peer]["models"][name]["times_ms"]) for peer in PEERS
-               if name in inf.get(peer, {}).get("models", {})}
+               if "times_ms" in inf.get(peer, {}).get("models", {}).get(name, {})}
         for name in args.models}
 
     text = report(res, args)

@@ -1,11 +1,13 @@
 """The benchmark's models: the default one from build/models, generated ones cached in
-build/bench/models, keyed on their generators' sources."""
+build/bench/models, keyed on their generators' sources, and the zoo's representatives
+(models/zoo.py, exported in its own venv on first use into build/zoo)."""
 import json
 import shutil
 import subprocess
 import sys
 
 from bench_common import OUT, ROOT, digest, log
+from models import zoo
 
 DEFAULT_MODEL = ROOT / "build" / "models" / "efficientnet-lite0.onnx"
 MODELS = {
@@ -13,6 +15,24 @@ MODELS = {
     "mobilenetv2-torch": "MobileNetV2, torch.onnx.export of a torchvision-style net (opset 13), seeded random (seed 0)",
     "efficientnet-lite0": "EfficientNet-Lite0, ImageNet weights (the default model, build/models)",
 }
+# --zoo: one representative per family (issue 15), random weights, measured by the inference peers only.
+ZOO_MODELS = {arch: zoo.by_name(f"{arch}-ts17") for arch in zoo.BENCH}
+MODELS |= {arch: f"torchvision {arch}, TorchScript export at opset 17, seeded random weights (models/zoo.py)"
+           for arch in ZOO_MODELS}
+ZOO_PYTHON = ROOT / "build" / "zoo-venv" / "bin" / "python"
+
+
+def zoo_model(name):
+    """The zoo's file for a bench model, exported first if missing (needs `make zoo`'s venv)."""
+    spec = ZOO_MODELS[name]
+    path = zoo.folder(spec) / "model.onnx"
+    if not (zoo.folder(spec) / "meta.json").exists():
+        if not ZOO_PYTHON.exists():
+            sys.exit(f"missing {ZOO_PYTHON.relative_to(ROOT)}: run `make zoo` (or `make bench BENCH_ARGS=--zoo`)")
+        log(f"exporting {spec.name} (models/zoo.py)")
+        subprocess.run([str(ZOO_PYTHON), str(ROOT / "models" / "zoo.py"), "--only", spec.name], check=True, cwd=ROOT,
+                       stdout=sys.stderr)
+    return path, path.parent
 
 
 def prepare_models(names):
@@ -33,6 +53,9 @@ def prepare_models(names):
             if not DEFAULT_MODEL.exists():
                 sys.exit(f"missing {DEFAULT_MODEL.relative_to(ROOT)}: run `make model`")
             paths[name] = (DEFAULT_MODEL, DEFAULT_MODEL.parent)
+            continue
+        if name in ZOO_MODELS:
+            paths[name] = zoo_model(name)
             continue
         sources, command = recipes[name]
         out = folder / f"{name}.onnx"

@@ -12,7 +12,10 @@ import time
 import numpy as np
 
 from bench_common import HERE, OUT, ROOT, SHAPE, log
+from tools.probe import ProbeError
 from wasm_calls import Grants
+
+MEMORY_FLOOR = 512 * 2**20  # host/runtime.py's default cap, raised for the zoo's big files
 
 NODE_DIR = ROOT / "build" / "bench-node"
 
@@ -122,7 +125,8 @@ def run_component_load(probe, models, repeats=3):
 
 
 def run_component(probe, models, x, warmup, runs, profile, profile_passes):
-    """The engine in a fresh probe instance per model; engine_timing.py's source runs inside."""
+    """The engine in a fresh probe instance per model; engine_timing.py's source runs inside. A
+    model the engine cannot load (the zoo's, on a branch without its ops) gets its error."""
     source = (HERE / "engine_timing.py").read_text() + COMPONENT_SNIPPET
     results = {}
     for name, (path, _) in models.items():
@@ -131,7 +135,12 @@ def run_component(probe, models, x, warmup, runs, profile, profile_passes):
                           "profile_passes": profile_passes if name in profile else 0}).encode()
         data = len(cfg).to_bytes(4, "little") + cfg + model_bytes + np.ascontiguousarray(x, np.float32).tobytes()
         log(f"component: {name}")
-        results[name] = json.loads(probe.run(source, data, probe_grants(probe)))
+        grants = probe_grants(probe, memory_limit=max(MEMORY_FLOOR, 4 * len(model_bytes) + 256 * 2**20))
+        try:
+            results[name] = json.loads(probe.run(source, data, grants))
+        except ProbeError as e:
+            results[name] = {"error": str(e).strip().splitlines()[-1]}
+            log(f"component: {name} failed: {results[name]['error']}")
     return {"models": results}
 
 

@@ -76,8 +76,8 @@ def report(res, args):
         ref = per.get("ort", {}).get("models", {}).get(name, {}).get("logits")
         for peer, label in PEERS.items():
             r = per.get(peer, {}).get("models", {}).get(name)
-            if r is None:
-                why = per.get(peer, {}).get("error", "skipped")
+            if r is None or "error" in r:
+                why = per.get(peer, {}).get("error", "skipped") if r is None else r["error"]
                 p(f"  {label:<44}{'(' + why + ')':>36}")
                 continue
             s = stats(r["times_ms"])

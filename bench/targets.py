@@ -24,7 +24,7 @@ def inference_targets(name, inf):
     """Issue 7: plain config <= 0.7x ort-web; the harness's config within 1.2x of plain."""
     def median(peer):
         entry = inf.get(peer, {}).get("models", {}).get(name)
-        return stats(entry["times_ms"])["median"] if entry else None
+        return stats(entry["times_ms"])["median"] if entry and "times_ms" in entry else None
 
     capped, plain, web = median("component"), median("component-plain"), median("ort-web")
     found = []
