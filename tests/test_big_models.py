@@ -40,6 +40,7 @@ def test_loads_from_the_file_with_one_copy_of_the_weights(big):
     assert np.abs(model.run(x) - want).max() <= 1e-3 * max(1.0, float(np.abs(want).max()))
 
 
+@pytest.mark.component
 def test_loads_in_the_component_under_a_cap_of_twice_the_file(big):
     require(WASM)
     size = big.stat().st_size
@@ -49,6 +50,7 @@ def test_loads_in_the_component_under_a_cap_of_twice_the_file(big):
     assert len(classifier.classify(COFFEE_JPEG, 3)) == 3
 
 
+@pytest.mark.component
 def test_a_cap_too_small_says_what_is_needed_and_where_to_raise_it(big):
     require(WASM)
     size = big.stat().st_size

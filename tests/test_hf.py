@@ -12,7 +12,7 @@ from conftest import MODEL, require, serving
 from photos import CAT_CLASSES, CHELSEA_JPEG, COFFEE_JPEG
 
 import api
-import classifier
+import instance
 import preprocess
 
 
@@ -34,12 +34,12 @@ def post_json(obj):
 
 
 def labels(indices):
-    return {classifier.get().labels[i] for i in indices}
+    return {instance.get().bundle.labels[i] for i in indices}
 
 
 def onnxruntime_logits(image):
     """The default model's logits for `image`, by onnxruntime on the same ONNX bytes."""
-    x = preprocess.preprocess(image, classifier.get().prep, 10**8)
+    x = preprocess.preprocess(image, instance.get().bundle.prep, 10**8)
     session = onnxruntime.InferenceSession(MODEL.read_bytes(), providers=["CPUExecutionProvider"])
     return session.run(None, {session.get_inputs()[0].name: x})[0][0].astype(np.float64)
 
@@ -73,7 +73,7 @@ def test_function_to_apply_matches_onnxruntime(model, function):
                                 "parameters": {"top_k": 1000, "function_to_apply": function}})
     assert status == 200 and len(answer) == 1000
     got = by_label(answer)
-    names = classifier.get().labels
+    names = instance.get().bundle.labels
     np.testing.assert_allclose([got[names[i]] for i in range(1000)], expected, rtol=1e-4, atol=1e-5)
 
 
@@ -119,6 +119,7 @@ def served():
         yield base
 
 
+@pytest.mark.served
 def test_huggingface_hub_client_classifies(served, tmp_path):
     from huggingface_hub import InferenceClient
     photo = tmp_path / "chelsea.jpg"

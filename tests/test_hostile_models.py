@@ -182,6 +182,7 @@ def fetch(base, path, body=None):
         return e.code, e.headers["content-type"], e.read()
 
 
+@pytest.mark.served
 def test_a_broken_model_file_is_a_503_over_http():
     folder = ARTIFACTS / "hostile-models"
     folder.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ARTIFACTS, ROOT, serving
 
 import api
@@ -30,6 +32,7 @@ def test_document_covers_every_route_with_head_and_options():
     assert response.status == 200 and response.body == api.OPENAPI_JSON  # made once, served as is
 
 
+@pytest.mark.served
 def test_schemathesis_finds_nothing_on_any_operation(capsys):
     with serving() as base:
         run = subprocess.run([str(ST), "run", f"{base}/openapi.json", *CHECKS, "--max-examples", str(EXAMPLES),

@@ -19,40 +19,7 @@ import engine
 ZOO = selected("ci")
 
 # name -> the error load_model gives on this branch (the first unsupported operator it meets).
-EXPECTED_FAILURES = {
-    'alexnet-ts13': "unsupported operator 'MaxPool'",
-    'convnext_tiny-ts17': "unsupported operator 'Transpose'",
-    'densenet121-ts13': "unsupported operator 'MaxPool'",
-    'efficientnet_b0-ts13': "unsupported operator 'Sigmoid'",
-    'efficientnet_b0-dynamo18': "unsupported operator 'Sigmoid'",
-    'efficientnet_v2_s-ts13': "unsupported operator 'Sigmoid'",
-    'googlenet-ts13': "unsupported operator 'MaxPool'",
-    'inception_v3-ts13': "unsupported operator 'MaxPool'",
-    'maxvit_t-ts17': "unsupported operator 'Erf'",
-    'mobilenet_v2-ts13-fp16': "unsupported operator 'Cast'",
-    'mobilenet_v3_small-ts13': "unsupported operator 'HardSigmoid'",
-    'mobilenet_v3_small-dynamo18': "unsupported operator 'HardSwish'",
-    'regnet_y_400mf-ts13': "unsupported operator 'Sigmoid'",
-    'resnet18-ts13': "unsupported operator 'MaxPool'",
-    'resnet18-ts17-dyn': "unsupported operator 'MaxPool'",
-    'resnet18-ts13-fp16': "unsupported operator 'Cast'",
-    'resnet18-dynamo18': "unsupported operator 'MaxPool'",
-    'resnext50_32x4d-ts13': "unsupported operator 'MaxPool'",
-    'shufflenet_v2_x0_5-ts13': "unsupported operator 'MaxPool'",
-    'squeezenet1_1-ts13': "unsupported operator 'MaxPool'",
-    'squeezenet1_1-ts15': "unsupported operator 'MaxPool'",
-    'swin_t-ts13': "unsupported operator 'Transpose'",
-    'swin_v2_t-ts17': "unsupported operator 'Transpose'",
-    'vit_ti_16-ts14': "unsupported operator 'Transpose'",
-    'vit_ti_16-ts17': "unsupported operator 'Transpose'",
-    'mobilenetv3_small_100-ts17': "unsupported operator 'HardSwish'",
-    'tf_efficientnet_lite0-ts13': "unsupported operator 'Ceil'",
-    'ghostnet_100-ts13': "unsupported operator 'Slice'",
-    'mobilevit_xs-ts17': "unsupported operator 'Sigmoid'",
-    'vit_tiny_patch16_224-ts17': "unsupported operator 'Slice'",
-    'convnext_atto-ts13': "unsupported operator 'Transpose'",
-    'resnet18d-ts13': "unsupported operator 'MaxPool'",
-}
+EXPECTED_FAILURES: dict = {}
 
 
 def relative_tolerance(spec):

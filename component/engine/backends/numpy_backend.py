@@ -13,7 +13,9 @@ import numpy as np
 
 from .. import layout
 from ..ops import conv_numpy, nn_numpy, pool_numpy, quant_numpy
-from ..ops.linear import describe, matmul
+from ..ops.linear import batched_matmul_flops, describe, matmul
+from ..ops import norm, reduce
+from ..ops import shape as shape_ops
 from ..ops.reduce import mean
 
 
@@ -100,7 +102,7 @@ class NumpyBackend:
 
     def unary(self, p, x, op, *params):
         return p.emit(nn_numpy.unary, [x], x.shape, nhwc=x.nhwc, label=f"{op}[{self.name}]", op=op,
-                      **dict(zip(("alpha", "beta"), params)))
+                      params=tuple(params))
 
     def channel_affine(self, p, x, scale, shift, bounds):
         rank, (lo, hi) = len(x.shape), bounds or (-np.inf, np.inf)
@@ -113,21 +115,21 @@ class NumpyBackend:
 
     def softmax(self, p, x):
         x = p.plain(x)
-        return p.emit(nn_numpy.softmax_last, [x], x.shape, label=f"softmax[{self.name}]")
+        return p.emit(reduce.softmax, [x], x.shape, label=f"softmax[{self.name}]", axes=(len(x.shape) - 1,))
 
     def layer_norm(self, p, x, scale, bias, epsilon):
         x = p.plain(x)
-        return p.emit(nn_numpy.layer_norm_last, [x], x.shape, label=f"layernorm[{self.name}]",
-                      scale=scale, bias=bias, epsilon=epsilon)
+        params = [p.constant(v) for v in (scale, bias) if v is not None]
+        return p.emit(norm.layer_norm, [x, *params], x.shape, label=f"layernorm[{self.name}]",
+                      axes=(len(x.shape) - 1,), epsilon=np.float32(epsilon))
 
     def matmul(self, p, a, b, shape):
         a, b = p.plain(a), p.plain(b)
-        return p.emit(nn_numpy.batched_matmul, [a, b], shape, label=f"bmm[{self.name}]",
-                      flops=nn_numpy.batched_matmul_flops(a.shape, shape))
+        return p.emit(matmul, [a, b], shape, label=f"bmm[{self.name}]", flops=batched_matmul_flops(a.shape, shape))
 
     def transpose(self, p, x, perm):
         x = p.plain(x)
-        return p.emit(nn_numpy.transpose, [x], tuple(x.shape[i] for i in perm), label=f"transpose[{self.name}]",
+        return p.emit(shape_ops.transpose, [x], tuple(x.shape[i] for i in perm), label=f"transpose[{self.name}]",
                       perm=tuple(perm))
 
 

@@ -29,8 +29,7 @@ Measured inside the component: docs/performance.md ("Kernels").
 import numpy as np
 
 from ..buffers import Output
-from ..ops.linear import describe
-from ..ops.nn_numpy import batched_matmul_flops
+from ..ops.linear import batched_matmul_flops, describe
 
 try:
     import xnn_kernels

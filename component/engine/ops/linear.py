@@ -72,6 +72,8 @@ def lower_matmul(p, node):
     shape = broadcast(node, a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
     if b.const is not None and len(b.shape) == 2:  # (..., K) x constant (K, N): a transformer's projections too
         return p.lower("dense", a, b.const, False, 1.0, np.zeros(b.shape[1], np.float32), shape)
+    if b.const is None and a.const is None:  # two run-time operands (attention): the backend's
+        return p.lower("matmul", a, b, shape)
     if b.const is not None:
         b = p.constant(np.ascontiguousarray(b.const))
     return p.emit(matmul, [a, b], shape, **describe(shape[:-1] + (a.shape[-1],), b.shape))
@@ -93,3 +95,9 @@ def describe(a_shape, b_shape, implementation="numpy", family="matmul"):
     rows = size(a_shape[1:-1])  # the rows of one batch item (1 for a 2-D product)
     flops = None if None in (rows, k, n) else 2 * rows * k * n
     return {"label": f"{family}[{implementation}] {k}->{n}", "flops": flops}
+
+
+def batched_matmul_flops(a_shape, shape):
+    """FLOPs per batch item (the first dim) of a batched product giving `shape` from a (..., M, K) operand."""
+    dims = (*shape[1:], a_shape[-1])
+    return None if None in dims or len(shape) < 3 else 2 * int(np.prod(dims))

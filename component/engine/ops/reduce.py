@@ -62,4 +62,6 @@ def lower_softmax(p, node):
         axes = tuple(range(axis(node, node.attrs.get("axis", 1), rank), rank))
     else:
         axes = (axis(node, node.attrs.get("axis", -1), rank),)
+    if node.op_type == "Softmax" and axes == (rank - 1,):  # attention's: the backend's
+        return p.lower("softmax", x)
     return p.emit(softmax if node.op_type == "Softmax" else log_softmax, [x], x.shape, axes=axes)

@@ -100,8 +100,9 @@ def lower_transpose(p, node):
     shape = [x.shape[a] for a in perm]
     if not x.nhwc and perm == [0, 3, 1, 2]:  # (N, H, W, C) to NCHW: that tensor, stored NHWC
         return p.emit(np.ascontiguousarray, [x], shape, nhwc=True)
-    stored = [LOGICAL_TO_STORED[a] for a in perm] if x.nhwc else perm
-    return p.emit(transpose, [x], shape, perm=tuple(stored))
+    if not x.nhwc:
+        return p.lower("transpose", x, tuple(perm))
+    return p.emit(transpose, [x], shape, perm=tuple(LOGICAL_TO_STORED[a] for a in perm))
 
 
 @lowering("Slice")

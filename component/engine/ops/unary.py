@@ -76,10 +76,11 @@ def reciprocal(x):
     return np.float32(1) / x if x.dtype == np.float32 else 1 / x
 
 
-_PLAIN = {"Tanh": np.tanh, "Exp": np.exp, "Sqrt": np.sqrt, "Neg": np.negative, "Abs": np.abs,
-          "Log": np.log, "Reciprocal": reciprocal, "Erf": erf, "Sigmoid": sigmoid,
-          "HardSwish": hard_swish, "Softplus": softplus, "Not": np.logical_not, "Round": np.round,
-          "Floor": np.floor, "Ceil": np.ceil}
+_PLAIN = {"Exp": np.exp, "Sqrt": np.sqrt, "Neg": np.negative, "Abs": np.abs,
+          "Log": np.log, "Reciprocal": reciprocal, "Erf": erf, "Softplus": softplus, "Not": np.logical_not,
+          "Round": np.round, "Floor": np.floor, "Ceil": np.ceil}
+# Activations the backends compute (their `unary` op names): XNNPACK's kernels inside the component.
+_ACTIVATIONS = {"Sigmoid": "sigmoid", "Tanh": "tanh", "HardSwish": "hardswish"}
 
 
 def emit_unary(p, node, kernel, **params):
@@ -93,10 +94,16 @@ def lower_plain(p, node):
     return emit_unary(p, node, _PLAIN[node.op_type])
 
 
+@lowering(*_ACTIVATIONS)
+def lower_activation(p, node):
+    """Element-wise, in the input's stored layout; computed by the plan's backend."""
+    return p.lower("unary", p.input(node, 0), _ACTIVATIONS[node.op_type])
+
+
 @lowering("HardSigmoid")
 def lower_hard_sigmoid(p, node):
     """alpha, beta."""
-    return emit_unary(p, node, hard_sigmoid, alpha=node.attrs.get("alpha", 0.2), beta=node.attrs.get("beta", 0.5))
+    return p.lower("unary", p.input(node, 0), "hardsigmoid", node.attrs.get("alpha", 0.2), node.attrs.get("beta", 0.5))
 
 
 @lowering("LeakyRelu")
@@ -117,4 +124,6 @@ def lower_gelu(p, node):
     approximate = node.attrs.get("approximate", "none")
     if approximate not in ("none", "tanh"):
         raise fail(node, f"unknown approximate '{approximate}'")
-    return emit_unary(p, node, gelu if approximate == "none" else gelu_tanh)
+    if approximate == "none":
+        return p.lower("unary", p.input(node, 0), "gelu")
+    return emit_unary(p, node, gelu_tanh)
