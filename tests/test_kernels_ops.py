@@ -288,4 +288,4 @@ def test_backend_methods(calls_inside, name):
     onnx_bytes, _, call = CALLS[name]
     session = onnxruntime.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     want = session.run(None, {"x": arrays[name + "/x"]})[0]
-    check(name, results, want, f"{call['label']}[xnnpack]")
+    check(name, results, want, f"{call['label']}|[xnnpack]")
