@@ -45,6 +45,7 @@ kernels=(
   src/f32-igemm/gen/f32-igemm-3x8-minmax-wasmsimd-x86-splat.c
   src/f32-dwconv/gen/f32-dwconv-9p4c-minmax-wasmsimd-x86.c
   src/f32-dwconv/gen/f32-dwconv-25p4c-minmax-wasmsimd-x86.c
+  src/qs8-qc8w-gemm/gen/qs8-qc8w-gemm-3x4c8-minmax-fp32-wasmsimd-dot16x2-ld128.c
 )
 
 # The tarball is .tar.xz: tar needs xz (Debian's xz-utils; usually present).

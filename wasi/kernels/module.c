@@ -36,6 +36,8 @@ static PyMethodDef METHODS[] = {
   {"conv", conv, METH_VARARGS, "conv(x (N, H, W, C), packed, geometry, out (N, Ho, Wo, Cout), lo, hi) -> out"},
   {"nchw_to_nhwc", nchw_to_nhwc, METH_VARARGS, "nchw_to_nhwc(x (N, C, H, W), out (N, H, W, C)) -> out"},
   {"mean_hw", mean_hw, METH_VARARGS, "mean_hw(x (N, H, W, C), out (N, 1, 1, C)) -> out"},
+  {"qs8_gemm", qs8_gemm, METH_VARARGS,
+   "qs8_gemm(x (..., K) int8, packed, out (..., N) int8, out_zero, out_min, out_max) -> out (qs8.c)"},
   {NULL, NULL, 0, NULL},
 };
 

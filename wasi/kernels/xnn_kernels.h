@@ -3,7 +3,8 @@
  *   pack.c      weight packing, at plan time
  *   geometry.c  zero rows and indirection buffers, at plan time
  *   run.c       the tile loops that call XNNPACK's microkernels
- *   layout.c    the layout change and the spatial mean */
+ *   layout.c    the layout change and the spatial mean
+ *   qs8.c       the integer (int8) GEMM */
 #pragma once
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -79,3 +80,4 @@ PyObject* dwconv(PyObject* self, PyObject* args);
 PyObject* conv(PyObject* self, PyObject* args);
 PyObject* nchw_to_nhwc(PyObject* self, PyObject* args);
 PyObject* mean_hw(PyObject* self, PyObject* args);
+PyObject* qs8_gemm(PyObject* self, PyObject* args);  /* qs8.c: the integer GEMM */
