@@ -21,7 +21,8 @@ static int get_i8(PyObject* obj, arg* a, int writable, const char* what) {
   const char* f = a->view.format;
   if (f && (f[0] == '@' || f[0] == '=' || f[0] == '<' || f[0] == '|')) f++;
   if (a->view.itemsize != 1 || f == NULL || f[0] != 'b' || f[1] != 0) {
-    PyErr_Format(PyExc_TypeError, "%s must be int8", what);
+    PyErr_Format(PyExc_TypeError, "%s must be int8, not format '%s' of %zd-byte items", what,
+                 a->view.format ? a->view.format : "?", a->view.itemsize);
     return -1;
   }
   return 0;
