@@ -118,7 +118,12 @@ def qop_models():
                 helper.make_node("DequantizeLinear", ["q", "cs", "cz"], ["y"], axis=1)]
     per_axis_init = {"fw": RNG.standard_normal((4, 3, 1, 1)).astype(np.float32),
                      "cs": np.array([0.01, 0.02, 0.05, 0.1], np.float32), "cz": np.array([0, 10, -20, 5], np.int8)}
+    qmm = [helper.make_node("QLinearMatMul", ["x", "xs", "xz8", "w", "ws", "wz", "ys8", "yz8"], ["y"])]
+    qmm_init = {"xs": np.float32(0.05), "xz8": np.int8(-7), "w": s8(13, 7), "ws": np.float32(0.02),
+                "wz": np.int8(0), "ys8": np.float32(0.05), "yz8": np.int8(9)}  # a small y_scale: saturates
     return {
+        "QLinearMatMul int8, K 13, N 7, saturating": (
+            model(qmm, qmm_init, (2, 5, 13), TensorProto.INT8, TensorProto.INT8), s8(2, 5, 13), 1.0),
         "QLinearConv uint8 weights with zero point, asymmetric pads": (
             model(conv_u8, conv_init, X_SHAPE, TensorProto.UINT8, TensorProto.UINT8), xq, 1.0),
         "QLinearConv depthwise 5x5 per-channel, SAME_UPPER": (model(dw, dw_init, X_SHAPE, TensorProto.UINT8, TensorProto.UINT8), xq, 1.0),
@@ -201,9 +206,11 @@ RUN_INSIDE = """
 f = np.load(io.BytesIO(data))
 out = {}
 for name in json.loads(bytes(f["names"]).decode()):
-    model = engine.load_model(f[name + "/model"].tobytes())
-    out[name] = model.run(f[name + "/x"])
-    out[name + "/labels"] = np.frombuffer(json.dumps([s.label for s in model.plan.steps]).encode(), np.uint8)
+    for kernels in ("xnnpack", "numpy"):
+        model = engine.load_model(f[name + "/model"].tobytes(), kernels=kernels)
+        out[f"{name}/{kernels}"] = model.run(f[name + "/x"])
+        labels = [s.label for s in model.plan.steps]
+        out[f"{name}/{kernels}/labels"] = np.frombuffer(json.dumps(labels).encode(), np.uint8)
 buf = io.BytesIO()
 np.savez(buf, **out)
 result = buf.getvalue()
@@ -224,10 +231,15 @@ def inside(probe, cases):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_inside_component(inside, cases, name):
-    """The same models inside the component (the plan's default kernels there) match
-    onnxruntime within 2 quantization steps."""
+    """The same models inside the component match onnxruntime within 2 quantization steps, and
+    XNNPACK's integer GEMM (int8 activations and weights) gives numpy's integer results exactly."""
     data, x, tolerance = cases[name]
-    got, want = inside[name], reference(data, x)
-    print(name, json.loads(inside[name + "/labels"].tobytes()))
-    assert got.shape == want.shape
-    assert np.abs(got - want.astype(np.float32)).max() <= tolerance
+    want = reference(data, x).astype(np.float32)
+    xnnpack, numpy_ = inside[f"{name}/xnnpack"], inside[f"{name}/numpy"]
+    labels = json.loads(inside[f"{name}/xnnpack/labels"].tobytes())
+    print(name, labels)
+    assert xnnpack.shape == numpy_.shape == want.shape
+    assert np.abs(numpy_ - want).max() <= tolerance
+    assert np.array_equal(xnnpack, numpy_)
+    if "act QInt8 w QInt8" in name or "QLinearMatMul int8" in name:
+        assert any("[xnnpack]" in label and label.startswith(("qconv1x1", "qmatmul")) for label in labels)

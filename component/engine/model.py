@@ -39,12 +39,15 @@ class Model:
         self.plan = plan  # public: its steps and constants are what the plan is (tests, profilers)
         self.info = info
         self.input_shape = plan.input_shape     # e.g. (N, C, H, W); N is None when symbolic
+        # float32, or the int8/uint8 a quantized graph may take (a QLinearConv's input)
+        declared = info["inputs"][0]["dtype"]
+        self.input_dtype = np.dtype(declared if declared in ("int8", "uint8") else np.float32)
         self.output_shape = plan.output_shape   # e.g. (N, 1000)
 
     def run(self, x, on_step=None):
-        """x: float32 in the graph input's shape, e.g. (N, C, H, W) -> the graph output, float32.
+        """x: float32 (int8/uint8 if the graph input is), e.g. (N, C, H, W) -> the graph output, float32.
         on_step: see Plan.run (a per-step hook for profilers)."""
-        x = np.asarray(x, dtype=np.float32)
+        x = np.asarray(x, dtype=self.input_dtype)
         expected = self.input_shape
         if x.ndim != len(expected) or any(e is not None and e != d for e, d in zip(expected, x.shape)):
             raise ModelError(f"input shape {x.shape} does not match the model's {expected}")

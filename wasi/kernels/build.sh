@@ -53,6 +53,8 @@ kernels=(
   # softmax (rows.c): the row's max, then exp(x - max) stored and summed in one pass
   src/f32-rminmax/gen/f32-rmax-wasmsimd-pminmax-u16-acc4.c
   src/f32-raddstoreexpminusmax/gen/f32-raddstoreexpminusmax-wasmsimd-rr2-p5-u16-acc2.c
+  # int8 (qs8.c): the quantized GEMM
+  src/qs8-qc8w-gemm/gen/qs8-qc8w-gemm-3x4c8-minmax-fp32-wasmsimd-dot16x2-ld128.c
 )
 
 # The tarball is .tar.xz: tar needs xz (tools/apt-install.sh cross).

@@ -53,6 +53,8 @@ static PyMethodDef METHODS[] = {
   {"transpose", transpose, METH_VARARGS, "transpose(x, out, perm tuple) -> out = x.transpose(perm), up to 6 axes"},
   {"bmm", bmm, METH_VARARGS, "bmm(a (B, M, K), b (B, K, N), out (B, M, N)) -> out"},
   {"layer_norm", layer_norm, METH_VARARGS, "layer_norm(x (..., D), out, epsilon[, scale (D,), bias (D,)]) -> out"},
+  {"qs8_gemm", qs8_gemm, METH_VARARGS,
+   "qs8_gemm(x (..., K) int8, packed, out (..., N) int8, out_zero, out_min, out_max) -> out (qs8.c)"},
   {NULL, NULL, 0, NULL},
 };
 

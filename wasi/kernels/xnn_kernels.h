@@ -8,7 +8,8 @@
  *   pool.c      max and average pooling
  *   rows.c      softmax and layer normalization along the last axis
  *   bmm.c       batched products of two run-time operands
- *   transpose.c transposes of up to 6 axes */
+ *   transpose.c transposes of up to 6 axes
+ *   qs8.c       the integer (int8) GEMM */
 #pragma once
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -105,3 +106,4 @@ PyObject* softmax(PyObject* self, PyObject* args);
 PyObject* layer_norm(PyObject* self, PyObject* args);
 PyObject* bmm(PyObject* self, PyObject* args);
 PyObject* transpose(PyObject* self, PyObject* args);
+PyObject* qs8_gemm(PyObject* self, PyObject* args);  /* qs8.c: the integer GEMM */

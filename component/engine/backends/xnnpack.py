@@ -23,12 +23,14 @@ bias and clip fused.
     matmul             two run-time operands with the same leading dims: the right one packed
                        per batch item at run time, then gemm (bmm.c)
     to_nhwc, mean_hw   C loops (numpy runs them slowly in wasm)
+    qconv, qdense      the int8 GEMM for quantized 1x1 convs and products (xnnpack_int8.py)
 
 Measured inside the component: docs/performance.md ("Kernels").
 """
 import numpy as np
 
 from ..buffers import Output
+from . import xnnpack_int8
 from ..ops.linear import batched_matmul_flops, describe
 
 try:
@@ -166,10 +168,10 @@ class XnnpackBackend:
                       **describe(a.shape, w.shape[::-1] if transposed else w.shape, self.name))
 
     def qconv(self, p, spec, w, w_zero, x_zero, stage):
-        return None  # no integer kernels yet: numpy's (ops/quant_numpy.py)
+        return xnnpack_int8.qconv(self, p, spec, w, w_zero, x_zero, stage)
 
     def qdense(self, p, a, w, w_zero, a_zero, bias, stage, shape):
-        return None
+        return xnnpack_int8.qdense(self, p, a, w, w_zero, a_zero, bias, stage, shape)
 
     def to_nhwc(self, p, value, shape):
         if len(value.shape) != 4 or value.const is not None or None in shape[1:]:
