@@ -78,14 +78,17 @@ class PeakRss(threading.Thread):
 
 
 def post(netloc, body):
-    """(status, seconds) of one POST /predict on a new connection."""
+    """(status or the connection's failure, seconds, the start of a non-200 answer) of one POST
+    /predict on a new connection."""
     conn = http.client.HTTPConnection(netloc, timeout=TIMEOUT)
+    start = time.perf_counter()
     try:
-        start = time.perf_counter()
         conn.request("POST", "/predict?top_k=1", body=body, headers={"Content-Type": "image/jpeg"})
         response = conn.getresponse()
         answer = response.read()
         return response.status, time.perf_counter() - start, answer[:300] if response.status != 200 else b""
+    except OSError as e:  # counted, so that the report shows every answer
+        return repr(e), time.perf_counter() - start, b""
     finally:
         conn.close()
 
