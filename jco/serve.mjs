@@ -8,6 +8,11 @@
 //   node [--experimental-wasm-extended-const] [--wasm-max-mem-pages=N] jco/serve.mjs \
 //        NODE_MODULES TRANSPILED.js PORT [--dir HOST::GUEST]... [--env NAME=VALUE]...
 //
+// Requests in flight: one. preview2-shim's server thread hands each request to Node's main
+// thread, where the instance runs to its answer synchronously (its I/O blocks through the shim's
+// worker); the others wait in the server thread. So N = 1 whatever SERVE_CONCURRENCY says, and
+// a semaphore would never have a second holder (docs/operations.md).
+//
 // --dir and --env are wasmtime serve's (the Makefile passes both hosts the same). Node 20 needs
 // the first V8 flag (CPython's component uses extended constant expressions); the second caps
 // every linear memory, as wasmtime serve's pooling-max-memory-size does.
