@@ -24,7 +24,7 @@ bias and clip fused.
                        per batch item at run time, then gemm (bmm.c)
     to_nhwc, mean_hw   C loops (numpy runs them slowly in wasm)
 
-Measured inside the component: docs/performance.md ("Kernels").
+Measured inside the component: docs/kernels.md.
 """
 import numpy as np
 
