@@ -16,9 +16,9 @@ def load_model(data, kernels="auto"):
     "numpy" (see backends/)."""
     model = read_model(data)
     _check_supported(model.graph, op_types=False)  # a node of another domain is never fused away
-    graph = fuse(model.graph, model.opset)
-    _check_supported(graph)  # after fusion: an op merged into a Conv (a gate, an activation) needs no lowering
     try:
+        graph = fuse(model.graph, model.opset)
+        _check_supported(graph)  # after fusion: an op merged into a Conv (a gate, an activation) needs no lowering
         plan = Plan(graph, model.opset, kernels)
     except ModelError:
         raise
