@@ -4,8 +4,8 @@ representative models run them at (docs/kernels.md has the figures).
 
     .venv/bin/python bench/kernel_ops.py [--runs N] [--only SUBSTRING]
 
-Each case is one method called as a lowering would, on an input already in the layout the
-method reads; only the method's own steps are timed (median of N runs, guest-side clock).
+Plain wasmtime config (no epoch interruption). Each case is one method called as a lowering would, on an input already in the layout the
+method reads; only the method's own steps are timed (median of N runs (default 9), guest-side clock).
 Convolutions with a fused activation go through load_model (a Conv -> activation model).
 """
 import argparse
@@ -20,7 +20,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "component")]
 import numpy as np  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from host.runtime import Runtime  # noqa: E402
+from host.runtime import Grants, Runtime  # noqa: E402
 from tools.probe import Probe, probe_wasm  # noqa: E402
 
 
@@ -107,13 +107,13 @@ result = json.dumps(out).encode()
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--only", default="")
     args = parser.parse_args()
     cases = {k: v for k, v in CASES.items() if args.only in k}
     rng = np.random.default_rng(1)
     arrays = {"runs": np.array(args.runs),
-              "cases": np.frombuffer(json.dumps({k: {n: v for n, v in c.items() if n != "model"}
+              "cases": np.frombuffer(json.dumps({k: {n: True if n == "model" else v for n, v in c.items()}
                                                  for k, c in cases.items()}).encode(), np.uint8)}
     for key, case in cases.items():
         arrays[key + "/x"] = rng.standard_normal(case["x"]).astype(np.float32)
@@ -122,9 +122,9 @@ def main():
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     print("building/loading the probe component...", file=sys.stderr)
-    probe = Probe(Runtime(probe_wasm()))
+    probe = Probe(Runtime(probe_wasm(), cpu_cap=False))  # the plain config: no epoch checks, no CPU cap
     print("timing inside the component...", file=sys.stderr)
-    res = json.loads(probe.run(SNIPPET, buf.getvalue()))
+    res = json.loads(probe.run(SNIPPET, buf.getvalue(), Grants(cpu_seconds=None)))
     print(f"| case | XNNPACK ms | numpy ms | speed-up |\n|---|---|---|---|")
     for key in cases:
         (xnn, labels), (ref, _) = res[f"{key}|xnnpack"], res[f"{key}|numpy"]

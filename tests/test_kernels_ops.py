@@ -65,6 +65,8 @@ for conv_name, (x_shape, w_shape, attrs, label) in CONVS.items():
     for gate, after in GATES.items():
         activation = gate.split()[0]
         MODELS[f"{conv_name} + {gate}"] = (conv_model(x_shape, w_shape, attrs, after), x_shape, f"{label}|+{activation}")
+MODELS["ViT patch embedding 16x16 s16, 3 channels (gathered, K = 768)"] = (
+    conv_model((2, 3, 32, 48), (8, 3, 16, 16), dict(strides=[16, 16]), []), (2, 3, 32, 48), "conv16x16s16[xnnpack]")
 for conv_name, (x_shape, w_shape, attrs, label) in DEEP_DEPTHWISE.items():
     MODELS[conv_name] = (conv_model(x_shape, w_shape, attrs, []), x_shape, label)
     MODELS[conv_name + " + relu6"] = (
@@ -289,3 +291,43 @@ def test_backend_methods(calls_inside, name):
     session = onnxruntime.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     want = session.run(None, {"x": arrays[name + "/x"]})[0]
     check(name, results, want, f"{call['label']}|[xnnpack]")
+
+
+MISUSE = """
+import xnn_kernels as xk
+f = lambda *shape: np.ones(shape, np.float32)
+geometry = xk.dwconv_geometry(6, 6, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1)
+calls = {
+    "unary: unknown code": lambda: xk.unary(f(4), f(4), 99),
+    "unary: out of another size": lambda: xk.unary(f(4), f(5), 1),
+    "gemm epilogue: HardSigmoid (has parameters)": lambda: xk.gemm(f(2, 8), xk.pack_gemm(f(8, 4), f(4)), f(2, 4), 0.0, 6.0,
+                                                                   None, xk.ACTIVATIONS.index("hardsigmoid")),
+    "pool: divisors of another size": lambda: xk.pool(f(1, 6, 6, 8), geometry, f(1, 3, 3, 8), f(2, 2)),
+    "pool: out of another size": lambda: xk.pool(f(1, 6, 6, 8), geometry, f(1, 3, 2, 8), None),
+    "softmax: out of another shape": lambda: xk.softmax(f(3, 5), f(5, 3)),
+    "layer_norm: scale of another size": lambda: xk.layer_norm(f(3, 5), f(3, 5), 1e-5, f(4), None),
+    "bmm: inner dims differ": lambda: xk.bmm(f(2, 3, 4), f(2, 5, 6), f(2, 3, 6)),
+    "bmm: batches differ": lambda: xk.bmm(f(2, 3, 4), f(3, 4, 6), f(2, 3, 6)),
+    "transpose: not a permutation": lambda: xk.transpose(f(2, 3), f(3, 2), (0, 0)),
+    "transpose: out of another shape": lambda: xk.transpose(f(2, 3), f(2, 3), (1, 0)),
+    "channel_affine: shift of another size": lambda: xk.channel_affine(f(2, 4), f(4), f(3), f(2, 4), 0.0, 6.0),
+    "channel_scale: gate of another size": lambda: xk.channel_scale(f(2, 3, 3, 4), f(2, 3), f(2, 3, 3, 4)),
+    "dwconv: 7 taps": lambda: xk.pack_dwconv(f(8, 1, 7, 1), np.ones(8), f(8)),
+}
+errors = {}
+for name, call in calls.items():
+    try:
+        call()
+        errors[name] = None
+    except Exception as e:
+        errors[name] = type(e).__name__
+result = json.dumps(errors).encode()
+"""
+
+
+def test_new_module_functions_refuse_what_does_not_fit(probe):
+    """As tests/test_kernels.py's misuse test: every size the new functions would read or write
+    is checked against the buffers, so a misuse is an exception, never a read out of bounds."""
+    errors = json.loads(probe.run(MISUSE))
+    print(errors)
+    assert all(errors.values()), [name for name, error in errors.items() if not error]

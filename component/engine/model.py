@@ -20,11 +20,11 @@ def load_model(source, kernels="auto"):
     kernels: "auto" (XNNPACK's where the module imports, inside the component), "xnnpack" or
     "numpy" (see backends/)."""
     model = read_model(source)
-    graph = to_qoperators(model.graph, model.opset)  # before the check: QDQ groups of float ops it lacks run
-    _check_supported(graph, op_types=False)  # a node of another domain is never fused away
-    graph = fuse(graph, model.opset)
-    _check_supported(graph)  # after fusion: an op merged into a Conv (a gate, an activation) needs no lowering
     try:
+        graph = to_qoperators(model.graph, model.opset)  # before the check: QDQ groups of float ops it lacks run
+        _check_supported(graph, op_types=False)  # a node of another domain is never fused away
+        graph = fuse(graph, model.opset)
+        _check_supported(graph)  # after fusion: an op merged into a Conv (a gate, an activation) needs no lowering
         plan = Plan(graph, model.opset, kernels)
     except ModelError:
         raise

@@ -4,6 +4,8 @@
  * through a 256-float stack buffer; HardSigmoid is a loop that clang vectorises. */
 #include "xnn_kernels.h"
 
+#include <wasm_simd128.h>
+
 #include "xnnpack/vunary.h"
 
 typedef void (*vunary_fn)(size_t, const float*, float*, const struct xnn_f32_default_params*);
@@ -36,7 +38,10 @@ void activate(int act, const float* x, float* y, size_t n, float alpha, float be
     for (size_t i = 0; i < n; i += CHUNK) {
       size_t m = n - i < CHUNK ? n - i : CHUNK;
       xnn_f32_vsigmoid_ukernel__wasmsimd_rr2_p5_div_u16(m * 4, x + i, s, &none);
-      for (size_t j = 0; j < m; j++) y[i + j] = x[i + j] * s[j];
+      size_t j = 0;
+      for (; j + 4 <= m; j += 4)
+        wasm_v128_store(y + i + j, wasm_f32x4_mul(wasm_v128_load(x + i + j), wasm_v128_load(s + j)));
+      for (; j < m; j++) y[i + j] = x[i + j] * s[j];
     }
   } else {
     kernel(act)(n * 4, x, y, &none);

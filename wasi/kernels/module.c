@@ -1,5 +1,5 @@
-/* xnn_kernels: XNNPACK's wasm SIMD convolution microkernels as a CPython extension module, for
- * the engine inside the component (component/engine/ops/xnn.py). XNNPACK ships kernels and
+/* xnn_kernels: XNNPACK's wasm SIMD microkernels as a CPython extension module, for the engine
+ * inside the component (component/engine/backends/xnnpack.py). XNNPACK ships kernels and
  * operators; only the microkernel files are compiled in (build.sh), and this folder's files are
  * the rest (xnn_kernels.h lists them): weight packing, the zero rows and indirection buffers
  * that stand for padding, and the loops that call a microkernel per tile. No threads, no
@@ -18,9 +18,20 @@
  *                   ~30% plain and ~40% under epoch checks, which spill their accumulators
  *                   at every loop header. 1x8 for a single-row tile (a classifier head).
  *   depthwise       the unipass 9p4c (3x3) and 25p4c (5x5) kernels: 4-channel tiles beat
- *                   the 8-channel and two-accumulator variants in both configurations.
+ *                   the 8-channel and two-accumulator variants in both configurations. More
+ *                   than 25 taps (ConvNeXt's 7x7): passes of the 25-tap kernel, each later
+ *                   pass reading the output so far as its 25th tap (xnn_kernels.h); 7x7 took
+ *                   2.2x the 5x5's time for 1.96x its taps.
+ *   activations     vsigmoid rr2-p5-div, vtanh and vgelu rationals, vhswish (wasmsimd, u16),
+ *                   in place on a conv's fresh rows (its epilogue) or on a whole array.
+ *   softmax         rmax + raddstoreexpminusmax per row, then a scaling loop.
+ * The rest are plain C loops that clang vectorises (pooling, per-channel affine and scale,
+ * layer norm, transposes) and the GEMM above for products of two run-time operands (bmm.c).
+ * docs/kernels.md has the figures against numpy's path.
  */
 #include "xnn_kernels.h"
+
+_Static_assert(N_ACTIVATIONS == 7, "ACTIVATIONS below names every activation code");
 
 static PyObject* dwconv_supports(PyObject* self, PyObject* taps) {
   size_t n = PyLong_AsSize_t(taps);
@@ -59,7 +70,7 @@ static PyMethodDef METHODS[] = {
 };
 
 static struct PyModuleDef MODULE = {
-  PyModuleDef_HEAD_INIT, "xnn_kernels", "XNNPACK's wasm SIMD convolution microkernels (see wasi/kernels/module.c).", -1,
+  PyModuleDef_HEAD_INIT, "xnn_kernels", "XNNPACK's wasm SIMD microkernels (see wasi/kernels/module.c).", -1,
   METHODS};
 
 /* ACTIVATIONS[code]: the names of the activation codes unary and the conv epilogues take. */

@@ -25,7 +25,7 @@ bias and clip fused.
     to_nhwc, mean_hw   C loops (numpy runs them slowly in wasm)
     qconv, qdense      the int8 GEMM for quantized 1x1 convs and products (xnnpack_int8.py)
 
-Measured inside the component: docs/performance.md ("Kernels").
+Measured inside the component: docs/kernels.md.
 """
 import numpy as np
 
@@ -124,7 +124,10 @@ def xnn_layer_norm(x, out, epsilon, scale, bias):
 
 
 def _stored(value):
-    """The stored shape of a Value per batch item, or None if a dim is unknown at plan time."""
+    """The stored shape of a Value per batch item, or None if a dim is unknown at plan time (or
+    it has no first dim to take the batch from)."""
+    if not value.shape:
+        return None
     shape = (value.shape[2], value.shape[3], value.shape[1]) if value.nhwc else value.shape[1:]
     return None if None in shape else shape
 
