@@ -164,7 +164,15 @@ def build(world_file, world, app_dir, module, out, paths=(), embed_model=None, d
     cmd += [module, "-o", str(out)]
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     print(f"componentize-py: {module} -> {out}", flush=True)
-    subprocess.run(cmd, check=True)
+    run = subprocess.run(cmd, stderr=subprocess.PIPE, text=True, errors="replace")
+    sys.stderr.write(run.stderr)
+    if run.returncode and embed_model and "fuel allocated for hostcalls" in run.stderr:
+        raise SystemExit(f"{embed_model} is too big to embed: componentize-py copies the whole build-time "
+                         "memory out in one call, which its wasmtime caps (here between a model of 88 MB, "
+                         "which embeds, and one of 116 MB, which does not); serve it as a file instead (MODEL_PATH, make serve "
+                         "SERVE_MODEL=...): see docs/model-files.md")
+    if run.returncode:
+        raise subprocess.CalledProcessError(run.returncode, cmd)
     if lean:
         size = Path(out).stat().st_size
         Path(out).write_bytes(shrink.shrink(Path(out).read_bytes(), keep_names))

@@ -134,6 +134,9 @@ def _split_file(file, pos, end):
                 raise DecodeError("the file ends early")
         return memoryview(window)[at - start:at - start + size]
 
+    def copy(at, size):  # a value of its own: the window is reused
+        return memoryview(bytes(read(at, size)))
+
     while pos < end:
         head = read(pos, min(_HEAD, end - pos))
         key, at = read_varint(head, 0)
@@ -145,7 +148,7 @@ def _split_file(file, pos, end):
             pos += at
             if pos + size > end:
                 raise DecodeError(f"field {number}: length {size} runs past the end")
-            value = bytes(read(pos, size)) if size <= EAGER_BYTES else _InFile(file, pos, size)
+            value = copy(pos, size) if size <= EAGER_BYTES else _InFile(file, pos, size)
             pos += size
         elif wire == VARINT:
             value, at = read_varint(head, at)
@@ -155,10 +158,10 @@ def _split_file(file, pos, end):
             size = _FIXED_SIZE[wire]
             if pos + size > end:
                 raise DecodeError(f"field {number}: truncated fixed-size value")
-            value, pos = bytes(read(pos, size)), pos + size
+            value, pos = copy(pos, size), pos + size
         else:
             raise DecodeError(f"field {number}: invalid wire type {wire}")
-        fields.setdefault(number, []).append((wire, value if isinstance(value, (int, _InFile)) else memoryview(value)))
+        fields.setdefault(number, []).append((wire, value))
     return fields
 
 
