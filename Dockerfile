@@ -14,6 +14,11 @@ FROM scratch
 COPY rootfs/ /
 USER 65534:65534
 EXPOSE 3000
+# wasmtime serve sets no handler for SIGTERM, and as PID 1 the kernel's default action (exit)
+# does not apply: SIGTERM was ignored until podman's 10 s timeout. Nothing is lost by SIGKILL
+# (no state; requests in flight end either way). Kubernetes sends SIGTERM, then SIGKILL after
+# the pod's grace period: give it terminationGracePeriodSeconds of a few seconds.
+STOPSIGNAL SIGKILL
 ENTRYPOINT ["/usr/bin/wasmtime", "serve", "--addr", "0.0.0.0:3000", "-Ccache=n", "-Sinherit-env=y", \
   "-Scli=y", "-Stcp=n", "-Sudp=n", "-Sallow-ip-name-lookup=n", \
   "-O", "pooling-max-component-instance-size=4194304", "-O", "pooling-max-memory-size=536870912", \

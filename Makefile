@@ -44,7 +44,7 @@ PORT ?= 3000
 .PHONY: all venv zoo wasi-deps model component spin-component jco web serve serve-wasm image kserve-client predict bench check test clean
 all: component model
 
-# The Dockerfile's builder takes REQUIREMENTS=requirements.txt (no test-only packages).
+# REQUIREMENTS=requirements.txt: the build's packages only, without the test-only ones.
 REQUIREMENTS ?= requirements.txt requirements-test.txt
 venv: $(VENV)/.done
 $(VENV)/.done: $(REQUIREMENTS)
@@ -127,7 +127,7 @@ SERVE_MEMORY ?= 536870912
 SERVE_KEEP_RESIDENT ?= 67108864
 # Requests in flight: wasmtime serve runs SERVE_CONCURRENCY requests at once and queues the
 # others, so resident memory is bounded whatever the load (each request in flight is a fresh
-# instance, ~75 MiB resident with a phone photo); the default is the best throughput measured on
+# instance, ~58 MiB more resident with a phone photo); the default is the best throughput measured on
 # 2 cores (docs/operations.md). The pool's totals follow from it, with room for twice as many
 # instances: wasmtime lets the next request in when an answer is sent, a moment before the
 # instance that sent it is dropped (a pool of exactly SERVE_CONCURRENCY answered 500s under load).

@@ -11,7 +11,6 @@ api.py's docstring); a 500 is a bug, so none is documented.
 import json
 
 REF = "#/components/schemas/"
-JSON_OF = lambda name: {"application/json": {"schema": {"$ref": REF + name}}}  # noqa: E731
 IMAGE = {"type": "string", "contentMediaType": "image/*", "description": "an encoded image (JPEG, PNG, GIF, BMP, TIFF...)"}
 IMAGE_BODIES = {"image/*": {"schema": IMAGE}, "application/octet-stream": {"schema": IMAGE}}
 REQUEST_ID = {"x-request-id": {"description": "the client's own x-request-id if short printable ASCII, else a fresh one",
@@ -83,6 +82,11 @@ SCHEMAS = {
 }
 
 
+def json_of(name):
+    """The content map of a JSON body of the named schema."""
+    return {"application/json": {"schema": {"$ref": REF + name}}}
+
+
 def answer(description, content=None):
     return {"description": description, "headers": REQUEST_ID, **({"content": content} if content else {})}
 
@@ -90,8 +94,8 @@ def answer(description, content=None):
 def operation(summary, ok, errors=(), body=None, parameters=()):
     """An operation: its 200 (`ok`: a schema name, or a content map), its error statuses."""
     op = {"summary": summary, "responses": {
-        "200": answer("OK", JSON_OF(ok) if isinstance(ok, str) else ok),
-        **{str(s): answer(ERRORS[s], JSON_OF("Error")) for s in errors}}}
+        "200": answer("OK", json_of(ok) if isinstance(ok, str) else ok),
+        **{str(s): answer(ERRORS[s], json_of("Error")) for s in errors}}}
     if body:
         op["requestBody"] = {"required": True, "content": body}
     if parameters:
@@ -107,7 +111,7 @@ OPERATIONS = {
         "GET": operation("a page to pick or drop images on and see the predictions",
                          {"text/html": {"schema": {"type": "string"}}}),
         "POST": operation("Hugging Face Inference API image classification: the raw image, or JSON with base64",
-                          "HfAnswer", BODY_ERRORS, {**IMAGE_BODIES, **JSON_OF("HfRequest")}),
+                          "HfAnswer", BODY_ERRORS, {**IMAGE_BODIES, **json_of("HfRequest")}),
     },
     "/healthz": {"GET": operation("liveness, without loading the model", {"application/json": {"schema": {
         "type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}}}})},
@@ -129,8 +133,8 @@ OPERATIONS = {
         "type": "object", "required": ["name", "ready"]}}}, **MODEL_ROUTE)},
     "/v2/models/{name}/infer": {"POST": operation(
         "the probabilities (or top classes) of N encoded images", {
-            **JSON_OF("InferAnswer"), "application/octet-stream": {"schema": INFER_BINARY}},
-        (400, 404, 408, 413, 415, 422, 503), {**JSON_OF("InferRequest"), "application/octet-stream": {
+            **json_of("InferAnswer"), "application/octet-stream": {"schema": INFER_BINARY}},
+        (400, 404, 408, 413, 415, 422, 503), {**json_of("InferRequest"), "application/octet-stream": {
             "schema": INFER_BINARY}})},
 }
 for _path in ("/v2/models/{name}", "/v2/models/{name}/ready", "/v2/models/{name}/infer"):  # the versioned twins
