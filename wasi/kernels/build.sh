@@ -46,6 +46,8 @@ kernels=(
   src/f32-dwconv/gen/f32-dwconv-9p4c-minmax-wasmsimd-x86.c
   src/f32-dwconv/gen/f32-dwconv-25p4c-minmax-wasmsimd-x86.c
   src/qs8-qc8w-gemm/gen/qs8-qc8w-gemm-3x4c8-minmax-fp32-wasmsimd-dot16x2-ld128.c
+  src/qs8-qc8w-dwconv/gen/qs8-qc8w-dwconv-9p8c-minmax-fp32-wasmsimd-mul16-add16.c
+  src/qs8-qc8w-dwconv/gen/qs8-qc8w-dwconv-25p8c-minmax-fp32-wasmsimd-mul16-add16.c
 )
 
 # The tarball is .tar.xz: tar needs xz (Debian's xz-utils; usually present).
