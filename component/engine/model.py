@@ -77,6 +77,7 @@ def _info(model):
         "op_counts": dict(Counter(node.op_type for node in graph.nodes)),
         # What makes the output: a classifier head ending in Softmax already gives probabilities.
         "output_op": next((n.op_type for n in graph.nodes if graph.outputs[0].name in n.outputs), None),
-        "parameters": sum(int(a.size) for a in graph.initializers.values() if a.dtype.kind == "f" or a.dtype.itemsize == 1),
+        "parameters": sum(int(a.size) for a in graph.initializers.values()
+                          if a.dtype.kind == "f" or a.dtype.itemsize == 1),  # int8/uint8 weights too
         "metadata": dict(model.metadata),
     }
