@@ -110,7 +110,8 @@ def qop_models():
     dw_init = {**scalars, "w": s8(3, 1, 5, 5), "ws": np.array([0.01, 0.02, 0.03], np.float32),
                "wz": np.zeros(3, np.int8)}
     xq8 = s8(*X_SHAPE)
-    gemm = [helper.make_node("QGemm", ["x", "xs", "xz", "w", "ws", "wz", "b"], ["y"], alpha=0.5, domain="com.microsoft")]
+    gemm = [helper.make_node("QGemm", ["x", "xs", "xz", "w", "ws", "wz", "b"], ["y"], alpha=0.5,
+                             domain="com.microsoft")]
     gemm_init = {"xs": np.float32(0.1), "xz": np.int8(-3), "w": s8(32, 7), "ws": np.float32(0.03),
                  "wz": np.int8(0), "b": RNG.integers(-900, 900, 7, dtype=np.int32)}
     per_axis = [helper.make_node("Conv", ["x", "fw"], ["c"]),
@@ -121,12 +122,20 @@ def qop_models():
     qmm = [helper.make_node("QLinearMatMul", ["x", "xs", "xz8", "w", "ws", "wz", "ys8", "yz8"], ["y"])]
     qmm_init = {"xs": np.float32(0.05), "xz8": np.int8(-7), "w": s8(13, 7), "ws": np.float32(0.02),
                 "wz": np.int8(0), "ys8": np.float32(0.05), "yz8": np.int8(9)}  # a small y_scale: saturates
+    dw8 = [helper.make_node("QLinearConv", ["x", "xs", "xz8", "w", "ws", "wz", "ys8", "yz8"], ["y"], group=16,
+                            kernel_shape=[5, 5], pads=[1, 2, 2, 1], strides=[2, 2])]
+    dw8_init = {"xs": np.float32(0.05), "xz8": np.int8(-7), "w": s8(16, 1, 5, 5), "ys8": np.float32(0.3),
+                "yz8": np.int8(3), "ws": (RNG.random(16) * 0.02 + 0.005).astype(np.float32),
+                "wz": np.zeros(16, np.int8)}
     return {
+        "QLinearConv int8 depthwise 5x5 s2 per-channel, 16 channels": (
+            model(dw8, dw8_init, (2, 16, 11, 12), TensorProto.INT8, TensorProto.INT8), s8(2, 16, 11, 12), 1.0),
         "QLinearMatMul int8, K 13, N 7, saturating": (
             model(qmm, qmm_init, (2, 5, 13), TensorProto.INT8, TensorProto.INT8), s8(2, 5, 13), 1.0),
         "QLinearConv uint8 weights with zero point, asymmetric pads": (
             model(conv_u8, conv_init, X_SHAPE, TensorProto.UINT8, TensorProto.UINT8), xq, 1.0),
-        "QLinearConv depthwise 5x5 per-channel, SAME_UPPER": (model(dw, dw_init, X_SHAPE, TensorProto.UINT8, TensorProto.UINT8), xq, 1.0),
+        "QLinearConv depthwise 5x5 per-channel, SAME_UPPER": (
+            model(dw, dw_init, X_SHAPE, TensorProto.UINT8, TensorProto.UINT8), xq, 1.0),
         "ConvInteger": (model([helper.make_node("ConvInteger", ["x", "w", "xz", "wz"], ["y"], pads=[1, 1, 1, 1])],
                               {"w": u8(5, 3, 3, 3), "xz": np.uint8(128), "wz": np.uint8(120)}, X_SHAPE,
                               TensorProto.UINT8, TensorProto.INT32), xq, 0.0),
@@ -243,3 +252,5 @@ def test_inside_component(inside, cases, name):
     assert np.array_equal(xnnpack, numpy_)
     if "act QInt8 w QInt8" in name or "QLinearMatMul int8" in name:
         assert any("[xnnpack]" in label and label.startswith(("qconv1x1", "qmatmul")) for label in labels)
+    if "act QInt8 w QInt8" in name or "int8 depthwise" in name:
+        assert any(label.startswith("qdwconv") and "[xnnpack]" in label for label in labels)

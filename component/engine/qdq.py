@@ -135,8 +135,8 @@ def to_qoperators(graph, opset):
             return new
         if op in _DATA_MOVES:  # the int8 tensor moved as it is, when Q undoes DQ exactly
             q, _ = quantized_output(node)
-            if ins[0] is None or q is None or not all(
-                    np.array_equal(constants.get(a, 0), constants.get(b, 0)) for a, b in zip(qparams(ins[0]), qparams(q))):
+            if ins[0] is None or q is None or not all(np.array_equal(constants.get(a, 0), constants.get(b, 0))
+                                                      for a, b in zip(qparams(ins[0]), qparams(q))):
                 return None
             dropped.add(id(q))
             return Node(op, node.name, [ins[0].inputs[0], *node.inputs[1:]], q.outputs, dict(node.attrs))

@@ -4,7 +4,7 @@
 
 static const float* pixel(const geometry* g, Py_ssize_t y, Py_ssize_t x) {
   if (y < 0 || (size_t) y >= g->h || x < 0 || (size_t) x >= g->w) return g->zero;
-  return (const float*) (base(g) + ((size_t) y * g->w + x) * g->c * 4);
+  return (const float*) (base(g) + ((size_t) y * g->w + x) * g->c * g->elem);
 }
 
 typedef struct { Py_ssize_t h, w, c, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, ho, wo; } conv_shape;
@@ -48,27 +48,48 @@ const geometry* get_geometry(PyObject* obj, arg* a, uint32_t kind) {
   return g;
 }
 
-/* dwconv_geometry(H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr) -> bytes. Per output row, the
- * pointers of its pixels' taps, column by column (tap kx*kh + ky): adjacent pixels share the
- * columns they overlap in (stride sw, no dilation), as the unipass kernels expect. */
-PyObject* dwconv_geometry(PyObject* self, PyObject* args) {
-  conv_shape s;
-  if (parse_shape(args, &s, NULL) < 0) return NULL;
-  size_t step = s.dw == 1 ? s.sw : s.kw;  /* columns between adjacent output pixels */
-  geometry g = {.kind = GEO_DWCONV, .h = s.h, .w = s.w, .c = s.c, .ho = s.ho, .wo = s.wo, .taps = s.kh * s.kw,
-                .rows = s.ho, .pixel_step = step * s.kh, .row_step = s.kh * s.kw + (s.wo - 1) * step * s.kh,
-                .zero_floats = s.c};
+/* The pointers of a depthwise conv: per output row, its pixels' taps, column by column (tap
+ * kx*kh + ky): adjacent pixels share the columns they overlap in (stride sw, no dilation), as
+ * the unipass kernels expect. elem: bytes a value; the zero row holds `fill` bytes (int8) or 0. */
+static PyObject* make_dwconv_geometry(const conv_shape* s, uint32_t kind, uint32_t elem, int fill) {
+  size_t step = s->dw == 1 ? s->sw : s->kw;  /* columns between adjacent output pixels */
+  geometry g = {.kind = kind, .h = s->h, .w = s->w, .c = s->c, .ho = s->ho, .wo = s->wo, .taps = s->kh * s->kw,
+                .rows = s->ho, .pixel_step = step * s->kh, .row_step = s->kh * s->kw + (s->wo - 1) * step * s->kh,
+                .zero_floats = (s->c * elem + 3) / 4, .elem = elem};
   geometry* made;
   PyObject* out = new_geometry(&g, &made);
   if (!out) return NULL;
+  if (elem == 1) memset((void*) made->zero, fill, g.zero_floats * 4);
   const float** p = pointers(made);
-  for (Py_ssize_t oy = 0; oy < s.ho; oy++)
-    for (Py_ssize_t ox = 0; ox < s.wo; ox++)
-      for (Py_ssize_t kx = 0; kx < s.kw; kx++)
-        for (Py_ssize_t ky = 0; ky < s.kh; ky++)
-          p[oy * g.row_step + ox * g.pixel_step + kx * s.kh + ky] =
-              pixel(made, oy * s.sh + ky * s.dh - s.pt, ox * s.sw + kx * s.dw - s.pl);
+  for (Py_ssize_t oy = 0; oy < s->ho; oy++)
+    for (Py_ssize_t ox = 0; ox < s->wo; ox++)
+      for (Py_ssize_t kx = 0; kx < s->kw; kx++)
+        for (Py_ssize_t ky = 0; ky < s->kh; ky++)
+          p[oy * g.row_step + ox * g.pixel_step + kx * s->kh + ky] =
+              pixel(made, oy * s->sh + ky * s->dh - s->pt, ox * s->sw + kx * s->dw - s->pl);
   return out;
+}
+
+/* dwconv_geometry(H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr) -> bytes */
+PyObject* dwconv_geometry(PyObject* self, PyObject* args) {
+  conv_shape s;
+  if (parse_shape(args, &s, NULL) < 0) return NULL;
+  return make_dwconv_geometry(&s, GEO_DWCONV, 4, 0);
+}
+
+/* qs8_dwconv_geometry(H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, x_zero) -> bytes: the
+ * same for int8 pixels; padding reads the input's zero point (the kernels take it off). */
+PyObject* qs8_dwconv_geometry(PyObject* self, PyObject* args) {
+  conv_shape s;
+  if (PyTuple_GET_SIZE(args) != 14) return PyErr_Format(PyExc_TypeError, "qs8_dwconv_geometry takes 14 arguments");
+  long zero = PyLong_AsLong(PyTuple_GET_ITEM(args, 13));
+  if (zero == -1 && PyErr_Occurred()) return NULL;
+  PyObject* shape = PyTuple_GetSlice(args, 0, 13);
+  int bad = !shape || parse_shape(shape, &s, NULL) < 0;
+  Py_XDECREF(shape);
+  if (bad) return NULL;
+  if (zero < -128 || zero > 127) return PyErr_Format(PyExc_ValueError, "x_zero %ld is not an int8", zero);
+  return make_dwconv_geometry(&s, GEO_QS8_DWCONV, 1, (int) zero);
 }
 
 /* conv_geometry(H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, groups) -> bytes. Per tile of MR
@@ -80,7 +101,8 @@ PyObject* conv_geometry(PyObject* self, PyObject* args) {
   if (parse_shape(args, &s, &groups) < 0) return NULL;
   size_t pixels = s.ho * s.wo, taps = s.kh * s.kw;
   geometry g = {.kind = GEO_CONV, .h = s.h, .w = s.w, .c = s.c, .ho = s.ho, .wo = s.wo, .taps = taps,
-                .groups = groups, .rows = (pixels + MR - 1) / MR, .row_step = taps * MR, .zero_floats = s.c / groups};
+                .groups = groups, .rows = (pixels + MR - 1) / MR, .row_step = taps * MR, .zero_floats = s.c / groups,
+                .elem = 4};
   geometry* made;
   PyObject* out = new_geometry(&g, &made);
   if (!out) return NULL;

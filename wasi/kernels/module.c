@@ -66,6 +66,10 @@ static PyMethodDef METHODS[] = {
   {"layer_norm", layer_norm, METH_VARARGS, "layer_norm(x (..., D), out, epsilon[, scale (D,), bias (D,)]) -> out"},
   {"qs8_gemm", qs8_gemm, METH_VARARGS,
    "qs8_gemm(x (..., K) int8, packed, out (..., N) int8, out_zero, out_min, out_max) -> out (qs8.c)"},
+  {"qs8_dwconv_geometry", qs8_dwconv_geometry, METH_VARARGS,
+   "qs8_dwconv_geometry(H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, x_zero) -> geometry bytes"},
+  {"qs8_dwconv", qs8_dwconv, METH_VARARGS,
+   "qs8_dwconv(x (N, H, W, C) int8, packed, geometry, out int8, out_zero, out_min, out_max) -> out (qs8.c)"},
   {NULL, NULL, 0, NULL},
 };
 

@@ -67,3 +67,47 @@ done:
   release(a, 3);
   return result;
 }
+
+typedef void (*qs8_dwconv_fn)(size_t, size_t, const int8_t**, const void*, int8_t*, intptr_t, size_t, size_t,
+                              const int8_t*, const union xnn_qs8_qc8w_conv_minmax_params*);
+
+/* qs8_dwconv(x (N, H, W, C) int8, packed, geometry, out (N, Ho, Wo, C) int8, out_zero, out_min, out_max)
+ * -> out. XNNPACK's qs8-qc8w unipass 9p8c (3x3) and 25p8c (5x5) kernels, C a multiple of 8 (their
+ * remainder path reads 8 channels). Packed per 8 channels: 8 int32 biases (minus x_zero * the
+ * channel's weight sum), taps x 8 int8 weights, 8 float32 scales. */
+PyObject* qs8_dwconv(PyObject* self, PyObject* args) {
+  PyObject *xo, *wo, *go, *oo, *result = NULL;
+  int zero, lo, hi;
+  arg a[4] = {{0}};
+  const geometry* g;
+  if (!PyArg_ParseTuple(args, "OOOOiii", &xo, &wo, &go, &oo, &zero, &lo, &hi) || get_i8(xo, &a[0], 0, "x") < 0
+      || get_bytes(wo, &a[1], "packed") < 0 || !(g = get_geometry(go, &a[2], GEO_QS8_DWCONV))
+      || get_i8(oo, &a[3], 1, "out") < 0)
+    goto done;
+  const Py_buffer *x = &a[0].view, *w = &a[1].view, *o = &a[3].view;
+  size_t c = g->c, taps = g->taps, image = (size_t) g->h * g->w * c, n = x->len / image;
+  qs8_dwconv_fn fn =
+      taps == 9 ? xnn_qs8_qc8w_dwconv_minmax_fp32_ukernel_9p8c__wasmsimd_mul16_add16
+      : taps == 25 ? xnn_qs8_qc8w_dwconv_minmax_fp32_ukernel_25p8c__wasmsimd_mul16_add16 : NULL;
+  if (!fn || c % 8 || (size_t) x->len != n * image || (size_t) o->len != n * g->ho * g->wo * c
+      || (size_t) w->len != c / 8 * (8 * sizeof(int32_t) + taps * 8 + 8 * sizeof(float))
+      || zero < -128 || zero > 127 || lo < -128 || hi > 127 || lo > hi) {
+    mismatch("qs8_dwconv(x, packed, geometry, out, zero, lo, hi)");
+    goto done;
+  }
+  union xnn_qs8_qc8w_conv_minmax_params params = {.fp32_scalar = {
+      .output_zero_point = (int16_t) zero, .output_min = (int16_t) lo, .output_max = (int16_t) hi}};
+  Py_BEGIN_ALLOW_THREADS
+  for (size_t i = 0; i < n; i++) {
+    size_t offset = (uintptr_t) ((const int8_t*) x->buf + i * image) - base(g);
+    for (size_t oy = 0; oy < g->ho; oy++)
+      fn(c, g->wo, (const int8_t**) pointers(g) + oy * g->row_step, w->buf,
+         (int8_t*) o->buf + (i * g->ho + oy) * g->wo * c, g->pixel_step * sizeof(void*), 0, offset,
+         (const int8_t*) g->zero, &params);
+  }
+  Py_END_ALLOW_THREADS
+  result = Py_NewRef(oo);
+done:
+  release(a, 4);
+  return result;
+}

@@ -59,7 +59,7 @@ static inline size_t dw_packed_floats(size_t taps, size_t c) {
  * The pointers are made once, at plan time, for a base address just past the zero row; a call
  * passes (its input - that base) as the kernels' `input_offset`, which they add to every pointer
  * but the zero row's. Input pointers thus never equal the zero row's address. */
-enum { GEO_DWCONV = 1, GEO_CONV = 2 };
+enum { GEO_DWCONV = 1, GEO_CONV = 2, GEO_QS8_DWCONV = 3 };  /* 3: int8 pixels, a zero row of the input zero point */
 typedef struct {
   const float* zero;      /* where this object's zero row is: checks the bytes never moved */
   uint32_t kind;
@@ -71,6 +71,7 @@ typedef struct {
   uint32_t row_step;      /* pointers per row (dwconv) or per tile (conv) */
   uint32_t pixel_step;    /* dwconv: pointers between adjacent output pixels */
   uint32_t zero_floats;
+  uint32_t elem;          /* bytes a value: 4 (float32), 1 (int8: GEO_QS8_DWCONV) */
 } geometry;
 
 static inline const float** pointers(const geometry* g) { return (const float**) (g->zero + g->zero_floats); }
@@ -106,4 +107,6 @@ PyObject* softmax(PyObject* self, PyObject* args);
 PyObject* layer_norm(PyObject* self, PyObject* args);
 PyObject* bmm(PyObject* self, PyObject* args);
 PyObject* transpose(PyObject* self, PyObject* args);
-PyObject* qs8_gemm(PyObject* self, PyObject* args);  /* qs8.c: the integer GEMM */
+PyObject* qs8_dwconv_geometry(PyObject* self, PyObject* args);  /* geometry.c, for qs8.c's depthwise */
+PyObject* qs8_gemm(PyObject* self, PyObject* args);  /* qs8.c: the integer GEMM and depthwise conv */
+PyObject* qs8_dwconv(PyObject* self, PyObject* args);

@@ -76,7 +76,8 @@ class NumpyBackend:
         or scalar), + int32 bias (N,), through the output stage (ops/quant_numpy.py)."""
         return p.emit(quant_numpy.qmatmul, [a, p.constant(np.ascontiguousarray(w))], shape,
                       b_zero=np.asarray(w_zero, np.float64), bias=bias, a_zero=a_zero, stage=stage,
-                      dtype=quant_numpy.exact_dtype(w, w_zero, bias), **describe(a.shape, w.shape, self.name, "qmatmul"))
+                      dtype=quant_numpy.exact_dtype(w, w_zero, bias),
+                      **describe(a.shape, w.shape, self.name, "qmatmul"))
 
     def dense(self, p, a, w, transposed, alpha, bias, shape):
         w = np.asarray(w, np.float32)

@@ -1,14 +1,17 @@
 """XNNPACK's integer kernels (wasi/kernels/qs8.c) for the quantized ops (ops/quant.py): the
-qs8-qc8w GEMM -- int8 activations, int8 weights per output channel with zero point 0, int32
-accumulation, fp32 requantization rounded half to even, as numpy's reference (quant_numpy.py)
-and onnxruntime compute it -- for
+qs8-qc8w GEMM and depthwise kernels -- int8 activations, int8 weights per output channel with
+zero point 0, int32 accumulation, fp32 requantization rounded half to even, as numpy's
+reference (quant_numpy.py) and onnxruntime compute it -- for
 
-    qconv   1x1 convs (stride 1, no padding, one group): (N*H*W, Cin) x packed (Cin, Cout)
+    qconv   1x1 convs (stride 1, no padding, one group): (N*H*W, Cin) x packed (Cin, Cout);
+            depthwise 3x3 and 5x5 convs (any stride, padding, dilation) of a multiple of 8
+            channels: unipass 9p8c / 25p8c over an indirection buffer whose zero row holds
+            the input's zero point
     qdense  products by constant (K, N) weights, any leading dims
 
 with int8 output. Everything else returns None and runs on numpy's integer kernels: uint8
 activations or outputs (the qu8 kernels are not built), weights with non-zero zero points,
-depthwise and kxk convs, int32 (ConvInteger, MatMulInteger) and float (QGemm) outputs.
+other convs (the kxk stem), int32 (ConvInteger, MatMulInteger) and float (QGemm) outputs.
 
 The weights are packed here, at plan time, into the kernel's layout (qs8.c) and kept as bytes
 in the plan: int8, so an embedded model's snapshot holds 1 byte a weight.
@@ -22,7 +25,8 @@ try:
 except ImportError:  # natively: only the component has the cross-built module
     xnn_kernels = None
 
-NR, KR = 4, 8  # the kernel's tile: 4 output channels, k-blocks of 8
+NR, KR = 4, 8  # the GEMM's tile: 4 output channels, k-blocks of 8
+DW_TILE = 8    # the depthwise kernels' channels a pass (9p8c, 25p8c)
 
 
 def pack(w, bias, scale, x_zero):
@@ -54,8 +58,40 @@ def _supported(w, w_zero, x_zero, stage):
             and getattr(stage, "dtype", None) is np.int8)
 
 
+def pack_dwconv(w, bias, scale, x_zero):
+    """w (C, 1, kh, kw) int8, bias (C,) int32 values, scale (C,) float32 -> the depthwise
+    kernels' bytes: per 8 channels, 8 int32 biases (x_zero's share taken off), the taps x 8
+    weights (tap kx*kh + ky, as the geometry orders them), 8 float32 scales."""
+    c, taps = w.shape[0], w.shape[2] * w.shape[3]
+    tiles = c // DW_TILE
+    by_tap = w[:, 0].transpose(2, 1, 0).reshape(taps, c)  # (kw, kh, C): column-major taps
+    corrected = np.asarray(bias, np.int64) - x_zero * w.astype(np.int64).reshape(c, taps).sum(axis=1)
+    corrected = corrected.astype(np.int32)
+    weights = by_tap.reshape(taps, tiles, DW_TILE).transpose(1, 0, 2).reshape(tiles, taps * DW_TILE)
+    scale = np.ascontiguousarray(scale, np.float32).reshape(tiles, DW_TILE)
+    return np.concatenate([corrected.reshape(tiles, DW_TILE).view(np.int8), weights, scale.view(np.int8)],
+                          axis=1).tobytes()
+
+
+def xnn_qs8_dwconv(x, packed, geometry, zero, lo, hi, hwc):
+    # x: (N, H, W, C) int8 -> (N, Ho, Wo, C) int8
+    out = np.empty((x.shape[0], *hwc), np.int8)
+    return xnn_kernels.qs8_dwconv(np.ascontiguousarray(x), packed, geometry, out, zero, lo, hi)
+
+
 def qconv(backend, p, spec, w, w_zero, x_zero, stage):
-    if spec.kind != "conv1x1" or not _supported(w, w_zero, x_zero, stage):
+    if not _supported(w, w_zero, x_zero, stage):
+        return None
+    if spec.kind == "dwconv" and spec.kernel[0] * spec.kernel[1] in (9, 25) and spec.shape[1] % DW_TILE == 0:
+        cout = spec.shape[1]
+        scale = np.broadcast_to(np.asarray(stage.multiplier, np.float32), (cout,))
+        packed = pack_dwconv(w, np.rint(spec.bias).astype(np.int64), scale, int(x_zero))
+        geometry = xnn_kernels.qs8_dwconv_geometry(*spec.in_hwc, *spec.kernel, *spec.strides, *spec.dilations,
+                                                   *spec.pads, int(x_zero))
+        return p.emit(xnn_qs8_dwconv, [spec.x], spec.shape, nhwc=True, label="q" + spec.label(backend.name),
+                      flops=spec.flops, packed=packed, geometry=geometry, zero=int(stage.zero), lo=int(stage.lo),
+                      hi=int(stage.hi), hwc=(spec.shape[2], spec.shape[3], cout))
+    if spec.kind != "conv1x1":
         return None
     cout, cin = w.shape[:2]
     return _emit(backend, p, spec.x, w.reshape(cout, cin).T, spec.bias, x_zero, stage, spec.shape, nhwc=True,

@@ -165,7 +165,8 @@ def lower_qgemm(p, node):
     multiplier = alpha * np.float32(a_scale) * np.float32(b_scale)
     if len(node.inputs) > 7 and node.inputs[7]:
         y_scale, y_zero, y_dtype = _params(p, node, 7, 8, "output")
-        stage = _requantize(multiplier / np.float32(y_scale), y_zero, y_dtype, y_scale, (node.fused or Epilogue()).bounds)
+        bounds = (node.fused or Epilogue()).bounds
+        stage = _requantize(multiplier / np.float32(y_scale), y_zero, y_dtype, y_scale, bounds)
     else:
         stage = q.Rescale(np.asarray(multiplier, np.float32))
     return _lower_qproduct(p, node, a, p.constant(w), a_zero, b_zero, p.const(node, 6, "C"), stage)

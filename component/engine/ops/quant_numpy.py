@@ -94,7 +94,8 @@ def _widened(w, w_zero, dtype):
 
 def qconv(x, conv, w, w_zero, bias, x_zero, stage, dtype, **geometry):
     # x: (N, H, W, C) int, w: the conv kernel's weight layout, int -> stage(accumulator)
-    acc = conv(centered(x, x_zero, dtype), w=_widened(w, w_zero, dtype), bias=bias.astype(dtype), bounds=None, **geometry)
+    acc = conv(centered(x, x_zero, dtype), w=_widened(w, w_zero, dtype), bias=bias.astype(dtype), bounds=None,
+               **geometry)
     return stage(acc)
 
 
