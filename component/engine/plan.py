@@ -120,8 +120,12 @@ class Planner:
         return value
 
     def lower(self, what, *args):
-        """Has the plan's backend emit `what` (conv, dense, to_nhwc, mean_hw: backends/), or
-        numpy's where the plan's backend has no kernel for this form."""
+        """Has the plan's backend emit `what` (a method of the interface in backends/), or
+        numpy's where the plan's backend has no kernel for this form. What only reads constants
+        folds now with numpy's kernels (any dtype: shape subgraphs, masks)."""
+        values = [a for a in args if isinstance(a, Value)]
+        if values and all(v.const is not None for v in values):
+            return getattr(backends.NUMPY, what)(self, *args)
         value = getattr(self.backend, what)(self, *args)
         return getattr(backends.NUMPY, what)(self, *args) if value is None else value
 

@@ -109,7 +109,9 @@ def xnn_bmm(a, b, out):
 
 
 def xnn_transpose(x, out, perm):
-    # x: any -> contiguous x.transpose(perm)
+    # x: any -> contiguous x.transpose(perm); a run-time int or bool tensor (a mask): numpy's copy
+    if x.dtype != np.float32:
+        return np.ascontiguousarray(x.transpose(perm))
     return xnn_kernels.transpose(np.ascontiguousarray(x), out.array(x.shape[perm[0]]), perm)
 
 
