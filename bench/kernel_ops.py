@@ -125,7 +125,7 @@ def main():
     probe = Probe(Runtime(probe_wasm(), cpu_cap=False))  # the plain config: no epoch checks, no CPU cap
     print("timing inside the component...", file=sys.stderr)
     res = json.loads(probe.run(SNIPPET, buf.getvalue(), Grants(cpu_seconds=None)))
-    print(f"| case | XNNPACK ms | numpy ms | speed-up |\n|---|---|---|---|")
+    print("| case | XNNPACK ms | numpy ms | speed-up |\n|---|---|---|---|")
     for key in cases:
         (xnn, labels), (ref, _) = res[f"{key}|xnnpack"], res[f"{key}|numpy"]
         print(f"| {key} | {xnn:.3f} | {ref:.3f} | {ref / xnn:.1f}x |")

@@ -56,7 +56,7 @@ def _deep_graph_attribute(depth):
 
 def _replace_graph(model_bytes, graph_bytes):
     out = b""
-    for number, _, key_start, value_start, end in fields(model_bytes):
+    for number, _, key_start, _value_start, end in fields(model_bytes):
         out += field(7, graph_bytes) if number == 7 else model_bytes[key_start:end]
     return out
 

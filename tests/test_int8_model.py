@@ -23,8 +23,8 @@ import engine
 import preprocess
 
 sys.path.insert(0, str(ROOT / "models"))
-from efficientnet_lite0 import app_preprocess  # noqa: E402
-from quantize_int8 import CALIBRATION, photo  # noqa: E402
+from efficientnet_lite0 import app_preprocess
+from quantize_int8 import CALIBRATION, photo
 
 FLOAT = ROOT / "build" / "models" / "efficientnet-lite0.onnx"
 INT8 = ROOT / "build" / "models" / "efficientnet-lite0-int8.onnx"

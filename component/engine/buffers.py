@@ -6,7 +6,9 @@ A step that writes into a buffer has an `Output` among its params (its shape per
 
 - two Outputs share storage only when the first one's value is dead before the second one's
   step runs. A value stays alive until the last read of it or of anything a numpy step made
-  from it (a numpy kernel may return a view of its input: reshape, flatten, transposes);
+  from it (a numpy kernel may return a view of its input: reshape, flatten, transposes), unless
+  that kernel always makes a new array (`fresh`: numpy's ufuncs, and kernels marked so) -- else
+  a transformer's residual Adds would keep every buffer before them alive to the end;
 - an Output whose value reaches the plan's result gets no storage: it allocates each pass,
   since the caller keeps the result and the next pass must not overwrite it.
 
@@ -19,6 +21,17 @@ an embedded model's snapshot stays free of them), and grown if a larger batch co
 from math import prod
 
 import numpy as np
+
+
+def fresh(kernel):
+    """Whether a numpy step's kernel always returns a new array, never a view of an input."""
+    return isinstance(kernel, np.ufunc) or getattr(kernel, "fresh", False)
+
+
+def makes_new_arrays(kernel):
+    """Marks a kernel as `fresh` (see share)."""
+    kernel.fresh = True
+    return kernel
 
 
 class Storage:
@@ -65,7 +78,7 @@ def share(steps, result):
             roots[step.output] = (output,)
             outputs.append((index, output))
             last_use[output] = index
-        else:
+        elif not fresh(step.kernel):
             roots[step.output] = tuple({o for name in step.inputs for o in roots.get(name, ())})
     kept = set(roots.get(result, ()))
     busy = []        # (Output, Storage) whose value may still be read

@@ -233,9 +233,9 @@ class XnnpackBackend:
         x = p.plain(x)
         if None in x.shape[1:]:
             return None
-        as_f32 = (lambda v: None if v is None else np.ascontiguousarray(v, np.float32))
+        scale, bias = (None if v is None else np.ascontiguousarray(v, np.float32) for v in (scale, bias))
         return p.emit(xnn_layer_norm, [x], x.shape, label=f"layernorm[{self.name}]", out=Output(x.shape[1:]),
-                      epsilon=float(epsilon), scale=as_f32(scale), bias=as_f32(bias))
+                      epsilon=float(epsilon), scale=scale, bias=bias)
 
     def matmul(self, p, a, b, shape):
         a, b = p.plain(a), p.plain(b)

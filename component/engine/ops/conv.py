@@ -66,8 +66,8 @@ class ConvSpec:
     strides: tuple
     dilations: tuple
     bias: np.ndarray          # float32 (Cout,), the BatchNormalization folded in
-    bounds: tuple             # (lo, hi) or None
-    activation: str = None    # applied after the clip, before the residual (Epilogue.activation)
+    bounds: tuple | None      # (lo, hi) or None
+    activation: str | None = None  # applied after the clip, before the residual (Epilogue.activation)
 
     @property
     def kind(self):

@@ -14,6 +14,8 @@ when XNNPACK's kernels took over there.
 """
 import numpy as np
 
+from ..buffers import makes_new_arrays
+
 
 def pad_nhwc(x, pads):
     """x: (N, H, W, C), pads (top, left, bottom, right) -> zero-padded (N, H+t+b, W+l+r, C)."""
@@ -47,6 +49,7 @@ def _finish(y, bias, bounds, residual):
     return y
 
 
+@makes_new_arrays
 def conv_pointwise(x, *residual, w, bias, bounds):
     # x: (N, H, W, Cin), w: (Cin, Cout), bias: (Cout,), residual: () or ((N, H, W, Cout),)
     n, h, wd, cin = x.shape
@@ -54,6 +57,7 @@ def conv_pointwise(x, *residual, w, bias, bounds):
     return _finish(y, bias, bounds, *residual or (None,))
 
 
+@makes_new_arrays
 def conv_depthwise(x, *residual, w, bias, bounds, pads, strides, dilations):
     # x: (N, H, W, C), w: (kh, kw, C), bias: (C,) -> (N, Ho, Wo, C)
     xp = pad_nhwc(x, pads)  # (N, Hp, Wp, C)
@@ -68,6 +72,7 @@ def conv_depthwise(x, *residual, w, bias, bounds, pads, strides, dilations):
     return _finish(y, bias, bounds, *residual or (None,))
 
 
+@makes_new_arrays
 def conv_im2col(x, *residual, w, bias, bounds, pads, strides, dilations, kernel):
     # x: (N, H, W, C), w: (G, kh*kw*C/G, Cout/G), bias: (Cout,) -> (N, Ho, Wo, Cout)
     xp = pad_nhwc(x, pads)  # (N, Hp, Wp, C)

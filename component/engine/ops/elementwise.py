@@ -2,9 +2,11 @@
 Conv/Clip/Add stays NHWC; only broadcast operands are rearranged (at plan time if constant)."""
 import numpy as np
 
+from ..buffers import makes_new_arrays
 from .registry import broadcast, fail, lowering, scalar
 
 
+@makes_new_arrays
 def divide(a, b):
     # Integers (shape arithmetic) divide truncating toward zero, as ONNX's C++ kernels do.
     if a.dtype.kind in "iu":
@@ -12,6 +14,7 @@ def divide(a, b):
     return np.divide(a, b)
 
 
+@makes_new_arrays
 def power(a, b):
     # The result has the base's type even for an integer exponent (ONNX Pow from opset 12).
     return np.power(a, b).astype(a.dtype, copy=False)
@@ -20,6 +23,7 @@ def power(a, b):
 _BINARY = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply, "Div": divide, "Pow": power}
 
 
+@makes_new_arrays
 def clip(x, lo, hi):
     # x: any shape -> same shape
     return np.clip(x, lo, hi)

@@ -6,6 +6,7 @@ emit transposes and the alpha/beta scalings as steps of their own (on constants 
 plan time) and numpy's matmul."""
 import numpy as np
 
+from ..buffers import makes_new_arrays
 from .registry import broadcast, fail, lowering, size
 
 
@@ -18,6 +19,7 @@ def scale(x, factor):
     return (x * factor).astype(x.dtype)
 
 
+@makes_new_arrays
 def matmul(a, b, c=None):
     # a: (..., M, K), b: (..., K, N), c: broadcastable to the result -> (..., M, N)
     if a.ndim > 2 and b.ndim == 2:  # one GEMM over all rows: numpy's batched loop is ~10x slower

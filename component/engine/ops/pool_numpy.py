@@ -3,6 +3,7 @@ the path natively. One shifted window per kernel tap over the input padded with 
 cannot win (-inf for the max, 0 for the sum), as conv_numpy's depthwise taps."""
 import numpy as np
 
+from ..buffers import makes_new_arrays
 from .conv_numpy import _window
 
 
@@ -14,6 +15,7 @@ def _padded(x, pads, overhang, value):
     return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
 
 
+@makes_new_arrays
 def max_pool(x, kernel, strides, pads, dilations, overhang, out_hw):
     # x: (N, H, W, C) -> (N, Ho, Wo, C)
     xp = _padded(x, pads, overhang, -np.inf)
@@ -25,6 +27,7 @@ def max_pool(x, kernel, strides, pads, dilations, overhang, out_hw):
     return y
 
 
+@makes_new_arrays
 def avg_pool(x, kernel, strides, pads, dilations, overhang, out_hw, divisors):
     # x: (N, H, W, C), divisors: (Ho, Wo, 1) -> (N, Ho, Wo, C)
     xp = _padded(x, pads, overhang, 0)

@@ -1,21 +1,25 @@
 """Averages, Softmax and LogSoftmax."""
 import numpy as np
 
+from ..buffers import makes_new_arrays
 from ..layout import stored_axes
 from .registry import axis, fail, lowering
 
 
+@makes_new_arrays
 def mean(x, axes, keepdims):
     # x: any -> x with `axes` averaged (kept as size 1 if keepdims)
     return x.mean(axis=axes, keepdims=keepdims)
 
 
+@makes_new_arrays
 def softmax(x, axes):
     # x: any -> same shape; normalised over `axes` together
     e = np.exp(x - x.max(axis=axes, keepdims=True))
     return e / e.sum(axis=axes, keepdims=True)
 
 
+@makes_new_arrays
 def log_softmax(x, axes):
     shifted = x - x.max(axis=axes, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axes, keepdims=True))

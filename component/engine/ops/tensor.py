@@ -3,6 +3,7 @@ only compute a Reshape target; with a static input shape they all fold away at p
 (see Planner.emit), with a symbolic batch they run, on tiny int64 vectors."""
 import numpy as np
 
+from ..buffers import makes_new_arrays
 from ..layout import per_logical_axis
 from .registry import axis, fail, lowering, scalar, size
 
@@ -32,6 +33,7 @@ def unsqueeze(x, axes):
     return np.expand_dims(x, axes)
 
 
+@makes_new_arrays
 def concat(*xs, axis):
     return np.concatenate(xs, axis=axis)
 

@@ -7,6 +7,7 @@ from math import factorial
 
 import numpy as np
 
+from ..buffers import makes_new_arrays
 from .registry import fail, lowering
 
 _SQRT_HALF = np.sqrt(0.5)
@@ -24,6 +25,7 @@ def _horner(coefficients, x):
     return y
 
 
+@makes_new_arrays
 def erf(x):
     # float32 x: the series near 0 (relative accuracy where erf is small), 1 - erfc beyond
     # (fractional error of the fit < 1.2e-7); measured within 4e-7 relative of math.erf.
@@ -35,6 +37,7 @@ def erf(x):
     return np.copysign(np.where(z <= np.float32(0.5), small, large), x)
 
 
+@makes_new_arrays
 def sigmoid(x):
     # 1 / (1 + exp(-x)) in place: 5x faster than a two-branch form; exp overflowing to inf
     # for x < -88 gives 0, which is float32's sigmoid there anyway
@@ -44,10 +47,12 @@ def sigmoid(x):
     return np.reciprocal(y, out=y)
 
 
+@makes_new_arrays
 def hard_sigmoid(x, alpha, beta):
     return np.clip(x * np.float32(alpha) + np.float32(beta), 0, 1).astype(x.dtype)
 
 
+@makes_new_arrays
 def hard_swish(x):
     return x * np.clip(x / np.float32(6) + np.float32(0.5), 0, 1)
 
@@ -64,10 +69,12 @@ def softplus(x):
     return np.logaddexp(np.float32(0), x)
 
 
+@makes_new_arrays
 def gelu(x):
     return x * np.float32(0.5) * (1 + erf(x * np.float32(_SQRT_HALF)))
 
 
+@makes_new_arrays
 def gelu_tanh(x):
     return x * np.float32(0.5) * (1 + np.tanh(np.float32(np.sqrt(2 / np.pi)) * (x + np.float32(0.044715) * x ** 3)))
 
