@@ -183,7 +183,7 @@ else
 endif
 
 predict: $(WASM)
-	$(PY) -m host predict $(IMAGE)
+	$(PY) -m host --wasm $(WASM) predict $(IMAGE)
 
 # Speed against named peers (bench/bench.py): the component, the same numpy code natively,
 # onnxruntime and onnxruntime-web (Node; installed by npm ci from bench/package-lock.json into
