@@ -233,7 +233,7 @@ image: $(WASM)
 	deploy/container/image.sh $(WASM) $(IMAGE_TAG)
 
 predict: $(WASM)
-	$(PY) -m host predict $(IMAGE)
+	$(PY) -m host --wasm $(WASM) predict $(IMAGE)
 
 # --- the model zoo the tests (tests/test_zoo.py) and `make bench BENCH_ARGS=--zoo` run --------
 # models/zoo.py exports torchvision's and timm's models with torch 2.14.1 (a CUDA build, ~5.5 GB,

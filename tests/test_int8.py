@@ -254,3 +254,5 @@ def test_inside_component(inside, cases, name):
         assert any("[xnnpack]" in label and label.startswith(("qconv1x1", "qmatmul")) for label in labels)
     if "act QInt8 w QInt8" in name or "int8 depthwise" in name:
         assert any(label.startswith("qdwconv") and "[xnnpack]" in label for label in labels)
+    if "act QInt8 w QInt8" in name:  # the stem: im2col, then the GEMM
+        assert any(label.startswith("qconv3x3s2[xnnpack]") for label in labels)

@@ -6,18 +6,20 @@ reference (quant_numpy.py) and onnxruntime compute it -- for
     qconv   1x1 convs (stride 1, no padding, one group): (N*H*W, Cin) x packed (Cin, Cout);
             depthwise 3x3 and 5x5 convs (any stride, padding, dilation) of a multiple of 8
             channels: unipass 9p8c / 25p8c over an indirection buffer whose zero row holds
-            the input's zero point
+            the input's zero point; other ungrouped convs (the stem): the windows gathered by
+            numpy (im2col), then the GEMM
     qdense  products by constant (K, N) weights, any leading dims
 
 with int8 output. Everything else returns None and runs on numpy's integer kernels: uint8
 activations or outputs (the qu8 kernels are not built), weights with non-zero zero points,
-other convs (the kxk stem), int32 (ConvInteger, MatMulInteger) and float (QGemm) outputs.
+grouped convs, int32 (ConvInteger, MatMulInteger) and float (QGemm) outputs.
 
 The weights are packed here, at plan time, into the kernel's layout (qs8.c) and kept as bytes
 in the plan: int8, so an embedded model's snapshot holds 1 byte a weight.
 """
 import numpy as np
 
+from ..ops.conv_numpy import _window, out_hw
 from ..ops.linear import describe
 
 try:
@@ -91,6 +93,12 @@ def qconv(backend, p, spec, w, w_zero, x_zero, stage):
         return p.emit(xnn_qs8_dwconv, [spec.x], spec.shape, nhwc=True, label="q" + spec.label(backend.name),
                       flops=spec.flops, packed=packed, geometry=geometry, zero=int(stage.zero), lo=int(stage.lo),
                       hi=int(stage.hi), hwc=(spec.shape[2], spec.shape[3], cout))
+    if spec.kind == "conv" and spec.groups == 1:  # the stem: im2col in numpy, then the GEMM over kh*kw*C
+        cout, cin, kh, kw = w.shape
+        return _emit(backend, p, spec.x, w.transpose(2, 3, 1, 0).reshape(kh * kw * cin, cout), spec.bias, x_zero,
+                     stage, spec.shape, kernel=xnn_qs8_im2col_gemm, nhwc=True, label="q" + spec.label(backend.name),
+                     flops=spec.flops, pad_value=int(x_zero),
+                     window=(spec.kernel, spec.pads, spec.strides, spec.dilations))
     if spec.kind != "conv1x1":
         return None
     cout, cin = w.shape[:2]
@@ -104,9 +112,24 @@ def qdense(backend, p, a, w, w_zero, a_zero, bias, stage, shape):
     return _emit(backend, p, a, w, bias, a_zero, stage, shape, **describe(a.shape, w.shape, backend.name, "qmatmul"))
 
 
-def _emit(backend, p, x, w, bias, x_zero, stage, shape, **step):
+def xnn_qs8_im2col_gemm(x, packed, columns, zero, lo, hi, pad_value, window):
+    # x: (N, H, W, C) int8 -> (N, Ho, Wo, Cout) int8: the kh*kw windows gathered (the padding is
+    # the input's zero point), then one GEMM over kh*kw*C
+    (kh, kw), (top, left, bottom, right), strides, dilations = window
+    n, h, w, c = x.shape
+    padded = np.full((n, h + top + bottom, w + left + right, c), pad_value, np.int8)
+    padded[:, top:top + h, left:left + w] = x
+    ho, wo = out_hw(padded.shape[1:3], (kh, kw), strides, dilations)
+    cols = np.empty((n, ho, wo, kh, kw, c), np.int8)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, :, :, i, j] = _window(padded, i, j, (ho, wo), strides, dilations)
+    return xnn_qs8_gemm(cols.reshape(n, ho, wo, kh * kw * c), packed, columns, zero, lo, hi)
+
+
+def _emit(backend, p, x, w, bias, x_zero, stage, shape, kernel=None, **step):
     n = w.shape[1]
     scale = np.broadcast_to(np.asarray(stage.multiplier, np.float32), (n,))
     packed = pack(w, np.rint(bias).astype(np.int64), scale, int(x_zero))
-    return p.emit(xnn_qs8_gemm, [x], shape, packed=packed, columns=n, zero=int(stage.zero), lo=int(stage.lo),
-                  hi=int(stage.hi), **step)
+    return p.emit(kernel or xnn_qs8_gemm, [x], shape, packed=packed, columns=n, zero=int(stage.zero),
+                  lo=int(stage.lo), hi=int(stage.hi), **step)
