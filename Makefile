@@ -274,7 +274,7 @@ check: venv model
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q -m native
 
-test: venv wasi-deps component spin-component model jco web build/.chromium zoo
+test: venv wasi-deps component spin-component model $(MODELS)/efficientnet-lite0-int8.onnx jco web build/.chromium zoo
 	$(PY) -m pytest -q tests
 
 clean:
