@@ -35,6 +35,7 @@ cold_start.py (footprint), http_timings.py (http), report.py, targets.py; this f
 onnxruntime-web comes from bench/package.json + package-lock.json, installed with `npm ci`
 into build/bench-node (ignored) when the lock file changes.
 """
+
 import argparse
 import contextlib
 import json
@@ -79,24 +80,40 @@ def quiet_stdout():
         os.close(saved)
 
 
-
 def environment():
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     from importlib.metadata import version
-    stamps = {p.name: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(p.stat().st_mtime))
-              for p in sorted((ROOT / "build" / "wasi").glob(".*")) if p.is_file()}
-    wasm_time = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(WASM.stat().st_mtime)) if WASM.exists() else None
-    return {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "cpu": cpu, "cores": os.cpu_count(),
-            "commit": commit + ("+dirty" if dirty else ""), "python": platform.python_version(),
-            "loadavg_start": os.getloadavg()[0],
-            "numpy": np.__version__, "wasmtime": version("wasmtime"),
-            "classifier_wasm": f"{WASM.relative_to(ROOT)} built {wasm_time}" if wasm_time else "missing",
-            "wasi_stamps": stamps,
-            "openblas_env": {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")}}
 
+    stamps = {
+        p.name: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(p.stat().st_mtime))
+        for p in sorted((ROOT / "build" / "wasi").glob(".*"))
+        if p.is_file()
+    }
+    wasm_time = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(WASM.stat().st_mtime)) if WASM.exists() else None
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "commit": commit + ("+dirty" if dirty else ""),
+        "python": platform.python_version(),
+        "loadavg_start": os.getloadavg()[0],
+        "numpy": np.__version__,
+        "wasmtime": version("wasmtime"),
+        "classifier_wasm": f"{WASM.relative_to(ROOT)} built {wasm_time}" if wasm_time else "missing",
+        "wasi_stamps": stamps,
+        "openblas_env": {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_")},
+    }
 
 
 def main():
@@ -104,12 +121,20 @@ def main():
     parser.add_argument("--runs", type=int, default=20, help="timed runs per peer and model (>= 10)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs first")
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=[m for m in MODELS if m not in ZOO_MODELS])
-    parser.add_argument("--zoo", action="store_true",
-                        help=f"add the zoo's representatives ({', '.join(ZOO_MODELS)}): inference peers only")
+    parser.add_argument(
+        "--zoo",
+        action="store_true",
+        help=f"add the zoo's representatives ({', '.join(ZOO_MODELS)}): inference peers only",
+    )
     parser.add_argument("--load-instances", type=int, default=10, help="fresh instances for the load time")
     parser.add_argument("--profile-passes", type=int, default=5)
-    parser.add_argument("--profile-models", nargs="*", choices=list(MODELS), default=None,
-                        help="models to profile per step (default: all measured)")
+    parser.add_argument(
+        "--profile-models",
+        nargs="*",
+        choices=list(MODELS),
+        default=None,
+        help="models to profile per step (default: all measured)",
+    )
     parser.add_argument("--top-steps", type=int, default=8)
     parser.add_argument("--skip", nargs="*", choices=STAGES, default=[], help="stages to leave out")
     parser.add_argument("--out", type=Path, default=OUT / "results.json")
@@ -122,7 +147,8 @@ def main():
         log("warning: fewer than 10 runs/instances: medians below the benchmark's protocol")
     skip = set(args.skip)
     needed = ([WASM] if {"e2e", "load", "memory"} - skip else []) + (
-        [SITE / "numpy", SITE / "PIL"] if "component" not in skip else [])
+        [SITE / "numpy", SITE / "PIL"] if "component" not in skip else []
+    )
     missing = [str(p.relative_to(ROOT)) for p in needed if not p.exists()]
     if missing:
         sys.exit(f"missing {', '.join(missing)}: run `make component` (it builds wasi-deps too) first")
@@ -131,8 +157,10 @@ def main():
         inputs += list((ROOT / "component").rglob("*.py")) + [ROOT / "wit" / "classifier.wit"]
         newer = [p for p in inputs if p.stat().st_mtime > WASM.stat().st_mtime]
         if newer:
-            log(f"warning: build/classifier.wasm is older than {', '.join(str(p.relative_to(ROOT)) for p in newer[:3])}"
-                f"{' ...' if len(newer) > 3 else ''}: `make component` rebuilds it")
+            log(
+                f"warning: build/classifier.wasm is older than {', '.join(str(p.relative_to(ROOT)) for p in newer[:3])}"
+                f"{' ...' if len(newer) > 3 else ''}: `make component` rebuilds it"
+            )
     if os.getloadavg()[0] > BUSY_LOADAVG:
         log(f"warning: load average {os.getloadavg()[0]:.2f}: another job is running, timings will be inflated")
     OUT.mkdir(parents=True, exist_ok=True)
@@ -152,8 +180,12 @@ def main():
     np.save(OUT / "input.npy", x)
     x.tofile(OUT / "input.f32")
 
-    res = {"models": list(args.models), "settings": vars(args) | {"out": str(args.out)},
-           "environment": environment(), "inference": {}}
+    res = {
+        "models": list(args.models),
+        "settings": vars(args) | {"out": str(args.out)},
+        "environment": environment(),
+        "inference": {},
+    }
     inf = res["inference"]
 
     # One heavy thing at a time: each peer runs alone.
@@ -186,8 +218,9 @@ def main():
             res["load_phases"] = run_component_load(probe, app_models)
         if "plain" not in skip:
             log("probe component under a plain wasmtime config")
-            inf["component-plain"] = run_component(Probe(Runtime(wasm, cpu_cap=False)), models, x, args.warmup, args.runs,
-                                                   profile, args.profile_passes)
+            inf["component-plain"] = run_component(
+                Probe(Runtime(wasm, cpu_cap=False)), models, x, args.warmup, args.runs, profile, args.profile_passes
+            )
         del probe
 
     if {"e2e", "load", "memory"} - skip:
@@ -222,9 +255,13 @@ def main():
     res["loadavg_end"] = os.getloadavg()[0]
     # Summary numbers next to the raw ones, for readers of the JSON.
     res["summary"] = {
-        name: {peer: stats(inf[peer]["models"][name]["times_ms"]) for peer in PEERS
-               if "times_ms" in inf.get(peer, {}).get("models", {}).get(name, {})}
-        for name in args.models}
+        name: {
+            peer: stats(inf[peer]["models"][name]["times_ms"])
+            for peer in PEERS
+            if "times_ms" in inf.get(peer, {}).get("models", {}).get(name, {})
+        }
+        for name in args.models
+    }
 
     text = report(res, args)
     print(text)

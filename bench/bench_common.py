@@ -1,5 +1,6 @@
 """What every part of the benchmark shares: where things are, the input's shape, logging and
 the statistics of a list of timings."""
+
 import hashlib
 import sys
 from pathlib import Path
@@ -22,8 +23,14 @@ def log(message):
 
 def stats(times):
     t = np.asarray(times, dtype=np.float64)
-    return {"n": int(t.size), "median": float(np.median(t)), "p90": float(np.percentile(t, 90)),
-            "min": float(t.min()), "max": float(t.max()), "mean": float(t.mean())}
+    return {
+        "n": int(t.size),
+        "median": float(np.median(t)),
+        "p90": float(np.percentile(t, 90)),
+        "min": float(t.min()),
+        "max": float(t.max()),
+        "mean": float(t.mean()),
+    }
 
 
 def digest(*paths):
@@ -31,5 +38,7 @@ def digest(*paths):
     for p in paths:
         h.update(Path(p).read_bytes())
     return h.hexdigest()[:16]
+
+
 # The model the component embeds by default (`make model`): what a POST /predict runs.
 DEFAULT_MODEL_NAME = "efficientnet-lite0"

@@ -10,6 +10,7 @@ made by `make bench BASELINE=<commit>` from that commit's sources):
   memory        the instance's initial memory (the snapshot's) and its peak while classifying
                 a photo with the embedded model (interface_timings.run_memory's bisection).
 """
+
 import resource
 import subprocess
 import sys
@@ -33,8 +34,7 @@ def cold_compile_ms(wasm, runs):
         for _ in range(runs):
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
-            subprocess.run([str(WASMTIME), "compile", "-C", "cache=n", str(wasm), "-o", f"{tmp}/out.cwasm"],
-                           check=True)
+            subprocess.run([str(WASMTIME), "compile", "-C", "cache=n", str(wasm), "-o", f"{tmp}/out.cwasm"], check=True)
             wall.append((time.perf_counter() - t0) * 1000)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu.append((after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000)
@@ -55,9 +55,13 @@ def measure(wasm, jpeg, compile_runs, instantiate_runs):
     wasm = Path(wasm)
     fig = footprint.measure(wasm)
     code = sum(m["total"] - m["data"] for m in fig["modules"])
-    result = {"file": str(wasm.relative_to(ROOT) if wasm.is_relative_to(ROOT) else wasm),
-              "bytes": fig["size"], "code_bytes": code, "snapshot_bytes": fig["snapshot"]["data_section"],
-              "core_modules": len(fig["modules"])}
+    result = {
+        "file": str(wasm.relative_to(ROOT) if wasm.is_relative_to(ROOT) else wasm),
+        "bytes": fig["size"],
+        "code_bytes": code,
+        "snapshot_bytes": fig["snapshot"]["data_section"],
+        "core_modules": len(fig["modules"]),
+    }
     log(f"cold compile of {result['file']} x{compile_runs}")
     result["compile_ms"], result["compile_cpu_ms"] = cold_compile_ms(wasm, compile_runs)
     runtime = Runtime(wasm)
@@ -96,8 +100,12 @@ def report(p, figures):
     row("size, MiB", "bytes", "{:.1f}", 2**20)
     row("  code (core modules), MiB", "code_bytes", "{:.1f}", 2**20)
     row("  snapshot (data segments), MiB", "snapshot_bytes", "{:.1f}", 2**20)
-    row(f"cold compile (cache off), s, median of {len(figures[labels[0]]['compile_ms'])}", "compile_median_ms",
-        "{:.1f}", 1000)
+    row(
+        f"cold compile (cache off), s, median of {len(figures[labels[0]]['compile_ms'])}",
+        "compile_median_ms",
+        "{:.1f}",
+        1000,
+    )
     row("  the same, CPU time (all threads), s", "compile_cpu_median_ms", "{:.1f}", 1000)
     row(f"instantiate, ms, median of {len(figures[labels[0]]['instantiate_ms'])}", "instantiate_median_ms", "{:.1f}")
     row("initial memory, MiB", "initial_mib", "{:.0f}")

@@ -6,6 +6,7 @@ but numpy and the standard library, and reads only what the engine exposes:
 `engine.load_model`, `Model.run` and, for the per-step profile, its `on_step` hook (each step's
 `label` and `flops`, set by the engine at plan time, its inputs, output and time).
 """
+
 import time
 
 import numpy as np
@@ -37,8 +38,7 @@ def time_model(model_bytes, x, warmup, runs):
         t0 = time.perf_counter()
         y = model.run(x)
         times.append(_ms(time.perf_counter() - t0))
-    return model, {"load_ms": load_ms, "times_ms": times,
-                   "logits": np.asarray(y, np.float64).ravel().tolist()}
+    return model, {"load_ms": load_ms, "times_ms": times, "logits": np.asarray(y, np.float64).ravel().tolist()}
 
 
 def load_phases(path, repeats):
@@ -48,6 +48,7 @@ def load_phases(path, repeats):
     memory, as a real first load does; the later rounds are warm.
     Returns {"first": {phase: ms}, "warm": {phase: median ms}}."""
     from engine import fuse, onnx_reader, plan
+
     try:
         from hashlib import sha256
     except ImportError:  # the probe bundles no hashlib.py; its C module is built in
@@ -67,8 +68,13 @@ def load_phases(path, repeats):
         t4 = time.perf_counter()
         plan.Plan(graph, model.opset)
         t5 = time.perf_counter()
-        ms = {"read_file": _ms(t1 - t0), "sha256": _ms(t2 - t1), "parse": _ms(t3 - t2), "fuse": _ms(t4 - t3),
-              "plan": _ms(t5 - t4)}
+        ms = {
+            "read_file": _ms(t1 - t0),
+            "sha256": _ms(t2 - t1),
+            "parse": _ms(t3 - t2),
+            "fuse": _ms(t4 - t3),
+            "plan": _ms(t5 - t4),
+        }
         ms["total"] = sum(ms.values())
         rounds.append(ms)
         del data, model, graph

@@ -1,5 +1,6 @@
 """Timings through build/classifier.wasm's typed interface (imgcls:classifier/classify):
 end to end classify calls, model load per fresh instance, and an instance's peak memory."""
+
 import hashlib
 import time
 
@@ -16,8 +17,11 @@ class Case:
         self.key = f"{model} [embedded]" if embedded else f"{model} [file]"
 
     def grants(self, memory_limit=None):
-        grants = Grants() if self.embedded else Grants(
-            dirs={self.folder: "/models"}, env={"MODEL_PATH": f"/models/{self.path.name}"})
+        grants = (
+            Grants()
+            if self.embedded
+            else Grants(dirs={self.folder: "/models"}, env={"MODEL_PATH": f"/models/{self.path.name}"})
+        )
         if memory_limit is not None:
             grants.memory_limit = memory_limit
         return grants
@@ -40,10 +44,10 @@ def interface_cases(runtime, models):
     return cases
 
 
-
 def run_e2e(runtime, cases, jpeg, warmup, runs):
     import classifier
     import preprocess
+
     results = {}
     for case in cases:
         store, instance = runtime.instantiate(case.grants())
@@ -75,10 +79,16 @@ def run_e2e(runtime, cases, jpeg, warmup, runs):
             t0 = time.perf_counter()
             preprocess.preprocess(jpeg, prep)
             native.append((time.perf_counter() - t0) * 1000)
-        results[case.key] = {"model": case.model, "embedded": case.embedded, "jpeg_bytes": len(jpeg),
-                             "first_call_ms": first_ms, "times_ms": times, "call_overhead_ms": overhead,
-                             "native_preprocess_ms": native,
-                             "top1": {"index": top.index, "label": top.label, "score": top.score}}
+        results[case.key] = {
+            "model": case.model,
+            "embedded": case.embedded,
+            "jpeg_bytes": len(jpeg),
+            "first_call_ms": first_ms,
+            "times_ms": times,
+            "call_overhead_ms": overhead,
+            "native_preprocess_ms": native,
+            "top1": {"index": top.index, "label": top.label, "score": top.score},
+        }
     return results
 
 
@@ -111,9 +121,14 @@ def run_load(runtime, cases, instances):
         if case.key in results:
             continue
         _, info = call(runtime, store, instance, "model-info")
-        results[case.key] = {"model": case.model, "embedded": case.embedded, "instantiate_ms": inst_ms,
-                             "model_info_ms": info_ms, "total_ms": total_ms,
-                             "info": {"name": info.name, "parameters": info.parameters}}
+        results[case.key] = {
+            "model": case.model,
+            "embedded": case.embedded,
+            "instantiate_ms": inst_ms,
+            "model_info_ms": info_ms,
+            "total_ms": total_ms,
+            "info": {"name": info.name, "parameters": info.parameters},
+        }
     return results
 
 
@@ -164,8 +179,13 @@ def run_memory(runtime, cases, jpeg):
             results[case.key] = {"model": case.model, "error": f"fails even at {top} MiB: {why}"}
             continue
         peak, fails_at, why = smallest_fitting_mib(lambda limit: classify_fits(runtime, case, jpeg, limit), top)
-        results[case.key] = {"model": case.model, "embedded": case.embedded, "peak_mib": peak,
-                             "fails_at_mib": fails_at, "failure_below": why}
+        results[case.key] = {
+            "model": case.model,
+            "embedded": case.embedded,
+            "peak_mib": peak,
+            "fails_at_mib": fails_at,
+            "failure_below": why,
+        }
     return {"initial_mib": initial, "models": results}
 
 

@@ -8,6 +8,7 @@ Plain wasmtime config (no epoch interruption). Each case is one method called as
 method reads; only the method's own steps are timed (median of N runs (default 9), guest-side clock).
 Convolutions with a fused activation go through load_model (a Conv -> activation model).
 """
+
 import argparse
 import io
 import json
@@ -26,21 +27,39 @@ from tools.probe import Probe, probe_wasm  # noqa: E402
 
 def pool(what, x_shape, kernel, stride, pad, out_hw):
     n, c, h, w = x_shape
-    return {"what": what, "x": x_shape, "nhwc": True,
-            "spec": dict(shape=[n, c, *out_hw], in_hwc=[h, w, c], kernel=[kernel] * 2, strides=[stride] * 2,
-                         pads=[pad] * 4, dilations=[1, 1], count_include_pad=False)}
+    return {
+        "what": what,
+        "x": x_shape,
+        "nhwc": True,
+        "spec": dict(
+            shape=[n, c, *out_hw],
+            in_hwc=[h, w, c],
+            kernel=[kernel] * 2,
+            strides=[stride] * 2,
+            pads=[pad] * 4,
+            dilations=[1, 1],
+            count_include_pad=False,
+        ),
+    }
 
 
 def conv_act(x_shape, w_shape, group, activation):
     """A Conv [-> Sigmoid -> Mul | -> HardSwish] model's bytes, for load_model."""
     rng = np.random.default_rng(0)
-    after = {"silu": [helper.make_node("Sigmoid", ["c"], ["s"]), helper.make_node("Mul", ["c", "s"], ["y"])],
-             "hardswish": [helper.make_node("HardSwish", ["c"], ["y"])], None: []}[activation]
+    after = {
+        "silu": [helper.make_node("Sigmoid", ["c"], ["s"]), helper.make_node("Mul", ["c", "s"], ["y"])],
+        "hardswish": [helper.make_node("HardSwish", ["c"], ["y"])],
+        None: [],
+    }[activation]
     k = w_shape[2]
     conv = helper.make_node("Conv", ["x", "w"], ["c" if after else "y"], group=group, pads=[k // 2] * 4)
-    graph = helper.make_graph([conv] + after, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-                              [numpy_helper.from_array(rng.standard_normal(w_shape).astype(np.float32) * 0.1, "w")])
+    graph = helper.make_graph(
+        [conv] + after,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(rng.standard_normal(w_shape).astype(np.float32) * 0.1, "w")],
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)], ir_version=8).SerializeToString()
 
 
@@ -48,19 +67,36 @@ CASES = {
     "maxpool 3x3 s2 (resnet50 stem) 112x112x64": pool("max_pool", (1, 64, 112, 112), 3, 2, 1, (56, 56)),
     "avgpool 2x2 s2 (densenet121 transition) 56x56x256": pool("avg_pool", (1, 256, 56, 56), 2, 2, 0, (28, 28)),
     "silu 112x112x96 (efficientnet_b0)": {"what": "unary", "x": (1, 96, 112, 112), "nhwc": True, "args": ["silu"]},
-    "hardswish 112x112x16 (mobilenet_v3)": {"what": "unary", "x": (1, 16, 112, 112), "nhwc": True, "args": ["hardswish"]},
+    "hardswish 112x112x16 (mobilenet_v3)": {
+        "what": "unary",
+        "x": (1, 16, 112, 112),
+        "nhwc": True,
+        "args": ["hardswish"],
+    },
     "gelu 197x3072 (vit_b_16 MLP)": {"what": "unary", "x": (1, 197, 3072), "args": ["gelu"]},
     "softmax 12x197x197 (vit_b_16 attention)": {"what": "softmax", "x": (1, 12, 197, 197)},
     "layer norm 197x768 (vit_b_16)": {"what": "layer_norm", "x": (1, 197, 768), "args": [None, None, 1e-6]},
     "bmm 12 x 197x64x197 (vit_b_16 Q K^T)": {"what": "bmm", "x": (1, 12, 197, 64)},
-    "transpose 197x12x64 -> 12x197x64 (vit_b_16 heads)": {"what": "transpose", "x": (1, 197, 12, 64),
-                                                         "args": [[0, 2, 1, 3]]},
-    "dwconv 7x7 56x56x96 (convnext_tiny)": {"model": conv_act((1, 96, 56, 56), (96, 1, 7, 7), 96, None),
-                                            "x": (1, 96, 56, 56), "step": "dwconv"},
-    "conv1x1 + silu 112x112 16->96 (efficientnet_b0)": {"model": conv_act((1, 16, 112, 112), (96, 16, 1, 1), 1, "silu"),
-                                                        "x": (1, 16, 112, 112), "step": "conv"},
-    "dwconv3x3 + hardswish 56x56x72 (mobilenet_v3)": {"model": conv_act((1, 72, 56, 56), (72, 1, 3, 3), 72, "hardswish"),
-                                                       "x": (1, 72, 56, 56), "step": "conv"},
+    "transpose 197x12x64 -> 12x197x64 (vit_b_16 heads)": {
+        "what": "transpose",
+        "x": (1, 197, 12, 64),
+        "args": [[0, 2, 1, 3]],
+    },
+    "dwconv 7x7 56x56x96 (convnext_tiny)": {
+        "model": conv_act((1, 96, 56, 56), (96, 1, 7, 7), 96, None),
+        "x": (1, 96, 56, 56),
+        "step": "dwconv",
+    },
+    "conv1x1 + silu 112x112 16->96 (efficientnet_b0)": {
+        "model": conv_act((1, 16, 112, 112), (96, 16, 1, 1), 1, "silu"),
+        "x": (1, 16, 112, 112),
+        "step": "conv",
+    },
+    "dwconv3x3 + hardswish 56x56x72 (mobilenet_v3)": {
+        "model": conv_act((1, 72, 56, 56), (72, 1, 3, 3), 72, "hardswish"),
+        "x": (1, 72, 56, 56),
+        "step": "conv",
+    },
 }
 
 SNIPPET = """
@@ -112,9 +148,13 @@ def main():
     args = parser.parse_args()
     cases = {k: v for k, v in CASES.items() if args.only in k}
     rng = np.random.default_rng(1)
-    arrays = {"runs": np.array(args.runs),
-              "cases": np.frombuffer(json.dumps({k: {n: True if n == "model" else v for n, v in c.items()}
-                                                 for k, c in cases.items()}).encode(), np.uint8)}
+    arrays = {
+        "runs": np.array(args.runs),
+        "cases": np.frombuffer(
+            json.dumps({k: {n: True if n == "model" else v for n, v in c.items()} for k, c in cases.items()}).encode(),
+            np.uint8,
+        ),
+    }
     for key, case in cases.items():
         arrays[key + "/x"] = rng.standard_normal(case["x"]).astype(np.float32)
         if "model" in case:

@@ -1,6 +1,7 @@
 """The benchmark's models: the default one from build/models, generated ones cached in
 build/bench/models, keyed on their generators' sources, and the zoo's representatives
 (models/zoo.py, exported in its own venv on first use into build/zoo)."""
+
 import json
 import shutil
 import subprocess
@@ -17,8 +18,10 @@ MODELS = {
 }
 # --zoo: one representative per family (issue 15), random weights, measured by the inference peers only.
 ZOO_MODELS = {arch: zoo.by_name(f"{arch}-ts17") for arch in zoo.BENCH}
-MODELS |= {arch: f"torchvision {arch}, TorchScript export at opset 17, seeded random weights (models/zoo.py)"
-           for arch in ZOO_MODELS}
+MODELS |= {
+    arch: f"torchvision {arch}, TorchScript export at opset 17, seeded random weights (models/zoo.py)"
+    for arch in ZOO_MODELS
+}
 ZOO_PYTHON = ROOT / "build" / "zoo-venv" / "bin" / "python"
 
 
@@ -30,8 +33,12 @@ def zoo_model(name):
         if not ZOO_PYTHON.exists():
             sys.exit(f"missing {ZOO_PYTHON.relative_to(ROOT)}: run `make zoo` (or `make bench BENCH_ARGS=--zoo`)")
         log(f"exporting {spec.name} (models/zoo.py)")
-        subprocess.run([str(ZOO_PYTHON), str(ROOT / "models" / "zoo.py"), "--only", spec.name], check=True, cwd=ROOT,
-                       stdout=sys.stderr)
+        subprocess.run(
+            [str(ZOO_PYTHON), str(ROOT / "models" / "zoo.py"), "--only", spec.name],
+            check=True,
+            cwd=ROOT,
+            stdout=sys.stderr,
+        )
     return path, path.parent
 
 
@@ -42,10 +49,14 @@ def prepare_models(names):
     folder.mkdir(parents=True, exist_ok=True)
     py = sys.executable
     recipes = {
-        "mobilenetv2-zoo": ([ROOT / "models" / "mobilenetv2.py", ROOT / "models" / "onnx_graph.py"],
-                            lambda out: [py, str(ROOT / "models" / "mobilenetv2.py"), str(out), "--seed", "1"]),
-        "mobilenetv2-torch": ([ROOT / "tests" / "torch_mobilenetv2.py", ROOT / "models" / "mobilenetv2.py"],
-                              lambda out: [py, str(ROOT / "tests" / "torch_mobilenetv2.py"), str(out)]),
+        "mobilenetv2-zoo": (
+            [ROOT / "models" / "mobilenetv2.py", ROOT / "models" / "onnx_graph.py"],
+            lambda out: [py, str(ROOT / "models" / "mobilenetv2.py"), str(out), "--seed", "1"],
+        ),
+        "mobilenetv2-torch": (
+            [ROOT / "tests" / "torch_mobilenetv2.py", ROOT / "models" / "mobilenetv2.py"],
+            lambda out: [py, str(ROOT / "tests" / "torch_mobilenetv2.py"), str(out)],
+        ),
     }
     paths = {}
     for name in names:
@@ -67,11 +78,10 @@ def prepare_models(names):
             key_file.write_text(key)
         if name == "mobilenetv2-torch":  # the torch CLI writes no sidecar; same convention as zoo
             from models.mobilenetv2 import TORCHVISION_SIDECAR
+
             out.with_suffix(".json").write_text(json.dumps({"name": name, **TORCHVISION_SIDECAR}))
         paths[name] = (out, folder)
     labels = ROOT / "models" / "imagenet_classes.txt"
     if not (folder / labels.name).exists():
         shutil.copyfile(labels, folder / labels.name)
     return paths
-
-

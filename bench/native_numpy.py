@@ -10,6 +10,7 @@ reports the kernel, otherwise OpenBLAS's own API is asked through ctypes.
 SPEC: {"models": {name: path}, "input": path.npy, "warmup": n, "runs": n, "profile": [names],
 "profile_passes": n}.
 """
+
 import ctypes
 import json
 import os
@@ -46,8 +47,13 @@ def _openblas_ctypes():
         set_threads.argtypes = [ctypes.c_int]
         set_threads(1)
         corename.restype = config.restype = ctypes.c_char_p
-        return {"library": libs[0].name, "corename": corename().decode(), "config": config().decode(),
-                "num_threads": threads(), "via": "ctypes (threadpoolctl not installed)"}
+        return {
+            "library": libs[0].name,
+            "corename": corename().decode(),
+            "config": config().decode(),
+            "num_threads": threads(),
+            "via": "ctypes (threadpoolctl not installed)",
+        }
     return {"library": libs[0].name, "via": "ctypes: no known OpenBLAS symbols"}
 
 
@@ -60,10 +66,13 @@ def blas_info():
     else:
         _limits = threadpool_limits(limits=1, user_api="blas")
         pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
-        info = {"library": ", ".join(Path(p["filepath"]).name for p in pools),
-                "corename": ", ".join(str(p.get("architecture")) for p in pools),
-                "num_threads": max((p["num_threads"] for p in pools), default=None),
-                "version": ", ".join(str(p.get("version")) for p in pools), "via": "threadpoolctl"}
+        info = {
+            "library": ", ".join(Path(p["filepath"]).name for p in pools),
+            "corename": ", ".join(str(p.get("architecture")) for p in pools),
+            "num_threads": max((p["num_threads"] for p in pools), default=None),
+            "version": ", ".join(str(p.get("version")) for p in pools),
+            "via": "threadpoolctl",
+        }
     info = info or {}
     info["env"] = {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS_", "OMP_"))}
     info["numpy"] = np.__version__

@@ -2,6 +2,7 @@
 the numpy engine natively (bench/native_numpy.py), onnxruntime-web under Node
 (bench/ort_web.mjs) and the engine inside the probe component (bench/engine_timing.py's
 source, run by tests/probe)."""
+
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ NODE_DIR = ROOT / "build" / "bench-node"
 
 def run_ort_native(models, x, warmup, runs):
     import onnxruntime as ort
+
     results = {}
     for name, (path, _) in models.items():
         so = ort.SessionOptions()
@@ -49,12 +51,23 @@ def run_native_numpy(models, input_npy, warmup, runs, profile, profile_passes):
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # this subprocess only
         env.pop(var, None)
     env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    spec = {"models": {n: str(p) for n, (p, _) in models.items()}, "input": str(input_npy),
-            "warmup": warmup, "runs": runs, "profile": list(profile), "profile_passes": profile_passes}
+    spec = {
+        "models": {n: str(p) for n, (p, _) in models.items()},
+        "input": str(input_npy),
+        "warmup": warmup,
+        "runs": runs,
+        "profile": list(profile),
+        "profile_passes": profile_passes,
+    }
     spec_file = OUT / "native-numpy-spec.json"
     spec_file.write_text(json.dumps(spec))
-    done = subprocess.run([sys.executable, str(HERE / "native_numpy.py"), str(spec_file)],
-                          env=env, check=True, stdout=subprocess.PIPE, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, str(HERE / "native_numpy.py"), str(spec_file)],
+        env=env,
+        check=True,
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
+    )
     return json.loads(done.stdout)
 
 
@@ -71,20 +84,30 @@ def ensure_ort_web():
         NODE_DIR.mkdir(parents=True, exist_ok=True)
         for f in ("package.json", "package-lock.json"):
             shutil.copyfile(HERE / f, NODE_DIR / f)
-        subprocess.run([npm, "ci", "--prefix", str(NODE_DIR), "--ignore-scripts", "--no-audit", "--no-fund",
-                        "--loglevel=error"], check=True, stdout=sys.stderr)
+        subprocess.run(
+            [npm, "ci", "--prefix", str(NODE_DIR), "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
+            check=True,
+            stdout=sys.stderr,
+        )
         stamp.write_bytes(lock)
     return node, NODE_DIR / "node_modules"
 
 
 def run_ort_web(models, input_f32, warmup, runs):
     node, node_modules = ensure_ort_web()
-    spec = {"node_modules": str(node_modules), "models": {n: str(p) for n, (p, _) in models.items()},
-            "input": str(input_f32), "shape": list(SHAPE), "warmup": warmup, "runs": runs}
+    spec = {
+        "node_modules": str(node_modules),
+        "models": {n: str(p) for n, (p, _) in models.items()},
+        "input": str(input_f32),
+        "shape": list(SHAPE),
+        "warmup": warmup,
+        "runs": runs,
+    }
     spec_file = OUT / "ort-web-spec.json"
     spec_file.write_text(json.dumps(spec))
-    done = subprocess.run([node, str(HERE / "ort_web.mjs"), str(spec_file)], check=True,
-                          stdout=subprocess.PIPE, cwd=ROOT)
+    done = subprocess.run(
+        [node, str(HERE / "ort_web.mjs"), str(spec_file)], check=True, stdout=subprocess.PIPE, cwd=ROOT
+    )
     return json.loads(done.stdout)
 
 
@@ -131,8 +154,15 @@ def run_component(probe, models, x, warmup, runs, profile, profile_passes):
     results = {}
     for name, (path, _) in models.items():
         model_bytes = path.read_bytes()
-        cfg = json.dumps({"warmup": warmup, "runs": runs, "model_len": len(model_bytes), "x_shape": list(x.shape),
-                          "profile_passes": profile_passes if name in profile else 0}).encode()
+        cfg = json.dumps(
+            {
+                "warmup": warmup,
+                "runs": runs,
+                "model_len": len(model_bytes),
+                "x_shape": list(x.shape),
+                "profile_passes": profile_passes if name in profile else 0,
+            }
+        ).encode()
         data = len(cfg).to_bytes(4, "little") + cfg + model_bytes + np.ascontiguousarray(x, np.float32).tobytes()
         log(f"component: {name}")
         grants = probe_grants(probe, memory_limit=max(MEMORY_FLOOR, 4 * len(model_bytes) + 256 * 2**20))

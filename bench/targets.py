@@ -1,16 +1,17 @@
 """The issue's targets, checked against a run's results."""
+
 import http_timings
 from bench_common import DEFAULT_MODEL_NAME, stats
 from interface_timings import cases_of
 
 # The issue's targets.
-TARGET_RATIO_ORT_WEB = 0.7     # issue 7: a forward pass inside the component, plain wasmtime config, / ort-web 1 thread
-TARGET_CAP_COST = 1.2          # issue 7: the harness's config (epoch CPU cap) / plain
-TARGET_LOAD_MS = 100.0         # model load per fresh instance
-TARGET_PEAK_MIB = 256          # one instance's memory
+TARGET_RATIO_ORT_WEB = 0.7  # issue 7: a forward pass inside the component, plain wasmtime config, / ort-web 1 thread
+TARGET_CAP_COST = 1.2  # issue 7: the harness's config (epoch CPU cap) / plain
+TARGET_LOAD_MS = 100.0  # model load per fresh instance
+TARGET_PEAK_MIB = 256  # one instance's memory
 # Issue 11: the component with the default model embedded.
-TARGET_SIZE_MIB = 50            # wasmCloud's default limit (tests/test_footprint.py checks it too)
-TARGET_COMPILE_RATIO = 0.5      # cold compile at most half of the baseline build's, same run
+TARGET_SIZE_MIB = 50  # wasmCloud's default limit (tests/test_footprint.py checks it too)
+TARGET_COMPILE_RATIO = 0.5  # cold compile at most half of the baseline build's, same run
 TARGET_FOOTPRINT_PEAK_MIB = 76  # instance peak memory no higher than before (76 MiB)
 
 
@@ -22,6 +23,7 @@ def ort_web_median(res, name):
 
 def inference_targets(name, inf):
     """Issue 7: plain config <= 0.7x ort-web; the harness's config within 1.2x of plain."""
+
     def median(peer):
         entry = inf.get(peer, {}).get("models", {}).get(name)
         return stats(entry["times_ms"])["median"] if entry and "times_ms" in entry else None
@@ -33,15 +35,36 @@ def inference_targets(name, inf):
         text = f"{name}: component (plain wasmtime) / ort-web = {ratio:.2f}x (target <= {TARGET_RATIO_ORT_WEB}x)"
         if ratio > TARGET_RATIO_ORT_WEB:
             text += f": missed; {plain:.1f} ms must drop to <= {TARGET_RATIO_ORT_WEB * web:.1f} ms"
-        found.append({"target": "ratio-ort-web", "model": name, "met": ratio <= TARGET_RATIO_ORT_WEB,
-                      "value": ratio, "text": text})
+        found.append(
+            {
+                "target": "ratio-ort-web",
+                "model": name,
+                "met": ratio <= TARGET_RATIO_ORT_WEB,
+                "value": ratio,
+                "text": text,
+            }
+        )
     else:
-        found.append({"target": "ratio-ort-web", "model": name, "met": None, "value": None,
-                      "text": f"{name}: component (plain) / ort-web not measured"})
+        found.append(
+            {
+                "target": "ratio-ort-web",
+                "model": name,
+                "met": None,
+                "value": None,
+                "text": f"{name}: component (plain) / ort-web not measured",
+            }
+        )
     if capped and plain:
         cost = capped / plain
-        found.append({"target": "cap-cost", "model": name, "met": cost <= TARGET_CAP_COST, "value": cost,
-                      "text": f"{name}: harness config (CPU cap) / plain = {cost:.2f}x (target <= {TARGET_CAP_COST}x)"})
+        found.append(
+            {
+                "target": "cap-cost",
+                "model": name,
+                "met": cost <= TARGET_CAP_COST,
+                "value": cost,
+                "text": f"{name}: harness config (CPU cap) / plain = {cost:.2f}x (target <= {TARGET_CAP_COST}x)",
+            }
+        )
     return found
 
 
@@ -52,8 +75,15 @@ def evaluate_targets(res):
         targets += inference_targets(name, inf)
         for key, load in cases_of(res.get("load", {}), name):
             if "error" in load:
-                targets.append({"target": "load", "model": key, "met": None, "value": None,
-                                "text": f"{key}: model load not measured ({load['error']})"})
+                targets.append(
+                    {
+                        "target": "load",
+                        "model": key,
+                        "met": None,
+                        "value": None,
+                        "text": f"{key}: model load not measured ({load['error']})",
+                    }
+                )
                 continue
             ms = stats(load["total_ms"])["median"]
             met = ms < TARGET_LOAD_MS
@@ -63,8 +93,15 @@ def evaluate_targets(res):
             targets.append({"target": "load", "model": key, "met": met, "value": ms, "text": text})
         for key, mem in cases_of(res.get("memory", {}).get("models", {}), name):
             if "error" in mem:
-                targets.append({"target": "memory", "model": key, "met": None, "value": None,
-                                "text": f"{key}: peak memory not measured ({mem['error']})"})
+                targets.append(
+                    {
+                        "target": "memory",
+                        "model": key,
+                        "met": None,
+                        "value": None,
+                        "text": f"{key}: peak memory not measured ({mem['error']})",
+                    }
+                )
                 continue
             met = mem["peak_mib"] < TARGET_PEAK_MIB
             text = f"{key}: instance peak memory {mem['peak_mib']} MiB (target < {TARGET_PEAK_MIB} MiB)"
@@ -82,20 +119,44 @@ def footprint_targets(figures):
     if not ours:
         return []
     mib = ours["bytes"] / 2**20
-    found = [{"target": "size", "met": mib <= TARGET_SIZE_MIB, "value": mib,
-              "text": f"size {mib:.1f} MiB (target <= {TARGET_SIZE_MIB} MiB)"}]
+    found = [
+        {
+            "target": "size",
+            "met": mib <= TARGET_SIZE_MIB,
+            "value": mib,
+            "text": f"size {mib:.1f} MiB (target <= {TARGET_SIZE_MIB} MiB)",
+        }
+    ]
     if base:
         ratio = stats(ours["compile_ms"])["median"] / stats(base["compile_ms"])["median"]
         cpu = stats(ours["compile_cpu_ms"])["median"] / stats(base["compile_cpu_ms"])["median"]
         # Both must hold: on a shared machine the wall times swing with the load, and on a quiet
         # one they follow the CPU time.
-        found.append({"target": "cold-compile", "met": max(ratio, cpu) <= TARGET_COMPILE_RATIO, "value": ratio,
-                      "text": f"cold compile {ratio:.2f}x the baseline's wall time, {cpu:.2f}x its CPU time "
-                              f"(target <= {TARGET_COMPILE_RATIO}x, both)"})
+        found.append(
+            {
+                "target": "cold-compile",
+                "met": max(ratio, cpu) <= TARGET_COMPILE_RATIO,
+                "value": ratio,
+                "text": f"cold compile {ratio:.2f}x the baseline's wall time, {cpu:.2f}x its CPU time "
+                f"(target <= {TARGET_COMPILE_RATIO}x, both)",
+            }
+        )
     else:
-        found.append({"target": "cold-compile", "met": None, "value": None,
-                      "text": "cold compile vs the baseline: no --baseline given"})
+        found.append(
+            {
+                "target": "cold-compile",
+                "met": None,
+                "value": None,
+                "text": "cold compile vs the baseline: no --baseline given",
+            }
+        )
     peak = ours.get("peak_mib")
-    found.append({"target": "footprint-peak", "met": None if peak is None else peak <= TARGET_FOOTPRINT_PEAK_MIB,
-                  "value": peak, "text": f"instance peak memory {peak} MiB (target <= {TARGET_FOOTPRINT_PEAK_MIB} MiB)"})
+    found.append(
+        {
+            "target": "footprint-peak",
+            "met": None if peak is None else peak <= TARGET_FOOTPRINT_PEAK_MIB,
+            "value": peak,
+            "text": f"instance peak memory {peak} MiB (target <= {TARGET_FOOTPRINT_PEAK_MIB} MiB)",
+        }
+    )
     return found

@@ -1,5 +1,6 @@
 """What the benchmark does with wasmtime beyond host/: the classifier's typed interface called
 through host.exports (found once per runtime), calls expected to fail kept quiet, calls timed."""
+
 import contextlib
 import os
 import sys

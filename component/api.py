@@ -19,6 +19,7 @@ unavailable, bad settings or out of memory), or an HttpError's own: 404 unknown 
 405 wrong method (with Allow), 408 body not received in time, 413 body over the max_body_bytes
 setting. A 500 is a bug: the body says only that, the traceback goes to stderr with the request id.
 """
+
 import sys
 import traceback
 
@@ -30,6 +31,7 @@ import oip
 import openapi
 import page
 import predict
+
 # The shared HTTP types, also reachable from here (http_io, the probe and tests use api.*).
 from web import BodyTooLarge, HttpError, Request, Response, echo, json_response  # noqa: F401
 
@@ -74,8 +76,10 @@ def route(request):
         if len(pattern) == len(segments) and all(p[0] == "{" or p == s for p, s in zip(pattern, segments)):
             request.params = {p.strip("{}"): s for p, s in zip(pattern, segments) if p[0] == "{"}
             return methods
-    raise HttpError(404, f"no route {echo(request.path)}; try POST /predict, GET /model, GET / "
-                         "or the Open Inference Protocol under /v2")
+    raise HttpError(
+        404,
+        f"no route {echo(request.path)}; try POST /predict, GET /model, GET / or the Open Inference Protocol under /v2",
+    )
 
 
 def allowed(methods):
@@ -88,8 +92,11 @@ def dispatch(request):
         return cors.options(request, allowed(methods))
     method = "GET" if request.method == "HEAD" and "GET" in methods else request.method
     if method not in methods:
-        raise HttpError(405, f"{echo(request.method)} is not allowed on {echo(request.path)}; use {allowed(methods)}",
-                        [("allow", allowed(methods))])
+        raise HttpError(
+            405,
+            f"{echo(request.method)} is not allowed on {echo(request.path)}; use {allowed(methods)}",
+            [("allow", allowed(methods))],
+        )
     return methods[method](request)
 
 
@@ -103,8 +110,10 @@ def handle(request):
         failure = errors.policy(e)
         message = failure.message
         if failure.is_bug:
-            print(f"500 on {request.method} {echo(request.path)} (request {request.id}):\n{traceback.format_exc()}",
-                  file=sys.stderr)
+            print(
+                f"500 on {request.method} {echo(request.path)} (request {request.id}):\n{traceback.format_exc()}",
+                file=sys.stderr,
+            )
             message = f"internal error (details in the server log, request {request.id})"
         response = json_response(failure.status, {"error": message}, failure.headers)
     response.headers += [("x-request-id", request.id), *extra]

@@ -5,6 +5,7 @@ componentize-py imports this module at build time and snapshots the result, so e
 component will ever run is imported here: numpy's submodules and Pillow's format plugins load
 lazily otherwise, and the component has no files to load them from at run time.
 """
+
 import traceback
 from contextlib import contextmanager
 
@@ -69,8 +70,14 @@ class Classify(wit_world.exports.Classify):
     def model_info(self):
         with typed_errors():
             info = instance.get().info()
-            return wit.ModelDescription(info["name"], info["input_size"], info["num_classes"],
-                                        info["parameters"], info["sha256"], sorted(info["op_counts"].items()))
+            return wit.ModelDescription(
+                info["name"],
+                info["input_size"],
+                info["num_classes"],
+                info["parameters"],
+                info["sha256"],
+                sorted(info["op_counts"].items()),
+            )
 
 
 instance.preload()  # the last thing imported and allocated: see instance.preload

@@ -4,6 +4,7 @@ image or a batch of them (score_batch, classify_batch) in one forward pass.
 Which bundle an instance serves is instance.py's; how many images a request may carry is the
 API's (limits.py).
 """
+
 import time
 
 import numpy as np
@@ -61,11 +62,11 @@ class Classifier:
         step = self.model.input_shape[0] or len(x)  # a fixed batch, or all at once
         logits = []
         for start in range(0, len(x), step):
-            chunk = x[start:start + step]
+            chunk = x[start : start + step]
             if len(chunk) < step:
                 chunk = np.concatenate([chunk, np.zeros((step - len(chunk), *chunk.shape[1:]), np.float32)])
             try:
-                logits.append(self.model.run(chunk)[:len(x) - start])
+                logits.append(self.model.run(chunk)[: len(x) - start])
             except engine.ModelError as e:  # a graph inconsistent only at run time (symbolic dims)
                 raise ModelUnavailable(f"model {self.bundle.path}: {e}") from None
         logits = np.concatenate(logits).astype(np.float64)

@@ -11,13 +11,15 @@
 
 Both work per pixel, so the caller can convert an image band by band.
 """
+
 import numpy as np
 
 D50_WHITE = np.array([0.9642, 1.0, 0.8249], np.float32)
 # XYZ (D50) -> linear sRGB, the inverse of the Bradford-adapted sRGB primaries.
-XYZ_D50_TO_LINEAR_SRGB = np.array([[3.1338561, -1.6168667, -0.4906146],
-                                   [-0.9787684, 1.9161415, 0.0334540],
-                                   [0.0719453, -0.2289914, 1.4052427]], np.float32)
+XYZ_D50_TO_LINEAR_SRGB = np.array(
+    [[3.1338561, -1.6168667, -0.4906146], [-0.9787684, 1.9161415, 0.0334540], [0.0719453, -0.2289914, 1.4052427]],
+    np.float32,
+)
 EPSILON = np.float32(6 / 29)  # where the CIE f(t) changes from linear to cubic
 
 

@@ -12,6 +12,7 @@ No credentials (cookies, HTTP auth) are involved, so Access-Control-Allow-Creden
 OPTIONS from an origin not allowed, or without CORS, is a plain 204 with Allow: the browser then
 refuses the cross-origin call.
 """
+
 import settings
 from web import Response
 
@@ -34,9 +35,11 @@ def options(request, allow):
     """The answer to OPTIONS on a route whose methods are `allow` ("GET, HEAD, OPTIONS")."""
     headers = [("allow", allow)]
     if allowed_origin(request) and request.header("access-control-request-method"):
-        headers += [("access-control-allow-methods", allow),
-                    ("access-control-allow-headers", ALLOW_HEADERS),
-                    ("access-control-max-age", str(settings.get().cors_max_age))]
+        headers += [
+            ("access-control-allow-methods", allow),
+            ("access-control-allow-headers", ALLOW_HEADERS),
+            ("access-control-max-age", str(settings.get().cors_max_age)),
+        ]
     return Response(204, b"", headers=headers)
 
 

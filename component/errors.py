@@ -6,6 +6,7 @@ HttpError (web.py: 404, 405, 408, 413) carries its own status and headers; the o
 go by POLICY, where the first row whose class matches wins (subclasses first). Anything else is
 a bug: HTTP 500, `internal`.
 """
+
 from dataclasses import dataclass
 
 from web import HttpError
@@ -37,10 +38,10 @@ class BadSettings(RuntimeError):
 
 @dataclass(frozen=True)
 class Failure:
-    status: int             # HTTP
-    case: str               # the WIT error case
+    status: int  # HTTP
+    case: str  # the WIT error case
     message: str
-    headers: tuple = ()     # extra HTTP headers, e.g. a 405's allow
+    headers: tuple = ()  # extra HTTP headers, e.g. a 405's allow
 
     @property
     def is_bug(self):
@@ -52,7 +53,7 @@ class Rule:
     kind: type
     status: int
     case: str
-    default: str            # the message when the exception has none
+    default: str  # the message when the exception has none
 
 
 POLICY = (

@@ -9,6 +9,7 @@ Three ways a format is known without being decodable here:
   - Pillow does not identify it (no plugin, or AVIF's, which needs libavif), but the bytes
     carry a well-known signature (HEIF/HEIC and AVIF boxes, JPEG XL, JPEG XR, OpenEXR, SVG).
 """
+
 import re
 
 from PIL import ImageFile
@@ -17,12 +18,18 @@ from errors import UnsupportedFormat
 
 DECODABLE = "JPEG, PNG, WebP, GIF, BMP, uncompressed TIFF and the other formats Pillow decodes by itself"
 # ISO base media file format: a first box `ftyp` whose major and compatible brands say what it holds.
-BRANDS = [({b"avif", b"avis"}, "AVIF"),
-          ({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"}, "HEIC (HEIF with HEVC)"),
-          ({b"mif1", b"msf1", b"mif2"}, "HEIF"),
-          ({b"jxl "}, "JPEG XL")]
-SIGNATURES = [(b"\xff\x0a", "JPEG XL"), (b"\x00\x00\x00\x0cJXL \r\n\x87\n", "JPEG XL"),
-              (b"II\xbc\x01", "JPEG XR"), (b"v/1\x01", "OpenEXR")]
+BRANDS = [
+    ({b"avif", b"avis"}, "AVIF"),
+    ({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"}, "HEIC (HEIF with HEVC)"),
+    ({b"mif1", b"msf1", b"mif2"}, "HEIF"),
+    ({b"jxl "}, "JPEG XL"),
+]
+SIGNATURES = [
+    (b"\xff\x0a", "JPEG XL"),
+    (b"\x00\x00\x00\x0cJXL \r\n\x87\n", "JPEG XL"),
+    (b"II\xbc\x01", "JPEG XR"),
+    (b"v/1\x01", "OpenEXR"),
+]
 # Pillow's own words when a tile's decoder is not compiled in (Image._getdecoder).
 MISSING_DECODER = re.compile(r"decoder (\S+) not available")
 IDENTIFIED_ONLY = {"MPEG"}  # plugins that read a size and never a pixel (not StubImageFile)
@@ -37,7 +44,7 @@ def by_signature(data):
     """The name of a format Pillow has no plugin for, from the first bytes; None if unknown."""
     if data[4:8] == b"ftyp":
         size = int.from_bytes(data[:4], "big")
-        brands = {data[i:i + 4] for i in range(8, min(max(size, 16), 256), 4)} - {data[12:16]}  # not the version
+        brands = {data[i : i + 4] for i in range(8, min(max(size, 16), 256), 4)} - {data[12:16]}  # not the version
         for known, name in BRANDS:
             if brands & known:
                 return name

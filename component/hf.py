@@ -13,6 +13,7 @@ defaults to the default_top_k setting; function_to_apply to "softmax" (the proba
 model). Errors are /predict's: {"error"} with 400 (malformed JSON, a bad parameter, not base64,
 not an image), 413, 415, 422.
 """
+
 import base64
 import binascii
 
@@ -65,7 +66,7 @@ def read_request(body, content_type):
     """The body -> (image bytes, top_k, function_to_apply)."""
     if not is_json(content_type):
         if not body:
-            raise BadRequest("empty body: send the image as the body, or JSON {\"inputs\": base64}")
+            raise BadRequest('empty body: send the image as the body, or JSON {"inputs": base64}')
         return bytes(body), settings.get().default_top_k, "softmax"
     request, _ = split(body, None)
     expect(request, dict, "the request")

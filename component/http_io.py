@@ -6,11 +6,24 @@ client does (stops sending, sends less than it declared, hangs up before the ans
 request ends with an answer or quietly: an exception escaping the handler would trap the
 instance. Pollables are dropped before the streams they watch (the host refuses otherwise).
 """
+
 from componentize_py_types import Err, Ok
 from wit_world.imports import monotonic_clock, poll, streams
 from wit_world.imports.wasi_http_types import (
-    Fields, IncomingRequest, Method_Connect, Method_Delete, Method_Get, Method_Head, Method_Options,
-    Method_Other, Method_Patch, Method_Post, Method_Put, Method_Trace, OutgoingBody, OutgoingResponse,
+    Fields,
+    IncomingRequest,
+    Method_Connect,
+    Method_Delete,
+    Method_Get,
+    Method_Head,
+    Method_Options,
+    Method_Other,
+    Method_Patch,
+    Method_Post,
+    Method_Put,
+    Method_Trace,
+    OutgoingBody,
+    OutgoingResponse,
     ResponseOutparam,
 )
 
@@ -19,9 +32,17 @@ import errors
 import settings
 from web import decimal
 
-METHODS = {Method_Get: "GET", Method_Head: "HEAD", Method_Post: "POST", Method_Put: "PUT",
-           Method_Delete: "DELETE", Method_Connect: "CONNECT", Method_Options: "OPTIONS",
-           Method_Trace: "TRACE", Method_Patch: "PATCH"}
+METHODS = {
+    Method_Get: "GET",
+    Method_Head: "HEAD",
+    Method_Post: "POST",
+    Method_Put: "PUT",
+    Method_Delete: "DELETE",
+    Method_Connect: "CONNECT",
+    Method_Options: "OPTIONS",
+    Method_Trace: "TRACE",
+    Method_Patch: "PATCH",
+}
 READ_CHUNK = 64 * 1024
 WRITE_CHUNK = 4096  # the most blocking-write-and-flush takes at once
 
@@ -31,9 +52,12 @@ def incoming_request(request: IncomingRequest):
     headers = {}
     for name, value in request.headers().entries():
         headers.setdefault(name.lower(), []).append(value.decode("latin-1"))
-    return api.Request(method.value if isinstance(method, Method_Other) else METHODS[type(method)],
-                       request.path_with_query() or "/", headers,
-                       lambda limit: read_body(request, headers, limit))
+    return api.Request(
+        method.value if isinstance(method, Method_Other) else METHODS[type(method)],
+        request.path_with_query() or "/",
+        headers,
+        lambda limit: read_body(request, headers, limit),
+    )
 
 
 def declared_length(headers):
@@ -45,8 +69,11 @@ def read_body(request: IncomingRequest, headers, limit):
     """The whole body; BodyTooLarge (413) once it is known to exceed `limit`, HttpError 408 if
     it does not arrive within the body_seconds setting, BadRequest if the client ends it early."""
     declared = declared_length(headers)
-    if declared is not None and declared > limit and (
-            declared > settings.DRAIN_BYTES or "100-continue" in headers.get("expect", [""])[0].lower()):
+    if (
+        declared is not None
+        and declared > limit
+        and (declared > settings.DRAIN_BYTES or "100-continue" in headers.get("expect", [""])[0].lower())
+    ):
         # Refused before the body is sent: a client that waits for 100 Continue stops here.
         raise api.BodyTooLarge(limit)
     seconds = settings.get().body_seconds
@@ -98,8 +125,9 @@ class _Body:
                 if isinstance(e.value, streams.StreamError_Closed):
                     return None
                 # e.g. fewer bytes than Content-Length, then the client closed its side
-                raise errors.BadRequest("the request body ended early or could not be read "
-                                        "(fewer bytes than its Content-Length?)") from None
+                raise errors.BadRequest(
+                    "the request body ended early or could not be read (fewer bytes than its Content-Length?)"
+                ) from None
             if got:
                 return got
             if poll.poll([self.ready, self.timer]) == [1]:
@@ -113,8 +141,11 @@ class _Body:
 def send(response_out: ResponseOutparam, response: api.Response):
     """Writes the answer; a client gone meanwhile ends the request quietly."""
     # A 204 has neither (RFC 9110 forbids its Content-Length).
-    headers = [] if response.status == 204 else [("content-type", response.content_type.encode()),
-                                                 ("content-length", str(len(response.body)).encode())]
+    headers = (
+        []
+        if response.status == 204
+        else [("content-type", response.content_type.encode()), ("content-length", str(len(response.body)).encode())]
+    )
     headers += [(k, v.encode()) for k, v in response.headers]
     outgoing = OutgoingResponse(Fields.from_list(headers))
     outgoing.set_status_code(response.status)
@@ -124,7 +155,7 @@ def send(response_out: ResponseOutparam, response: api.Response):
     try:
         data = response.body if response.send_body else b""
         for start in range(0, len(data), WRITE_CHUNK):
-            stream.blocking_write_and_flush(data[start:start + WRITE_CHUNK])
+            stream.blocking_write_and_flush(data[start : start + WRITE_CHUNK])
     except Err:  # the connection is gone: nobody is left to answer
         pass
     finally:

@@ -3,6 +3,7 @@ host grants), loaded on first use; otherwise the model embedded at build time (`
 snapshots the default model already planned, so a fresh instance, one per HTTP request on Spin
 and `wasmtime serve`, starts with it ready).
 """
+
 import settings
 from classifier import Classifier
 from errors import ModelUnavailable

@@ -1,5 +1,6 @@
 """Limits on what one request may ask, checked by the API where it reads a request (predict.py,
 oip_codec.py), before any image is decoded."""
+
 from errors import BadRequest
 
 

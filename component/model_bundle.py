@@ -5,6 +5,7 @@ Beside `NAME.onnx` an optional sidecar `NAME.json` gives the preprocessing (see
 preprocess.Preprocessing), a display name and the class labels (a list, or a file name in the
 same folder); ONNX metadata_props with the same keys are read when there is no sidecar.
 """
+
 import hashlib
 import json
 import os
@@ -58,10 +59,12 @@ def file_sha256(path):
 def out_of_memory(path, size):
     """What to tell when loading the model ran the instance out of memory."""
     mib = size >> 20
-    return (f"model {path}: out of memory while loading it: a {mib} MiB model needs an instance memory cap of "
-            f"about {mib + WORKING_SET_MIB} MiB (its planned weights + {WORKING_SET_MIB} MiB); raise it with "
-            "SERVE_MEMORY (make serve, bytes), --memory-mib (python -m host) or Grants(memory_limit=...), "
-            "or on SpinKube the SpinApp's resources.limits.memory")
+    return (
+        f"model {path}: out of memory while loading it: a {mib} MiB model needs an instance memory cap of "
+        f"about {mib + WORKING_SET_MIB} MiB (its planned weights + {WORKING_SET_MIB} MiB); raise it with "
+        "SERVE_MEMORY (make serve, bytes), --memory-mib (python -m host) or Grants(memory_limit=...), "
+        "or on SpinKube the SpinApp's resources.limits.memory"
+    )
 
 
 class Bundle:

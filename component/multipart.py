@@ -16,6 +16,7 @@ so a truncated or malformed body still parses into something (the damage becomes
 the message, not an error), and it decodes every header through email.policy machinery, which
 made it much slower on large forms (docs/performance.md).
 """
+
 import re
 from dataclasses import dataclass
 
@@ -101,8 +102,10 @@ def make_part(headers, data):
     encoding = headers.get("content-transfer-encoding", "binary").lower()
     if encoding not in TRANSFER_ENCODINGS:
         raise BadRequest(f"Content-Transfer-Encoding {echo(encoding)} is not supported; send the bytes as they are")
-    name, filename = (HTML_ESCAPES.sub(lambda m: chr(int(m.group(1), 16)), v) if v is not None else None
-                      for v in (params["name"], params.get("filename")))
+    name, filename = (
+        HTML_ESCAPES.sub(lambda m: chr(int(m.group(1), 16)), v) if v is not None else None
+        for v in (params["name"], params.get("filename"))
+    )
     return Part(name, filename, headers.get("content-type"), data)
 
 
@@ -119,7 +122,7 @@ def parse(body, content_type, max_parts):
         pos = at + len(delimiter)
     parts = []
     while not body.startswith(b"--", pos):  # "--" after a boundary closes the body
-        while body[pos:pos + 1] in (b" ", b"\t"):  # transport padding
+        while body[pos : pos + 1] in (b" ", b"\t"):  # transport padding
             pos += 1
         if pos >= len(body):
             raise BadRequest("the multipart body ends before its closing boundary")
@@ -132,10 +135,10 @@ def parse(body, content_type, max_parts):
         headers_end = body.find(b"\r\n\r\n", pos, pos + 4 + MAX_HEADER_BYTES)
         if headers_end < 0:
             raise BadRequest(f"a multipart part's headers do not end within {MAX_HEADER_BYTES} bytes")
-        headers = part_headers(body[pos + 2:headers_end])
+        headers = part_headers(body[pos + 2 : headers_end])
         end = body.find(delimiter, headers_end + 4)
         if end < 0:
             raise BadRequest("the multipart body ends before its closing boundary")
-        parts.append(make_part(headers, body[headers_end + 4:end]))
+        parts.append(make_part(headers, body[headers_end + 4 : end]))
         pos = end + len(delimiter)
     return parts

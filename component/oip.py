@@ -14,6 +14,7 @@ Errors are {"error": "..."}: 400 for a malformed request (oip_codec), 404 for an
 or version, and an image that does not decode fails the whole request with its element named,
 with the status errors.policy gives (400 not an image, 415 unsupported format, 422 too large).
 """
+
 import numpy as np
 
 import instance
@@ -53,13 +54,16 @@ def ready(request):
 
 def model_metadata(request):
     loaded = model_of(request)
-    return json_response(200, {
-        "name": loaded.name,
-        "versions": [VERSION],
-        "platform": "onnx",
-        "inputs": [{"name": oip_codec.INPUT, "datatype": "BYTES", "shape": [-1]}],
-        "outputs": [{"name": oip_codec.OUTPUT, "datatype": "FP32", "shape": [-1, loaded.num_classes]}],
-    })
+    return json_response(
+        200,
+        {
+            "name": loaded.name,
+            "versions": [VERSION],
+            "platform": "onnx",
+            "inputs": [{"name": oip_codec.INPUT, "datatype": "BYTES", "shape": [-1]}],
+            "outputs": [{"name": oip_codec.OUTPUT, "datatype": "FP32", "shape": [-1, loaded.num_classes]}],
+        },
+    )
 
 
 def model_ready(request):

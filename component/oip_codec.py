@@ -22,6 +22,7 @@ output is binary when its parameters.binary_data says so (default: the request's
 parameters.binary_data_output, default false); the body is then the JSON head followed by the
 binary data, and Inference-Header-Content-Length gives the head's length. "id" is echoed.
 """
+
 import base64
 import binascii
 import json
@@ -96,12 +97,14 @@ def binary_elements(data, count):
             raise BadRequest(f"the binary data of input {INPUT!r} holds more than the {count} elements of its shape")
         if pos + 4 > len(data):
             raise BadRequest(f"element {len(elements)} of input {INPUT!r}: its 4-byte length is cut off")
-        size = int.from_bytes(data[pos:pos + 4], "little")
+        size = int.from_bytes(data[pos : pos + 4], "little")
         pos += 4
         if size > len(data) - pos:
-            raise BadRequest(f"element {len(elements)} of input {INPUT!r} declares {size} bytes; "
-                             f"{len(data) - pos} remain in its binary data")
-        elements.append(bytes(data[pos:pos + size]))
+            raise BadRequest(
+                f"element {len(elements)} of input {INPUT!r} declares {size} bytes; "
+                f"{len(data) - pos} remain in its binary data"
+            )
+        elements.append(bytes(data[pos : pos + size]))
         pos += size
     if len(elements) != count:
         raise BadRequest(f"input {INPUT!r} has shape [{count}], but its binary data holds {len(elements)} elements")
@@ -119,7 +122,9 @@ def json_elements(data, count):
         try:
             images.append(base64.b64decode(item, validate=True))
         except (binascii.Error, ValueError):
-            raise BadRequest(f"element {i} of input {INPUT!r} is not base64 (an encoded image in base64 is expected)") from None
+            raise BadRequest(
+                f"element {i} of input {INPUT!r} is not base64 (an encoded image in base64 is expected)"
+            ) from None
     return images
 
 
@@ -147,7 +152,9 @@ def read_images(inputs, binary, declared, max_batch):
         raise BadRequest(f"input {INPUT!r} has both data and binary_data_size")
     if expect(size, int, "binary_data_size") != len(binary):
         missing = "" if declared is not None else " (no Inference-Header-Content-Length header)"
-        raise BadRequest(f"binary_data_size of input {INPUT!r} is {size}, but {len(binary)} bytes follow the JSON{missing}")
+        raise BadRequest(
+            f"binary_data_size of input {INPUT!r} is {size}, but {len(binary)} bytes follow the JSON{missing}"
+        )
     return binary_elements(binary, shape[0])
 
 
@@ -177,8 +184,11 @@ def read_request(body, declared, max_batch):
         expect(head["id"], str, '"id"')
     params = expect(head.get("parameters", {}), dict, '"parameters"')
     binary_default = expect(params.get("binary_data_output", False), bool, "binary_data_output")
-    return Call(head.get("id"), read_images(head.get("inputs"), binary, declared, max_batch),
-                read_output(head.get("outputs"), binary_default))
+    return Call(
+        head.get("id"),
+        read_images(head.get("inputs"), binary, declared, max_batch),
+        read_output(head.get("outputs"), binary_default),
+    )
 
 
 def serialize(texts):
@@ -207,5 +217,6 @@ def answer(call, loaded, probabilities, version):
     encoded = json.dumps(head).encode()
     if not call.output.binary:
         return Response(200, encoded)
-    return Response(200, encoded + data, "application/octet-stream",
-                    [("inference-header-content-length", str(len(encoded)))])
+    return Response(
+        200, encoded + data, "application/octet-stream", [("inference-header-content-length", str(len(encoded)))]
+    )

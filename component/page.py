@@ -7,6 +7,7 @@ inlined and upload.js, which posts the files to POST /predict, stands in for app
 Read at import time: componentize-py imports this module at build time and snapshots the page,
 since the component has no files of its own at run time.
 """
+
 import re
 from pathlib import Path
 

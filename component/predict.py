@@ -10,6 +10,7 @@ overrides the query's; other fields are ignored. Several files run as one batch
 a file that does not decode, {"filename", "error", "status"} (the status it would have alone):
 one bad file does not fail the others, and the answer is a 200.
 """
+
 import time
 from urllib.parse import parse_qs
 
@@ -71,5 +72,6 @@ def predict_form(data, content_type, top_k, started):
 
 def answer(loaded, results, timings, started):
     timings["total"] = (time.perf_counter() - started) * 1000
-    return json_response(200, {"model": loaded.name, **results,
-                               "timings_ms": {k: round(v, 2) for k, v in timings.items()}})
+    return json_response(
+        200, {"model": loaded.name, **results, "timings_ms": {k: round(v, 2) for k, v in timings.items()}}
+    )

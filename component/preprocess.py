@@ -17,6 +17,7 @@ does (the whole image resized, then cropped) unless a resized side would exceed
 MAX_RESIZED_SIDE (aspect ratios beyond 16:1): then only the span under the crop is resampled,
 and only the region around it is converted to RGB.
 """
+
 import io
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,9 +36,15 @@ ALPHA_MODES = {"RGBA", "LA", "PA"}
 WHITE = (255, 255, 255, 255)
 # Pillow's BICUBIC is Catmull-Rom (a = -0.5), as torchvision's bicubic on PIL images.
 FILTERS = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR}
-TRANSPOSES = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
-              4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
-              6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
+TRANSPOSES = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 BAND_PIXELS = 1 << 20  # converted to RGB at a time
 # A resized side up to this is made whole and then cropped (torchvision's way, 4 MB at most
 # in RGB); a longer one is resampled only where the crop falls.
@@ -62,8 +69,10 @@ class Preprocessing:
             raise ValueError(f"interpolation {self.interpolation!r}: use one of {', '.join(FILTERS)}")
         sizes = (self.input_size, self.resize)
         if not (all(isinstance(n, int) for n in sizes) and 0 < self.input_size <= self.resize):
-            raise ValueError(f"input_size {self.input_size!r} and resize {self.resize!r}: "
-                             "need integers with 0 < input_size <= resize")
+            raise ValueError(
+                f"input_size {self.input_size!r} and resize {self.resize!r}: "
+                "need integers with 0 < input_size <= resize"
+            )
         std = np.asarray(self.std, np.float64)
         mean = np.asarray(self.mean, np.float64)
         if std.shape != (3,) or mean.shape != (3,) or not (std > 0).all():
@@ -74,8 +83,11 @@ class Preprocessing:
     @classmethod
     def from_settings(cls, settings):
         """Takes the known keys of a model's sidecar JSON; the rest keep their defaults."""
-        known = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()
-                 if k in cls.__dataclass_fields__ and cls.__dataclass_fields__[k].init}
+        known = {
+            k: tuple(v) if isinstance(v, list) else v
+            for k, v in settings.items()
+            if k in cls.__dataclass_fields__ and cls.__dataclass_fields__[k].init
+        }
         return cls(**known)
 
     def settings(self):
@@ -112,8 +124,9 @@ def open_image(data, max_pixels=DEFAULTS.max_pixels):
     formats.refuse_undecodable(image)
     width, height = image.size
     if width * height > max_pixels:
-        raise ImageTooLarge(f"image is {width}x{height} = {width * height / 1e6:.0f} Mpx; "
-                            f"the limit is {max_pixels / 1e6:.0f} Mpx")
+        raise ImageTooLarge(
+            f"image is {width}x{height} = {width * height / 1e6:.0f} Mpx; the limit is {max_pixels / 1e6:.0f} Mpx"
+        )
     if width < 1 or height < 1:
         raise BadImage(f"the image is {width}x{height}: it has no pixels")
     return image
@@ -145,8 +158,9 @@ def rgb_converter(image):
     if image.mode == "LAB":  # Pillow would need ImageCms (LittleCMS), not in this build
         return lambda band: Image.fromarray(colors.lab_to_rgb(np.asarray(band)))
     if image.mode in ALPHA_MODES or (image.mode == "P" and "transparency" in image.info):
-        return lambda band: Image.alpha_composite(Image.new("RGBA", band.size, WHITE),
-                                                  band.convert("RGBA")).convert("RGB")
+        return lambda band: Image.alpha_composite(Image.new("RGBA", band.size, WHITE), band.convert("RGBA")).convert(
+            "RGB"
+        )
     return lambda band: band.convert("RGB")
 
 
@@ -171,10 +185,11 @@ def to_rgb(image):
 @dataclass(frozen=True)
 class Axis:
     """How one axis is resized and cropped."""
+
     region: tuple  # (start, end): the input pixels to keep (all of them unless `box` needs few)
-    box: tuple     # (start, end) within the region: the span Pillow resamples to `length`
+    box: tuple  # (start, end) within the region: the span Pillow resamples to `length`
     length: int
-    crop: int      # where the crop starts in the resampled `length`
+    crop: int  # where the crop starts in the resampled `length`
 
 
 def plan_axis(length, resized, crop):

@@ -12,6 +12,7 @@ per instance, on first use: never at import time, which componentize-py runs at 
 snapshots (the build machine's environment would be baked in). A value that does not parse is
 errors.BadSettings: every request says so (503) until the host's configuration is fixed.
 """
+
 import math
 import os
 from dataclasses import dataclass, field, fields
@@ -33,6 +34,7 @@ DRAIN_BYTES = 64 * 1024 * 1024
 @dataclass(frozen=True)
 class Integer:
     """A positive integer, at most `ceiling` (for `why`)."""
+
     ceiling: int | None = None
     why: str = ""
 
@@ -48,6 +50,7 @@ class Integer:
 @dataclass(frozen=True)
 class Seconds:
     """A number of seconds in (0, ceiling] (for `why`)."""
+
     ceiling: float
     why: str
 
@@ -57,8 +60,9 @@ class Seconds:
         except ValueError:
             value = math.nan
         if not (0 < value <= self.ceiling):
-            raise BadSettings(f"setting {name} must be a number of seconds in (0, {self.ceiling:g}] ({self.why}), "
-                              f"got {echo(text)}")
+            raise BadSettings(
+                f"setting {name} must be a number of seconds in (0, {self.ceiling:g}] ({self.why}), got {echo(text)}"
+            )
         return value
 
 
@@ -86,18 +90,26 @@ def setting(default, parse, does, shown=None):
 @dataclass(frozen=True)
 class Settings:
     model_path: str = setting("", text, "an ONNX file in a granted folder", "(the embedded model)")
-    cors_origins: tuple = setting((), origins, "origins separated by commas or spaces, or `*`",
-                                  "(CORS off)")
+    cors_origins: tuple = setting((), origins, "origins separated by commas or spaces, or `*`", "(CORS off)")
     cors_max_age: int = setting(600, Integer(), "seconds a browser may cache a preflight")
-    max_body_bytes: int = setting(10 * 1024 * 1024, Integer(DRAIN_BYTES, "a body is held whole; a refused one is drained up to this"),
-                                  "request body limit (413)")
-    body_seconds: float = setting(30.0, Seconds(3600, "a stalled upload holds an instance and its memory that long"),
-                                  "time to receive a body (408)")
+    max_body_bytes: int = setting(
+        10 * 1024 * 1024,
+        Integer(DRAIN_BYTES, "a body is held whole; a refused one is drained up to this"),
+        "request body limit (413)",
+    )
+    body_seconds: float = setting(
+        30.0,
+        Seconds(3600, "a stalled upload holds an instance and its memory that long"),
+        "time to receive a body (408)",
+    )
     # A decompression-bomb guard; covers every phone and DSLR photo.
     max_pixels: int = setting(40_000_000, Integer(), "decoded image size limit (422)")
     # ~20 MB of activations per image (EfficientNet-Lite0): 8 fit in 256 MiB (docs/performance.md).
-    max_batch: int = setting(8, Integer(256, "a typo guard: at ~20 MB of activations an image, 200 already exceed wasm32's 4 GiB"),
-                             "images per request (OIP `[N]`, form files)")
+    max_batch: int = setting(
+        8,
+        Integer(256, "a typo guard: at ~20 MB of activations an image, 200 already exceed wasm32's 4 GiB"),
+        "images per request (OIP `[N]`, form files)",
+    )
     max_form_parts: int = setting(64, Integer(), "parts of one form")
     default_top_k: int = setting(5, Integer(), "predictions per image when the request does not say")
 

@@ -3,6 +3,7 @@
 http_io.py turns wasi:http requests into Request and writes Response back; api.py routes; the
 protocol modules (oip.py, multipart.py, cors.py) build on these types.
 """
+
 import json
 import os
 from dataclasses import dataclass, field
@@ -28,11 +29,11 @@ class BodyTooLarge(HttpError):
 
 @dataclass
 class Request:
-    method: str                      # "GET", "POST", ... as sent
-    target: str                      # path and query, as sent
-    headers: dict                    # lower-case name -> list of values (str)
+    method: str  # "GET", "POST", ... as sent
+    target: str  # path and query, as sent
+    headers: dict  # lower-case name -> list of values (str)
     read_body: Callable[[int], bytes] = lambda limit: b""  # (limit) -> the whole body
-    path: str = field(init=False)    # percent-decoded, repeated slashes merged
+    path: str = field(init=False)  # percent-decoded, repeated slashes merged
     query: str = field(init=False)
     params: dict = field(default_factory=dict)  # what the route pattern matched
     id: str = field(init=False)

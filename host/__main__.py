@@ -6,6 +6,7 @@ read-only, and it reads each file itself (no copy of the bytes through the call)
 fails leaves the others alone. Every run is sandboxed as host/runtime.py says. The options
 before the command may also follow it (`predict --model m.onnx x.jpg`).
 """
+
 import argparse
 import json
 import sys
@@ -18,13 +19,23 @@ from host.runtime import CPU_LIMIT_SECONDS, MEMORY_LIMIT_BYTES, Grants
 def add_options(parser, defaults=True):
     """The options of every command. A subcommand's copy has no defaults (SUPPRESS), so that it
     does not overwrite what was given before the command."""
+
     def default(value):
         return value if defaults else argparse.SUPPRESS
+
     parser.add_argument("--wasm", type=Path, default=default(DEFAULT_WASM), help="the component (default: %(default)s)")
-    parser.add_argument("--model", type=Path, default=default(None), help="an ONNX file to run instead of the embedded model")
-    parser.add_argument("--memory-mib", type=int, default=default(MEMORY_LIMIT_BYTES >> 20), help="memory cap per instance")
-    parser.add_argument("--cpu-seconds", type=float, default=default(CPU_LIMIT_SECONDS),
-                        help="CPU cap per call; 0 for none, which also runs faster (default: %(default)s)")
+    parser.add_argument(
+        "--model", type=Path, default=default(None), help="an ONNX file to run instead of the embedded model"
+    )
+    parser.add_argument(
+        "--memory-mib", type=int, default=default(MEMORY_LIMIT_BYTES >> 20), help="memory cap per instance"
+    )
+    parser.add_argument(
+        "--cpu-seconds",
+        type=float,
+        default=default(CPU_LIMIT_SECONDS),
+        help="CPU cap per call; 0 for none, which also runs faster (default: %(default)s)",
+    )
 
 
 def parse(argv):
@@ -35,8 +46,11 @@ def parse(argv):
     add_options(predict, defaults=False)
     predict.add_argument("images", nargs="+", type=Path)
     predict.add_argument("--top-k", type=int, default=5)
-    predict.add_argument("--instance-per-image", action="store_true",
-                         help="a fresh instance for every image (default: one instance, renewed after a failure that spoils it)")
+    predict.add_argument(
+        "--instance-per-image",
+        action="store_true",
+        help="a fresh instance for every image (default: one instance, renewed after a failure that spoils it)",
+    )
     add_options(commands.add_parser("info", help="describe the model"), defaults=False)
     args = parser.parse_args(argv)
     if args.model is not None and not args.model.is_file():

@@ -18,6 +18,7 @@ something else (linear memory never shrinks: seen after a 16 Mpx PNG refused as 
 at a 112 MiB cap, the next photo ran out of memory in the same instance). A fresh instance
 costs ~10 ms with the embedded model (the model load with --model).
 """
+
 from pathlib import Path
 
 from host.exports import CLASSIFIER, Export

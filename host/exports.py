@@ -10,6 +10,7 @@ wasmtime-py returns a `result<T, E>` as the bare ok or error value when T and E 
 Python types (a list vs the `error` variant, bytes vs str), and as a Variant tagged "ok"/"err"
 when they do not; `unwrap` handles both, from the function's type.
 """
+
 import wasmtime.component as wc
 
 from host.runtime import call

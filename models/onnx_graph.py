@@ -68,23 +68,39 @@ class GraphBuilder:
         return name
 
     # --- layers ---------------------------------------------------------------------------
-    def conv(self, x: str, weight: np.ndarray, name: str, bias: np.ndarray | None = None,
-             stride: int = 1, pads: Sequence[int] = (0, 0, 0, 0), group: int = 1) -> str:
+    def conv(
+        self,
+        x: str,
+        weight: np.ndarray,
+        name: str,
+        bias: np.ndarray | None = None,
+        stride: int = 1,
+        pads: Sequence[int] = (0, 0, 0, 0),
+        group: int = 1,
+    ) -> str:
         """2-D convolution; `weight` is (out, in/group, kh, kw); `pads` is ONNX's
         (top, left, bottom, right)."""
         weight = np.asarray(weight, dtype=np.float32)
         inputs = [x, self.const(f"{name}.weight", weight)]
         if bias is not None:
             inputs.append(self.const(f"{name}.bias", bias))
-        return self.node("Conv", inputs, name,
-                         kernel_shape=list(weight.shape[2:]), strides=[stride, stride],
-                         pads=[int(p) for p in pads], group=group, dilations=[1, 1])
+        return self.node(
+            "Conv",
+            inputs,
+            name,
+            kernel_shape=list(weight.shape[2:]),
+            strides=[stride, stride],
+            pads=[int(p) for p in pads],
+            group=group,
+            dilations=[1, 1],
+        )
 
     def batchnorm(self, x: str, name: str, gamma, beta, mean, var, eps: float) -> str:
         """Inference-mode BatchNormalization (kept as its own node, not folded)."""
-        inputs = [x] + [self.const(f"{name}.{k}", v) for k, v in
-                        (("weight", gamma), ("bias", beta), ("running_mean", mean),
-                         ("running_var", var))]
+        inputs = [x] + [
+            self.const(f"{name}.{k}", v)
+            for k, v in (("weight", gamma), ("bias", beta), ("running_mean", mean), ("running_var", var))
+        ]
         return self.node("BatchNormalization", inputs, name, epsilon=float(eps))
 
     def clip(self, x: str, name: str, lo: float = 0.0, hi: float = 6.0) -> str:
@@ -92,8 +108,7 @@ class GraphBuilder:
         on they are optional inputs, written here as scalar initializers."""
         if self.opset < 11:
             return self.node("Clip", [x], name, min=float(lo), max=float(hi))
-        return self.node("Clip", [x, self.const(f"{name}.min", lo), self.const(f"{name}.max", hi)],
-                         name)
+        return self.node("Clip", [x, self.const(f"{name}.min", lo), self.const(f"{name}.max", hi)], name)
 
     def add(self, a: str, b: str, name: str) -> str:
         return self.node("Add", [a, b], name)
@@ -109,26 +124,41 @@ class GraphBuilder:
 
     def gemm(self, x: str, weight: np.ndarray, bias: np.ndarray, name: str) -> str:
         """y = x @ weight.T + bias, with `weight` stored (out, in) as torch.nn.Linear does."""
-        return self.node("Gemm", [x, self.const(f"{name}.weight", weight),
-                                  self.const(f"{name}.bias", bias)],
-                         name, alpha=1.0, beta=1.0, transB=1)
+        return self.node(
+            "Gemm",
+            [x, self.const(f"{name}.weight", weight), self.const(f"{name}.bias", bias)],
+            name,
+            alpha=1.0,
+            beta=1.0,
+            transB=1,
+        )
 
     # --- the model ----------------------------------------------------------------------
-    def model(self, input_name: str, input_shape: Sequence, output: str, output_name: str,
-              output_shape: Sequence, graph_name: str, doc: str = "",
-              metadata: Mapping[str, object] | None = None,
-              producer: str = "image-classifier models/") -> onnx.ModelProto:
+    def model(
+        self,
+        input_name: str,
+        input_shape: Sequence,
+        output: str,
+        output_name: str,
+        output_shape: Sequence,
+        graph_name: str,
+        doc: str = "",
+        metadata: Mapping[str, object] | None = None,
+        producer: str = "image-classifier models/",
+    ) -> onnx.ModelProto:
         """Wraps the nodes into a ModelProto. `output` (the last tensor) is renamed to
         `output_name`. Shapes may hold strings for symbolic dimensions."""
         for n in self.nodes:
             n.output[:] = [output_name if o == output else o for o in n.output]
         graph = helper.make_graph(
-            self.nodes, graph_name,
+            self.nodes,
+            graph_name,
             [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, list(input_shape))],
             [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, list(output_shape))],
-            initializer=self.initializers, doc_string=doc)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)],
-                                  producer_name=producer)
+            initializer=self.initializers,
+            doc_string=doc,
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)], producer_name=producer)
         # IR version 7 covers opsets 10-13 and is read by every onnxruntime in use.
         model.ir_version = 7
         if metadata:
@@ -151,7 +181,6 @@ def sidecar_json(settings: Mapping[str, object]) -> str:
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
-def he_normal(rng: np.random.Generator, shape: Iterable[int], fan_in: int,
-              gain: float = 2.0) -> np.ndarray:
+def he_normal(rng: np.random.Generator, shape: Iterable[int], fan_in: int, gain: float = 2.0) -> np.ndarray:
     """Normal weights with variance gain / fan_in (He init for gain 2)."""
     return (rng.standard_normal(tuple(shape)) * math.sqrt(gain / fan_in)).astype(np.float32)

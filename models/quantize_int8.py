@@ -16,6 +16,7 @@ photos and 6 greyscale ones, given to the network as RGB), through the app's own
 preprocessing (component/preprocess.py). No other registry package found ships more real
 photos under a usable licence (docs/int8.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,22 @@ except ImportError:  # run as a script: models/ is on sys.path
 
 INT8_NAME = f"{NAME}-int8"
 # scikit-image's photographs (skimage.data functions): colour, then greyscale.
-CALIBRATION = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina",
-               "stereo_motorcycle", "camera", "moon", "coins", "brick", "grass", "gravel")
+CALIBRATION = (
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "stereo_motorcycle",
+    "camera",
+    "moon",
+    "coins",
+    "brick",
+    "grass",
+    "gravel",
+)
 
 
 def photo(name: str) -> np.ndarray:
@@ -51,8 +66,13 @@ def photo(name: str) -> np.ndarray:
 
 
 def quantize(float_path: Path, out_path: Path, sidecar: dict) -> None:
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     input_name = onnx.load(str(float_path), load_external_data=False).graph.input[0].name
@@ -71,9 +91,16 @@ def quantize(float_path: Path, out_path: Path, sidecar: dict) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(float_path), str(prepared))
-        quantize_static(str(prepared), str(out_path), Photos(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax)
+        quantize_static(
+            str(prepared),
+            str(out_path),
+            Photos(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+        )
 
 
 def main(argv=None) -> int:
@@ -85,9 +112,13 @@ def main(argv=None) -> int:
     target = args.models_dir / f"{INT8_NAME}.onnx"
     print(f"quantizing {source} on {len(CALIBRATION)} scikit-image photos", flush=True)
     quantize(source, target, sidecar)
-    sidecar = dict(sidecar, name=INT8_NAME, source=sidecar["source"] + "; quantized to int8 (QDQ, per-channel "
-                   "weights) by models/quantize_int8.py with onnxruntime.quantization, calibrated on "
-                   f"{len(CALIBRATION)} scikit-image photos")
+    sidecar = dict(
+        sidecar,
+        name=INT8_NAME,
+        source=sidecar["source"] + "; quantized to int8 (QDQ, per-channel "
+        "weights) by models/quantize_int8.py with onnxruntime.quantization, calibrated on "
+        f"{len(CALIBRATION)} scikit-image photos",
+    )
     target.with_suffix(".json").write_text(json.dumps(sidecar, indent=2) + "\n", encoding="utf-8")
     import onnxruntime as ort
 

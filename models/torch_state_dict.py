@@ -8,6 +8,7 @@ order). Unpickling is restricted: only the handful of globals a state dict needs
 loaded (tensor and parameter rebuilders, storage types, OrderedDict); anything else, such as
 `os.system`, is refused.
 """
+
 from __future__ import annotations
 
 import io
@@ -20,9 +21,15 @@ import numpy as np
 
 # torch storage class name -> numpy dtype
 _STORAGE_DTYPES = {
-    "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
-    "LongStorage": np.int64, "IntStorage": np.int32, "ShortStorage": np.int16,
-    "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_,
+    "FloatStorage": np.float32,
+    "DoubleStorage": np.float64,
+    "HalfStorage": np.float16,
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "ShortStorage": np.int16,
+    "CharStorage": np.int8,
+    "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_,
 }
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
@@ -50,13 +57,12 @@ class _PendingTensor:
         if self.offset < 0 or min(self.stride, default=0) < 0 or last >= buf.size:
             raise ValueError("tensor view out of its storage's bounds")
         view = np.lib.stride_tricks.as_strided(
-            buf[self.offset:], shape=self.size,
-            strides=[s * buf.itemsize for s in self.stride], writeable=False)
+            buf[self.offset :], shape=self.size, strides=[s * buf.itemsize for s in self.stride], writeable=False
+        )
         return np.array(view)  # own, contiguous copy
 
 
-def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False,
-                       backward_hooks=None, metadata=None):
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
     if not isinstance(storage, _Storage):
         raise pickle.UnpicklingError("tensor without a storage")
     return _PendingTensor(storage, storage_offset, size, stride)
@@ -115,12 +121,14 @@ def _materialize(obj):
 
 def _safe_pickle_load(f):
     """The legacy format's small header pickles hold only ints and plain dicts."""
+
     class Plain(pickle.Unpickler):
         def find_class(self, module, name):
             raise pickle.UnpicklingError(f"global {module}.{name} not allowed here")
 
         def persistent_load(self, pid):
             raise pickle.UnpicklingError("persistent id not allowed here")
+
     return Plain(f).load()
 
 

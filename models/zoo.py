@@ -12,6 +12,7 @@ torch, torchvision, timm and onnxruntime as models/zoo-requirements.txt pins the
 the tests and the bench import ZOO and folder() from it in the shared .venv. Weights are random
 (pretrained=False: no hub is reachable), made to give real activations (see realistic()).
 """
+
 import argparse
 import functools
 import json
@@ -33,12 +34,12 @@ LOGIT_SCALE = 8.0
 
 @dataclass(frozen=True)
 class Spec:
-    family: str          # torchvision's family (or "timm/<family>")
-    arch: str            # torchvision.models.<arch> / timm.create_model(<arch>) / a TINY entry
+    family: str  # torchvision's family (or "timm/<family>")
+    arch: str  # torchvision.models.<arch> / timm.create_model(<arch>) / a TINY entry
     exporter: str = "ts"  # "ts": TorchScript (dynamo=False); "dynamo": torch.export (dynamo=True)
     opset: int = 13
     dynamic: bool = False  # a symbolic batch axis (the reference is then computed at batch 2)
-    fp16: bool = False   # onnxconverter-common's float16, float32 in and out (keep_io_types)
+    fp16: bool = False  # onnxconverter-common's float16, float32 in and out (keep_io_types)
     bench: bool = False  # only in the bench set (too big for the tests, see docs/models.md)
 
     @property
@@ -59,8 +60,15 @@ def tm(arch, family, **options):
 
 
 # The bench's representatives (issue 15), architecture -> family, and the two big families.
-BENCH = {"resnet50": "resnet", "mobilenet_v3_large": "mobilenet_v3", "efficientnet_b0": "efficientnet",
-         "densenet121": "densenet", "convnext_tiny": "convnext", "vit_b_16": "vit", "swin_t": "swin"}
+BENCH = {
+    "resnet50": "resnet",
+    "mobilenet_v3_large": "mobilenet_v3",
+    "efficientnet_b0": "efficientnet",
+    "densenet121": "densenet",
+    "convnext_tiny": "convnext",
+    "vit_b_16": "vit",
+    "swin_t": "swin",
+}
 BIG = {"vgg11": "vgg", "wide_resnet50_2": "wide_resnet"}
 # One model per torchvision family, the smallest variant; vgg11 (507 MB) and wide_resnet50_2
 # (263 MB) only for the bench: their op sets are alexnet's and resnet50's. torchvision's vit_b_16
@@ -105,8 +113,11 @@ ZOO = [
     tm("resnet18d", "resnet"),
 ]
 # The bench's own: its representatives at opset 17, unless the tests' set has them already.
-ZOO += [tv(family, arch, opset=17, bench=True) for arch, family in (BENCH | BIG).items()
-        if f"{arch}-ts17" not in {spec.name for spec in ZOO}]
+ZOO += [
+    tv(family, arch, opset=17, bench=True)
+    for arch, family in (BENCH | BIG).items()
+    if f"{arch}-ts17" not in {spec.name for spec in ZOO}
+]
 TINY = {"vit_ti_16": dict(image_size=224, patch_size=16, num_layers=12, num_heads=3, hidden_dim=192, mlp_dim=768)}
 
 
@@ -134,6 +145,7 @@ def build(source, arch):
     """The torch module and its input size (C, H, W)."""
     import timm
     import torchvision
+
     if source == "timm":
         model = timm.create_model(arch, pretrained=False)
         return model, tuple(model.pretrained_cfg["input_size"])
@@ -151,10 +163,11 @@ def realistic(model, shape):
     relative to max(1, max|logit|): tiny logits would make it loose)."""
     import torch
     from torch import nn
+
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, nn.Linear) and not module.weight.any():
-                nn.init.normal_(module.weight, std=module.in_features ** -0.5)
+                nn.init.normal_(module.weight, std=module.in_features**-0.5)
         for p in model.parameters():
             first = p.flatten()[0]
             if p.numel() > 1 and 0 < abs(first) < 1e-4 and bool((p == first).all()):
@@ -181,6 +194,7 @@ def prepared(source, arch):
     """The seeded, realistic module of an architecture and its input size, made once per run
     (the variants of one architecture export the same weights)."""
     import torch
+
     torch.manual_seed(SEED)
     model, shape = build(source, arch)
     return realistic(model, shape), shape
@@ -190,6 +204,7 @@ def export(spec, model, x):
     """ONNX bytes of the model, as spec says."""
     import io
     import torch
+
     torch.backends.mha.set_fastpath_enabled(False)  # else the TorchScript exporter fails on vit
     f = io.BytesIO()
     if spec.exporter == "dynamo":
@@ -197,18 +212,28 @@ def export(spec, model, x):
         program.save(f, external_data=False)
     else:
         axes = {"x": {0: "batch"}, "logits": {0: "batch"}} if spec.dynamic else None
-        torch.onnx.export(model, (x,), f, dynamo=False, opset_version=spec.opset, input_names=["x"],
-                          output_names=["logits"], dynamic_axes=axes)
+        torch.onnx.export(
+            model,
+            (x,),
+            f,
+            dynamo=False,
+            opset_version=spec.opset,
+            input_names=["x"],
+            output_names=["logits"],
+            dynamic_axes=axes,
+        )
     data = f.getvalue()
     if spec.fp16:
         import onnx
         from onnxconverter_common import float16
+
         data = float16.convert_float_to_float16(onnx.load_from_string(data), keep_io_types=True).SerializeToString()
     return data
 
 
 def reference(data, x):
     import onnxruntime
+
     session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
     return session.run(None, {session.get_inputs()[0].name: x})[0]
 
@@ -221,6 +246,7 @@ def export_one(spec):
     import numpy as np
     import onnx
     import torch
+
     t0 = time.perf_counter()
     model, shape = prepared(spec.source, spec.arch)
     batch = 2 if spec.dynamic else 1
@@ -232,10 +258,16 @@ def export_one(spec):
     out.mkdir(parents=True, exist_ok=True)
     (out / "model.onnx").write_bytes(data)
     np.savez(out / "reference.npz", x=x, y=y)
-    meta = asdict(spec) | {"name": spec.name, "source": spec.source, "versions": versions(),
-                           "input_shape": list(x.shape), "bytes": len(data),
-                           "op_counts": dict(sorted(Counter(n.op_type for n in graph.node).items())),
-                           "max_abs_logit": float(np.abs(y).max()), "export_seconds": round(time.perf_counter() - t0, 1)}
+    meta = asdict(spec) | {
+        "name": spec.name,
+        "source": spec.source,
+        "versions": versions(),
+        "input_shape": list(x.shape),
+        "bytes": len(data),
+        "op_counts": dict(sorted(Counter(n.op_type for n in graph.node).items())),
+        "max_abs_logit": float(np.abs(y).max()),
+        "export_seconds": round(time.perf_counter() - t0, 1),
+    }
     (out / "meta.json").write_text(json.dumps(meta, indent=1))
     return meta
 
@@ -258,8 +290,11 @@ def main():
             print(f"[{i}/{len(specs)}] {spec.name}: FAILED {type(e).__name__}: {str(e)[:300]}", flush=True)
             continue
         took = "cached" if cached else f"{meta['export_seconds']} s"
-        print(f"[{i}/{len(specs)}] {spec.name}: {took}, "
-              f"{meta['bytes'] / 1e6:.1f} MB, max|logit| {meta['max_abs_logit']:.3g}", flush=True)
+        print(
+            f"[{i}/{len(specs)}] {spec.name}: {took}, "
+            f"{meta['bytes'] / 1e6:.1f} MB, max|logit| {meta['max_abs_logit']:.3g}",
+            flush=True,
+        )
     print(f"zoo: {time.perf_counter() - t0:.0f} s" + (f", failed: {' '.join(failed)}" if failed else ""), flush=True)
     sys.exit(1 if failed else 0)
 

@@ -6,6 +6,7 @@ preprocessing) and reused while its name (which holds every parameter) is the sa
 
     path = big_model.write(blocks=12)    # 12 blocks: 343 MB
 """
+
 import json
 from pathlib import Path
 
@@ -34,15 +35,22 @@ def build(blocks, seed=0):
         for k in range(4):
             nodes.append(helper.make_node("MatMul", [h, weight(f"b{b}.sq{k}", WIDTH, WIDTH)], [f"b{b}.s{k}"]))
             h = f"b{b}.s{k}"
-        nodes += [helper.make_node("MatMul", [h, weight(f"b{b}.up", WIDTH, HIDDEN)], [f"b{b}.u"]),
-                  helper.make_node("Relu", [f"b{b}.u"], [f"b{b}.r"]),
-                  helper.make_node("MatMul", [f"b{b}.r", weight(f"b{b}.down", HIDDEN, WIDTH)], [f"b{b}.d"]),
-                  helper.make_node("Add", [f"b{b}.d", x], [f"b{b}.out"])]
+        nodes += [
+            helper.make_node("MatMul", [h, weight(f"b{b}.up", WIDTH, HIDDEN)], [f"b{b}.u"]),
+            helper.make_node("Relu", [f"b{b}.u"], [f"b{b}.r"]),
+            helper.make_node("MatMul", [f"b{b}.r", weight(f"b{b}.down", HIDDEN, WIDTH)], [f"b{b}.d"]),
+            helper.make_node("Add", [f"b{b}.d", x], [f"b{b}.out"]),
+        ]
         h = f"b{b}.out"
     init.append(numpy_helper.from_array(rng.standard_normal(CLASSES, np.float32), "head.b"))
     nodes.append(helper.make_node("Gemm", [h, weight("head.w", CLASSES, WIDTH), "head.b"], ["y"], transB=1))
-    graph = helper.make_graph(nodes, "big", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, SIDE, SIDE])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", CLASSES])], initializer=init)
+    graph = helper.make_graph(
+        nodes,
+        "big",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, SIDE, SIDE])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", CLASSES])],
+        initializer=init,
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8)
 
 

@@ -1,5 +1,6 @@
 """Shared fixtures: components built from test fixtures, the wasmtime runtime to run them,
 the classifier served over HTTP by `make serve` on each HTTP host, and a page in Chromium."""
+
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,8 +12,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "component")]
 
 from host.runtime import Runtime  # noqa: E402
 from tools import served  # noqa: E402
+
 # ProbeError: the tests import it from here.
 from tools.probe import SITE, Probe, ProbeError, probe_wasm  # noqa: E402,F401
+
 # Tests that start servers of their own import these from here.
 from tools.served import STARTUP_SECONDS, free_port  # noqa: E402,F401
 
@@ -21,9 +24,15 @@ from tools.served import STARTUP_SECONDS, free_port  # noqa: E402,F401
 # others); a test with none of them is native. `make check` runs the native ones.
 KIND_OF_FIXTURE = {
     "browser_page": "browser",
-    "server": "served", "served_probe": "served", "cors_server": "served",
-    "probe": "component", "runtime": "component", "harness": "component", "inside": "component",
-    "component_codecs": "component", "figures": "component",
+    "server": "served",
+    "served_probe": "served",
+    "cors_server": "served",
+    "probe": "component",
+    "runtime": "component",
+    "harness": "component",
+    "inside": "component",
+    "component_codecs": "component",
+    "figures": "component",
 }
 KINDS = ("browser", "served", "component", "native")  # the first that applies
 
@@ -76,8 +85,10 @@ class Server(str):
 
 # Where jco differs in a way a test notices (docs/performance.md, "The two HTTP runtimes compared"): such a test is a strict xfail on
 # jco with the reason, through xfail_on().
-JCO_NODE_ANSWERS_SHORT_BODY = ("Node's HTTP parser answers a half-closed request whose body is shorter than its "
-                               "Content-Length itself (400, no body), before the component's JSON 400")
+JCO_NODE_ANSWERS_SHORT_BODY = (
+    "Node's HTTP parser answers a half-closed request whose body is shorter than its "
+    "Content-Length itself (400, no body), before the component's JSON 400"
+)
 
 
 def xfail_on(request, server, host, reason):
@@ -132,8 +143,16 @@ def configure(monkeypatch):
 
 CHROMIUM = Path("/usr/bin/chromium")
 BROWSER_TIMEOUT_MS = 120_000  # one prediction (or the page's component loading) on a busy machine
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -141,8 +160,9 @@ def browser_page(tmp_path_factory):
     """One page in a fresh profile, and the list of its uncaught script errors; fails (not
     skips) when Chromium or Playwright is missing."""
     if not CHROMIUM.exists():
-        pytest.fail("Chromium not found at /usr/bin/chromium: install Debian's package with "
-                    "`tools/apt-install.sh browser`")
+        pytest.fail(
+            "Chromium not found at /usr/bin/chromium: install Debian's package with `tools/apt-install.sh browser`"
+        )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -150,8 +170,12 @@ def browser_page(tmp_path_factory):
     profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            profile, executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS,
-            viewport={"width": 800, "height": 900})
+            profile,
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 800, "height": 900},
+        )
         page = context.pages[0] if context.pages else context.new_page()
         page.set_default_timeout(BROWSER_TIMEOUT_MS)
         errors = []

@@ -11,6 +11,7 @@ Pillow only identifies (stubs) or decodes with a library this build leaves out; 
 formats Pillow has no plugin for; crafted headers (sizes and offsets past 2**31, which are
 OverflowErrors on wasm32's 32-bit ssize_t, unknown pixel formats, zero sizes); extreme sizes.
 """
+
 import functools
 import io
 import random
@@ -63,6 +64,7 @@ def sixteen_bit(image):
 def lab(image):
     """The photo in CIE L*a*b*, as a LAB TIFF stores it (converted natively with LittleCMS)."""
     from PIL import ImageCms
+
     transform = ImageCms.buildTransform(ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), "RGB", "LAB")
     return transform.apply(image.convert("RGB"))
 
@@ -74,31 +76,61 @@ def written():
     p_transparent.info["transparency"] = 0
     exif = rotated_exif()
     files = {
-        "jpeg": encode(rgb, quality=90), "jpeg progressive": encode(rgb, progressive=True),
-        "jpeg gray": encode(gray), "jpeg cmyk": encode(rgb.convert("CMYK")),
-        "jpeg exif rotated": encode(rgb, exif=exif), "mpo": encode(rgb, "MPO"),
-        "png": encode(rgb, "PNG"), "png gray": encode(gray, "PNG"), "png 1-bit": encode(rgb.convert("1"), "PNG"),
-        "png palette": encode(p, "PNG"), "png palette transparent": encode(p_transparent, "PNG"),
-        "png rgba": encode(with_alpha(rgb), "PNG"), "png la": encode(with_alpha(gray).convert("LA"), "PNG"),
-        "png 16-bit gray": encode(sixteen_bit(rgb), "PNG"), "apng": animated("PNG"),
-        "gif": encode(p, "GIF"), "gif animated": animated("GIF"), "gif transparent": encode(p_transparent, "GIF"),
-        "webp lossy": encode(rgb, "WEBP", quality=80), "webp lossless": encode(rgb, "WEBP", lossless=True),
-        "webp alpha": encode(with_alpha(rgb), "WEBP"), "webp animated": animated("WEBP"),
-        "bmp": encode(rgb, "BMP"), "bmp palette": encode(p, "BMP"), "bmp 1-bit": encode(rgb.convert("1"), "BMP"),
-        "dib": encode(rgb, "DIB"), "ico": encode(rgb, "ICO"), "icns": encode(rgb.resize((64, 64)), "ICNS"),
-        "tiff": encode(rgb, "TIFF"), "tiff gray": encode(gray, "TIFF"),
+        "jpeg": encode(rgb, quality=90),
+        "jpeg progressive": encode(rgb, progressive=True),
+        "jpeg gray": encode(gray),
+        "jpeg cmyk": encode(rgb.convert("CMYK")),
+        "jpeg exif rotated": encode(rgb, exif=exif),
+        "mpo": encode(rgb, "MPO"),
+        "png": encode(rgb, "PNG"),
+        "png gray": encode(gray, "PNG"),
+        "png 1-bit": encode(rgb.convert("1"), "PNG"),
+        "png palette": encode(p, "PNG"),
+        "png palette transparent": encode(p_transparent, "PNG"),
+        "png rgba": encode(with_alpha(rgb), "PNG"),
+        "png la": encode(with_alpha(gray).convert("LA"), "PNG"),
+        "png 16-bit gray": encode(sixteen_bit(rgb), "PNG"),
+        "apng": animated("PNG"),
+        "gif": encode(p, "GIF"),
+        "gif animated": animated("GIF"),
+        "gif transparent": encode(p_transparent, "GIF"),
+        "webp lossy": encode(rgb, "WEBP", quality=80),
+        "webp lossless": encode(rgb, "WEBP", lossless=True),
+        "webp alpha": encode(with_alpha(rgb), "WEBP"),
+        "webp animated": animated("WEBP"),
+        "bmp": encode(rgb, "BMP"),
+        "bmp palette": encode(p, "BMP"),
+        "bmp 1-bit": encode(rgb.convert("1"), "BMP"),
+        "dib": encode(rgb, "DIB"),
+        "ico": encode(rgb, "ICO"),
+        "icns": encode(rgb.resize((64, 64)), "ICNS"),
+        "tiff": encode(rgb, "TIFF"),
+        "tiff gray": encode(gray, "TIFF"),
         "tiff cmyk": encode(rgb.convert("CMYK"), "TIFF"),
-        "tiff rgba": encode(with_alpha(rgb), "TIFF"), "tiff 1-bit": encode(rgb.convert("1"), "TIFF"),
-        "tiff palette": encode(p, "TIFF"), "tiff 16-bit": encode(sixteen_bit(rgb), "TIFF"),
+        "tiff rgba": encode(with_alpha(rgb), "TIFF"),
+        "tiff 1-bit": encode(rgb.convert("1"), "TIFF"),
+        "tiff palette": encode(p, "TIFF"),
+        "tiff 16-bit": encode(sixteen_bit(rgb), "TIFF"),
         "tiff 32-bit int": encode(sixteen_bit(rgb).convert("I"), "TIFF"),
-        "tiff float": encode(rgb.convert("F"), "TIFF"), "tiff lab": encode(lab(rgb), "TIFF"),
+        "tiff float": encode(rgb.convert("F"), "TIFF"),
+        "tiff lab": encode(lab(rgb), "TIFF"),
         "tiff ycbcr": encode(rgb.convert("YCbCr"), "TIFF"),
-        "ppm": encode(rgb, "PPM"), "pgm": encode(gray, "PPM"), "pbm": encode(rgb.convert("1"), "PPM"),
-        "pgm 16-bit": encode(sixteen_bit(rgb), "PPM"), "pfm": encode(rgb.convert("F"), "PPM"),
-        "pcx": encode(rgb, "PCX"), "tga": encode(rgb, "TGA"), "tga rle": encode(rgb, "TGA", compression="tga_rle"),
-        "sgi": encode(rgb, "SGI"), "im": encode(rgb, "IM"), "msp": encode(rgb.convert("1"), "MSP"),
-        "spider": encode(gray.convert("F"), "SPIDER"), "xbm": encode(rgb.convert("1"), "XBM"),
-        "qoi": encode(rgb, "QOI"), "blp": encode(p, "BLP"), "dds": encode(with_alpha(rgb), "DDS"),
+        "ppm": encode(rgb, "PPM"),
+        "pgm": encode(gray, "PPM"),
+        "pbm": encode(rgb.convert("1"), "PPM"),
+        "pgm 16-bit": encode(sixteen_bit(rgb), "PPM"),
+        "pfm": encode(rgb.convert("F"), "PPM"),
+        "pcx": encode(rgb, "PCX"),
+        "tga": encode(rgb, "TGA"),
+        "tga rle": encode(rgb, "TGA", compression="tga_rle"),
+        "sgi": encode(rgb, "SGI"),
+        "im": encode(rgb, "IM"),
+        "msp": encode(rgb.convert("1"), "MSP"),
+        "spider": encode(gray.convert("F"), "SPIDER"),
+        "xbm": encode(rgb.convert("1"), "XBM"),
+        "qoi": encode(rgb, "QOI"),
+        "blp": encode(p, "BLP"),
+        "dds": encode(with_alpha(rgb), "DDS"),
         "dds rgb": encode(rgb, "DDS"),
     }
     return {name: Case(data, 200) for name, data in files.items()}
@@ -119,8 +151,10 @@ def undecodable():
         "BUFR": (b"BUFR" + bytes(100), "BUFR"),
         "HDF5": (b"\x89HDF\r\n\x1a\n" + bytes(100), "HDF5"),
         # A placeable WMF header (key, handle, bounding box, 72 units per inch, checksum).
-        "WMF": (struct.pack("<IH4hHIH", 0x9AC6CDD7, 0, 0, 0, 720, 720, 72, 0, 0) + b"\x01\x00\x09\x00" + bytes(64),
-                "WMF"),
+        "WMF": (
+            struct.pack("<IH4hHIH", 0x9AC6CDD7, 0, 0, 0, 720, 720, 72, 0, 0) + b"\x01\x00\x09\x00" + bytes(64),
+            "WMF",
+        ),
         "MPEG": (b"\x00\x00\x01\xb3\x14\x00\xf0\x00" + bytes(64), "MPEG"),
         "HEIC": (iso_bmff(b"heic", [b"mif1", b"heic"]), "HEIC"),
         "HEIF": (iso_bmff(b"mif1", [b"mif1"]), "HEIF"),
@@ -157,7 +191,7 @@ def tiff_with_strip_offset(offset):
     image = Image.open(io.BytesIO(bytes(data)))
     stored = image.tag_v2[273][0]
     at = data.find(struct.pack("<I", stored), 8)
-    data[at:at + 4] = struct.pack("<I", offset)
+    data[at : at + 4] = struct.pack("<I", offset)
     return bytes(data)
 
 
@@ -167,8 +201,7 @@ def crafted():
     struct.pack_into("<II", dds, 76 + 4, 0x4, 0x31545845)  # pixel format flags FOURCC, fourcc "EXT1"
     bmp = encode(SMALL, "BMP")
     icns_huge = b"icns" + struct.pack(">I", 32) + b"ic08" + struct.pack(">I", 0xF0000000) + bytes(16)
-    psd_huge = (b"8BPS" + struct.pack(">H6xHIIHH", 1, 3, 64, 96, 8, 3)
-                + struct.pack(">I", 0xF0000000) + bytes(32))
+    psd_huge = b"8BPS" + struct.pack(">H6xHIIHH", 1, 3, 64, 96, 8, 3) + struct.pack(">I", 0xF0000000) + bytes(32)
     return {
         "dds unknown fourcc": Case(bytes(dds), 400),
         "icns entry of 4 GB": Case(icns_huge, 400),
@@ -180,7 +213,7 @@ def crafted():
         "png 8000x8000": Case(png_of(8000, 8000), 422, "limit"),
         "png 4 Gpx claimed by a 1-bit header": Case(png_of(65536, 65536, 0, 1), 422, "limit"),
         "gif 0x0 screen": Case(b"GIF89a" + bytes(7) + b",\0\0\0\0\0\0\0\0\0\x02\x02D\x01\0;", 400),
-        "bmp height -2**31": Case(bmp[:22] + struct.pack("<i", -2**31) + bmp[26:], 422),
+        "bmp height -2**31": Case(bmp[:22] + struct.pack("<i", -(2**31)) + bmp[26:], 422),
     }
 
 
@@ -214,10 +247,16 @@ def build():
 # --- seeded mutants --------------------------------------------------------------------------
 def fuzz_seeds():
     tiny = SMALL.resize((48, 32))
-    return {"jpeg": encode(tiny, quality=85), "progressive jpeg": encode(tiny, progressive=True),
-            "png": encode(tiny, "PNG"), "gif": encode(tiny.convert("P", palette=Image.ADAPTIVE), "GIF"),
-            "tiff": encode(tiny, "TIFF"), "bmp": encode(tiny, "BMP"),
-            "webp": encode(tiny, "WEBP", quality=80), "webp lossless": encode(with_alpha(tiny), "WEBP", lossless=True)}
+    return {
+        "jpeg": encode(tiny, quality=85),
+        "progressive jpeg": encode(tiny, progressive=True),
+        "png": encode(tiny, "PNG"),
+        "gif": encode(tiny.convert("P", palette=Image.ADAPTIVE), "GIF"),
+        "tiff": encode(tiny, "TIFF"),
+        "bmp": encode(tiny, "BMP"),
+        "webp": encode(tiny, "WEBP", quality=80),
+        "webp lossless": encode(with_alpha(tiny), "WEBP", lossless=True),
+    }
 
 
 def structure_offsets(fmt, data):
@@ -229,7 +268,7 @@ def structure_offsets(fmt, data):
         at = 8
         while at + 8 <= len(data):
             offsets.append(at)
-            at += 12 + int.from_bytes(data[at:at + 4], "big")
+            at += 12 + int.from_bytes(data[at : at + 4], "big")
         offsets += [16, 20]  # IHDR width, height
     elif "jpeg" in fmt:
         offsets += [i + 2 for i in range(len(data) - 1) if data[i] == 0xFF and 0xC0 <= data[i + 1] <= 0xFE]
@@ -242,7 +281,7 @@ def structure_offsets(fmt, data):
         offsets += [2, 10, 14, 18, 22, 28, 34]
     elif fmt == "tiff":
         ifd = int.from_bytes(data[4:8], "little")
-        count = int.from_bytes(data[ifd:ifd + 2], "little") if ifd + 2 <= len(data) else 0
+        count = int.from_bytes(data[ifd : ifd + 2], "little") if ifd + 2 <= len(data) else 0
         offsets += [ifd + 2 + 12 * i + k for i in range(count) for k in (4, 8)]
     return [o for o in offsets if 0 <= o < len(data) - 1]
 
@@ -256,14 +295,14 @@ def mutate(fmt, data, rng):
             data[at] ^= 1 << rng.randrange(8)
     elif kind == "byte run":
         at = rng.randrange(len(data))
-        data[at:at + rng.randint(1, 64)] = bytes([rng.choice([0, 0xFF, rng.randrange(256)])]) * rng.randint(1, 64)
+        data[at : at + rng.randint(1, 64)] = bytes([rng.choice([0, 0xFF, rng.randrange(256)])]) * rng.randint(1, 64)
     elif kind == "truncation":
-        data = data[:rng.randrange(1, len(data))]
+        data = data[: rng.randrange(1, len(data))]
     else:
         offsets = structure_offsets(fmt, data) or [rng.randrange(len(data) - 1)]
         at = rng.choice(offsets)
         value = rng.choice([0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0xFFFF, rng.randrange(1 << 16)])
-        data[at:at + 2] = value.to_bytes(2, rng.choice(["big", "little"]))
+        data[at : at + 2] = value.to_bytes(2, rng.choice(["big", "little"]))
     if fmt == "png" and rng.random() < 0.5:
         fix_png_crcs(data)  # so that the damage reaches zlib and the decoder
     return kind, bytes(data)
@@ -273,11 +312,11 @@ def fix_png_crcs(data):
     """Rewrites the CRC of every chunk whose declared length still fits in the data."""
     at = 8
     while at + 12 <= len(data):
-        length = int.from_bytes(data[at:at + 4], "big")
+        length = int.from_bytes(data[at : at + 4], "big")
         end = at + 8 + length
         if end + 4 > len(data):
             break
-        data[end:end + 4] = struct.pack(">I", zlib.crc32(data[at + 4:end]))
+        data[end : end + 4] = struct.pack(">I", zlib.crc32(data[at + 4 : end]))
         at = end + 4
 
 

@@ -3,6 +3,7 @@ each with what the engine's ModelError must say (or None: the model must load an
 
     cases() -> {name: (model bytes, text the ModelError must hold, or None)}
 """
+
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
@@ -84,49 +85,88 @@ def cases():
     graph_at = _graph_path(conv().SerializeToString())
     node_path = [graph_at, next(i for i, f in enumerate(fields(conv().graph.SerializeToString())) if f[0] == 1)]
     huge_varint = _replace_graph(conv().SerializeToString(), conv().graph.SerializeToString() + b"\x08" + b"\xff" * 11)
-    over_64_bits = _replace_graph(conv().SerializeToString(),
-                                  conv().graph.SerializeToString() + b"\x08" + b"\xff" * 9 + b"\x7f")
+    over_64_bits = _replace_graph(
+        conv().SerializeToString(), conv().graph.SerializeToString() + b"\x08" + b"\xff" * 9 + b"\x7f"
+    )
     return {
         "cycle": (_with(conv(), _cycle), "cycle"),
         "missing input": (_with(conv(), lambda m: m.graph.node[3].input.__setitem__(0, "nowhere")), "nowhere"),
-        "shape mismatch": (_with(conv(), lambda m: _tensor(m, "fw").CopyFrom(numpy_helper.from_array(
-            np.zeros((10, 9), np.float32), "fw"))), "inner dims differ"),
+        "shape mismatch": (
+            _with(
+                conv(),
+                lambda m: _tensor(m, "fw").CopyFrom(numpy_helper.from_array(np.zeros((10, 9), np.float32), "fw")),
+            ),
+            "inner dims differ",
+        ),
         "dims disagree with the data": (_with(conv(), lambda m: _dims(m, "fw", [10, 9])), "bytes of data"),
-        "tensor data shorter than its dims": (_with(conv(), lambda m: setattr(
-            _tensor(m, "w1"), "raw_data", _tensor(m, "w1").raw_data[:-4])), "bytes of data"),
+        "tensor data shorter than its dims": (
+            _with(conv(), lambda m: setattr(_tensor(m, "w1"), "raw_data", _tensor(m, "w1").raw_data[:-4])),
+            "bytes of data",
+        ),
         "raw_data and float_data both": (_with(conv(), _both_fields), "both raw_data and typed"),
         "external data": (_with(conv(), _external), "external file"),
         "2**62 elements": (_with(conv(), lambda m: _dims(m, "fb", [2**31, 2**31])), "impossible dims"),
         "a dim of 2**62": (_with(conv(), lambda m: _dims(m, "fb", [2**62])), "impossible dims"),
         "negative dims": (_with(conv(), lambda m: _dims(m, "fb", [-2, -5])), "impossible dims"),
-        "input of 2**62 elements": (_with(conv(), lambda m: m.graph.input[0].type.tensor_type.shape.dim[2]
-                                          .__setattr__("dim_value", 2**62)), "impossible dims"),
-        "input too large for any instance": (_with(conv(), lambda m: [
-            m.graph.input[0].type.tensor_type.shape.dim[i].__setattr__("dim_value", 2**20) for i in (2, 3)]),
-            "too large for any instance"),
+        "input of 2**62 elements": (
+            _with(conv(), lambda m: m.graph.input[0].type.tensor_type.shape.dim[2].__setattr__("dim_value", 2**62)),
+            "impossible dims",
+        ),
+        "input too large for any instance": (
+            _with(
+                conv(),
+                lambda m: [
+                    m.graph.input[0].type.tensor_type.shape.dim[i].__setattr__("dim_value", 2**20) for i in (2, 3)
+                ],
+            ),
+            "too large for any instance",
+        ),
         "graph attribute nested 20000 deep": (_deep_graph_attribute(20000), None),
         "11-byte varint": (huge_varint, "varint longer than 10 bytes"),
         "varint over 64 bits": (over_64_bits, "larger than 64 bits"),
-        "op_type as a varint": (_field_bytes(conv(), node_path + [
-            next(i for i, f in enumerate(fields(conv().graph.node[0].SerializeToString())) if f[0] == 4)],
-            lambda: varint(4 << 3) + varint(7)), "wire type"),
+        "op_type as a varint": (
+            _field_bytes(
+                conv(),
+                node_path
+                + [next(i for i, f in enumerate(fields(conv().graph.node[0].SerializeToString())) if f[0] == 4)],
+                lambda: varint(4 << 3) + varint(7),
+            ),
+            "wire type",
+        ),
         "unknown dtype": (_with(conv(), lambda m: setattr(_tensor(m, "fb"), "data_type", 99)), "data type 99"),
-        "string dtype": (_with(conv(), lambda m: setattr(_tensor(m, "fb"), "data_type", TensorProto.STRING)),
-                         "data type 8"),
-        "zero-size initializer": (_with(conv(), lambda m: m.graph.initializer.append(
-            numpy_helper.from_array(np.zeros((0, 7), np.float32), "unused"))), None),
-        "two nodes write one value": (_with(conv(), lambda m: m.graph.node[4].output.__setitem__(0, "c1")),
-                                      "is written by"),
-        "a node writes an initializer": (_with(conv(), lambda m: m.graph.node[0].output.__setitem__(0, "fw")),
-                                         "is written by"),
-        "two initializers of one name": (_with(conv(), lambda m: m.graph.initializer.append(
-            numpy_helper.from_array(np.zeros(3, np.float32), "fb"))), "two initializers"),
+        "string dtype": (
+            _with(conv(), lambda m: setattr(_tensor(m, "fb"), "data_type", TensorProto.STRING)),
+            "data type 8",
+        ),
+        "zero-size initializer": (
+            _with(
+                conv(),
+                lambda m: m.graph.initializer.append(numpy_helper.from_array(np.zeros((0, 7), np.float32), "unused")),
+            ),
+            None,
+        ),
+        "two nodes write one value": (
+            _with(conv(), lambda m: m.graph.node[4].output.__setitem__(0, "c1")),
+            "is written by",
+        ),
+        "a node writes an initializer": (
+            _with(conv(), lambda m: m.graph.node[0].output.__setitem__(0, "fw")),
+            "is written by",
+        ),
+        "two initializers of one name": (
+            _with(conv(), lambda m: m.graph.initializer.append(numpy_helper.from_array(np.zeros(3, np.float32), "fb"))),
+            "two initializers",
+        ),
         "node without outputs": (_with(conv(), lambda m: m.graph.node[4].ClearField("output")), "no outputs"),
         "empty graph": (_with(conv(), lambda m: m.graph.ClearField("node")), "not produced"),
         "no outputs": (_with(conv(), lambda m: m.graph.ClearField("output")), "no outputs"),
         "no graph": (_with(conv(), lambda m: m.ClearField("graph")), "no graph"),
-        "zero strides": (_with(conv(), lambda m: m.graph.node[0].attribute[1].ints.__setitem__(slice(None), [0, 0])),
-                         "stem"),
-        "tensor attribute without a tensor": (_with(head(), lambda m: m.graph.node[3].attribute[0].ClearField("t")),
-                                              "holds a tensor but has none"),
+        "zero strides": (
+            _with(conv(), lambda m: m.graph.node[0].attribute[1].ints.__setitem__(slice(None), [0, 0])),
+            "stem",
+        ),
+        "tensor attribute without a tensor": (
+            _with(head(), lambda m: m.graph.node[3].attribute[0].ClearField("t")),
+            "holds a tensor but has none",
+        ),
     }

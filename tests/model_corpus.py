@@ -8,6 +8,7 @@ duplicated at the wire level, dims blown up, attributes and tensors made absurd)
 
 The named broken models are in tests/model_cases.py.
 """
+
 import numpy as np
 from onnx import TensorProto, helper, numpy_helper
 
@@ -16,10 +17,14 @@ OPSET = 13
 
 def make_model(nodes, inputs, init, outputs=(("y", None),), opset=OPSET):
     graph = helper.make_graph(
-        nodes, "seed", [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs],
+        nodes,
+        "seed",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs],
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in outputs],
-        initializer=[v if isinstance(v, TensorProto) else numpy_helper.from_array(np.asarray(v), k)
-                     for k, v in init.items()])
+        initializer=[
+            v if isinstance(v, TensorProto) else numpy_helper.from_array(np.asarray(v), k) for k, v in init.items()
+        ],
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
 
 
@@ -27,16 +32,28 @@ def conv_net():
     """Conv + BN + ReLU6 -> depthwise conv -> pool -> Flatten -> Gemm: the classifier's shape."""
     rng = np.random.default_rng(1)
     f = lambda *s: rng.standard_normal(s).astype(np.float32) * 0.3  # noqa: E731
-    init = {"w1": f(8, 3, 3, 3), "b1": f(8), "g": f(8) + 1, "be": f(8), "m": f(8), "v": np.abs(f(8)) + 0.5,
-            "lo": np.array(0, np.float32), "hi": np.array(6, np.float32), "w2": f(8, 1, 3, 3),
-            "fw": f(10, 8), "fb": f(10)}
-    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="stem", pads=[1, 1, 1, 1], strides=[2, 2]),
-             helper.make_node("BatchNormalization", ["c1", "g", "be", "m", "v"], ["bn"], name="bn"),
-             helper.make_node("Clip", ["bn", "lo", "hi"], ["r"], name="relu6"),
-             helper.make_node("Conv", ["r", "w2"], ["c2"], name="dw", group=8, pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
-             helper.make_node("GlobalAveragePool", ["c2"], ["p"], name="pool"),
-             helper.make_node("Flatten", ["p"], ["fl"], name="flatten"),
-             helper.make_node("Gemm", ["fl", "fw", "fb"], ["y"], name="fc", transB=1)]
+    init = {
+        "w1": f(8, 3, 3, 3),
+        "b1": f(8),
+        "g": f(8) + 1,
+        "be": f(8),
+        "m": f(8),
+        "v": np.abs(f(8)) + 0.5,
+        "lo": np.array(0, np.float32),
+        "hi": np.array(6, np.float32),
+        "w2": f(8, 1, 3, 3),
+        "fw": f(10, 8),
+        "fb": f(10),
+    }
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="stem", pads=[1, 1, 1, 1], strides=[2, 2]),
+        helper.make_node("BatchNormalization", ["c1", "g", "be", "m", "v"], ["bn"], name="bn"),
+        helper.make_node("Clip", ["bn", "lo", "hi"], ["r"], name="relu6"),
+        helper.make_node("Conv", ["r", "w2"], ["c2"], name="dw", group=8, pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+        helper.make_node("GlobalAveragePool", ["c2"], ["p"], name="pool"),
+        helper.make_node("Flatten", ["p"], ["fl"], name="flatten"),
+        helper.make_node("Gemm", ["fl", "fw", "fb"], ["y"], name="fc", transB=1),
+    ]
     return make_model(nodes, [("x", [1, 3, 16, 16])], init)
 
 
@@ -44,22 +61,28 @@ def gemm_head():
     """A symbolic batch: Shape -> Gather -> Concat -> Reshape (int64 constants in typed fields),
     MatMul + Add + Relu, Gemm, Softmax."""
     rng = np.random.default_rng(2)
-    init = {"w": rng.standard_normal((32, 16)).astype(np.float32), "b": rng.standard_normal(16).astype(np.float32),
-            "fw": rng.standard_normal((10, 16)).astype(np.float32),
-            "minus1": helper.make_tensor("minus1", TensorProto.INT64, [1], [-1]),  # int64_data, not raw
-            "zero": helper.make_tensor("zero", TensorProto.INT64, [], [0])}
-    nodes = [helper.make_node("Shape", ["x"], ["s"], name="shape"),
-             helper.make_node("Gather", ["s", "zero"], ["n"], name="batch", axis=0),
-             helper.make_node("Unsqueeze", ["n", "zero1"], ["n1"], name="unsqueeze"),
-             helper.make_node("Constant", [], ["zero1"], name="axes",
-                              value=helper.make_tensor("axes", TensorProto.INT64, [1], [0])),
-             helper.make_node("Concat", ["n1", "minus1"], ["target"], name="concat", axis=0),
-             helper.make_node("Reshape", ["x", "target"], ["flat"], name="reshape"),
-             helper.make_node("MatMul", ["flat", "w"], ["mm"], name="matmul"),
-             helper.make_node("Add", ["mm", "b"], ["a"], name="add"),
-             helper.make_node("Relu", ["a"], ["h"], name="relu"),
-             helper.make_node("Gemm", ["h", "fw"], ["logits"], name="fc", transB=1, alpha=0.5),
-             helper.make_node("Softmax", ["logits"], ["y"], name="softmax", axis=1)]
+    init = {
+        "w": rng.standard_normal((32, 16)).astype(np.float32),
+        "b": rng.standard_normal(16).astype(np.float32),
+        "fw": rng.standard_normal((10, 16)).astype(np.float32),
+        "minus1": helper.make_tensor("minus1", TensorProto.INT64, [1], [-1]),  # int64_data, not raw
+        "zero": helper.make_tensor("zero", TensorProto.INT64, [], [0]),
+    }
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"], name="shape"),
+        helper.make_node("Gather", ["s", "zero"], ["n"], name="batch", axis=0),
+        helper.make_node("Unsqueeze", ["n", "zero1"], ["n1"], name="unsqueeze"),
+        helper.make_node(
+            "Constant", [], ["zero1"], name="axes", value=helper.make_tensor("axes", TensorProto.INT64, [1], [0])
+        ),
+        helper.make_node("Concat", ["n1", "minus1"], ["target"], name="concat", axis=0),
+        helper.make_node("Reshape", ["x", "target"], ["flat"], name="reshape"),
+        helper.make_node("MatMul", ["flat", "w"], ["mm"], name="matmul"),
+        helper.make_node("Add", ["mm", "b"], ["a"], name="add"),
+        helper.make_node("Relu", ["a"], ["h"], name="relu"),
+        helper.make_node("Gemm", ["h", "fw"], ["logits"], name="fc", transB=1, alpha=0.5),
+        helper.make_node("Softmax", ["logits"], ["y"], name="softmax", axis=1),
+    ]
     return make_model(nodes, [("x", ["N", 2, 16])], init)
 
 
@@ -132,7 +155,7 @@ def _random_path(rng, buf, depth):
             break
         i = int(rng.choice(candidates))
         path.append(i)
-        buf = buf[fields(buf)[i][3]:fields(buf)[i][4]]
+        buf = buf[fields(buf)[i][3] : fields(buf)[i][4]]
         try:
             fields(buf)  # a string, not a message: stop at its parent
         except (IndexError, ValueError):
@@ -200,6 +223,7 @@ ABSURD = [0, 1, -1, -(2**62), 2**31, 2**62, 7, 1000]
 def _blow_up(rng, data):
     """A dim of an initializer or of the graph input, or an integer attribute, made absurd."""
     from onnx import ModelProto  # here: the generator is all that needs the parsed form
+
     model = ModelProto.FromString(data)
     value = int(rng.choice(ABSURD))
     kind = int(rng.integers(0, 3))

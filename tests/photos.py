@@ -1,4 +1,5 @@
 """Real photographs from scikit-image, encoded as a client would send them, and their classes."""
+
 import io
 
 from PIL import Image

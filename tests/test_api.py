@@ -1,5 +1,6 @@
 """component/api.py natively (no wasm, no server): routes, statuses, HEAD, request ids, the
 error policy. The same code runs inside the component; tests/test_http.py drives it there."""
+
 import json
 
 import pytest
@@ -64,8 +65,10 @@ def test_head_is_get_without_the_body():
     assert answer("DELETE", "/")[1]["allow"] == "GET, POST, HEAD, OPTIONS"  # POST /: hf.py
 
 
-@pytest.mark.parametrize("query,fragment", [("top_k=0", "positive"), ("top_k=-2", "positive"),
-                                            ("top_k=zero", "'zero'"), ("top_k=" + "9" * 500, None)])
+@pytest.mark.parametrize(
+    "query,fragment",
+    [("top_k=0", "positive"), ("top_k=-2", "positive"), ("top_k=zero", "'zero'"), ("top_k=" + "9" * 500, None)],
+)
 def test_top_k(query, fragment):
     status, _, result, _ = answer("POST", "/predict?" + query, CHELSEA_JPEG)
     if fragment is None:  # far more than the model has classes: all of them
@@ -114,10 +117,24 @@ def test_a_bug_is_a_500_with_the_request_id_and_a_traceback_in_the_log(monkeypat
 def test_integers_in_headers_and_settings_are_ascii_decimal(configure):
     """One parser (web.decimal) for Content-Length, Inference-Header-Content-Length and the
     settings: "²".isdigit() is True, but it is not a number of bytes."""
-    assert [web.decimal(t) for t in ["0", "42", "", "²", "\u0661\u0662", "-1", "1.5", " 7"]] == \
-        [0, 42, None, None, None, None, None, None]
+    assert [web.decimal(t) for t in ["0", "42", "", "²", "\u0661\u0662", "-1", "1.5", " 7"]] == [
+        0,
+        42,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ]
     require(MODEL)
     configure(MODEL_PATH=str(MODEL))
-    answer = api.handle(api.Request("POST", "/v2/models/efficientnet-lite0/infer",
-                                    {"inference-header-content-length": ["²"]}, lambda limit: b"{}"))
+    answer = api.handle(
+        api.Request(
+            "POST",
+            "/v2/models/efficientnet-lite0/infer",
+            {"inference-header-content-length": ["²"]},
+            lambda limit: b"{}",
+        )
+    )
     assert answer.status == 400 and "must be a number of bytes" in json.loads(answer.body)["error"]

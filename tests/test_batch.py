@@ -2,6 +2,7 @@
 model's batch dimension is symbolic, as N passes of 1 when the model fixes it at 1, with the
 same probabilities either way and as one image at a time; undecodable images are per-image
 failures; the cap on N, which the API checks before any image is decoded."""
+
 import base64
 import json
 import shutil
@@ -78,8 +79,17 @@ def test_the_cap(configure):
     answer = api.handle(api.Request("POST", "/predict", {"content-type": [content_type]}, lambda limit: body))
     assert answer.status == 400 and "4 images in one request; the limit is 3" in json.loads(answer.body)["error"]
     for images, says in [(PHOTOS, "4 images in one request; the limit is 3"), ([], "no image")]:
-        head = {"inputs": [{"name": "image", "datatype": "BYTES", "shape": [len(images)],
-                            "data": [base64.b64encode(p).decode() for p in images]}]}
-        answer = api.handle(api.Request("POST", "/v2/models/efficientnet-lite0/infer", {},
-                                        lambda limit: json.dumps(head).encode()))
+        head = {
+            "inputs": [
+                {
+                    "name": "image",
+                    "datatype": "BYTES",
+                    "shape": [len(images)],
+                    "data": [base64.b64encode(p).decode() for p in images],
+                }
+            ]
+        }
+        answer = api.handle(
+            api.Request("POST", "/v2/models/efficientnet-lite0/infer", {}, lambda limit: json.dumps(head).encode())
+        )
         assert answer.status == 400 and says in json.loads(answer.body)["error"]

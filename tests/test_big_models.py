@@ -3,6 +3,7 @@ build/test-models/): read from the file a weight at a time, so that loading need
 copy of the weights (the plan's) -- natively, and in the classifier component through the
 host/ harness under a memory cap of 2x the file; under a cap too small, the model is a
 `bad-model` error saying how much memory it needs and which setting raises the cap."""
+
 import tracemalloc
 
 import numpy as np
@@ -68,6 +69,7 @@ def test_a_memory_error_while_loading_is_a_model_error_that_says_the_size(tmp_pa
     import classifier
     import engine
     from errors import ModelUnavailable
+
     path = tmp_path / "m.onnx"
     with open(path, "wb") as f:  # 300 MiB, sparse on disk; never parsed here
         f.truncate(300 << 20)

@@ -1,6 +1,7 @@
 """The page at GET /, driven in headless Chromium (Debian's package) by Playwright: upload a
 photo through the file input and read the predictions; upload a non-image and read the error;
 upload several files at once and read one result each."""
+
 import json
 import urllib.error
 import urllib.request
@@ -21,6 +22,7 @@ def upload(page, server, path):
 
 def test_photo_upload_lists_a_cat_and_the_model(server, browser_page, tmp_path):
     from playwright.sync_api import expect
+
     photo = tmp_path / "chelsea.jpg"
     photo.write_bytes(CHELSEA_JPEG)
     page, errors = browser_page
@@ -40,6 +42,7 @@ def test_photo_upload_lists_a_cat_and_the_model(server, browser_page, tmp_path):
 
 def test_non_image_upload_shows_the_json_error(server, browser_page, tmp_path):
     from playwright.sync_api import expect
+
     request = urllib.request.Request(server + "/predict", data=NOT_AN_IMAGE, method="POST")
     with pytest.raises(urllib.error.HTTPError) as answer:
         urllib.request.urlopen(request, timeout=60)
@@ -58,6 +61,7 @@ def test_non_image_upload_shows_the_json_error(server, browser_page, tmp_path):
 
 def test_several_files_get_one_result_each(server, browser_page, tmp_path):
     from playwright.sync_api import expect
+
     files = {"chelsea.jpg": CHELSEA_JPEG, "coffee.jpg": COFFEE_JPEG, "notes.txt": NOT_AN_IMAGE}
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)

@@ -1,6 +1,7 @@
 """The classifier component's typed interface (imgcls:classifier/classify) under wasmtime-py,
 and the engine inside the sandbox, with XNNPACK's kernels and with numpy's, against
 onnxruntime on the same ONNX files."""
+
 import hashlib
 import io
 
@@ -83,8 +84,10 @@ def test_model_info(runtime):
 
 # --- the engine inside the component vs onnxruntime ------------------------------------
 
+
 def torch_export(tmp_path):
     import torch_mobilenetv2  # imports torch: only this test needs it
+
     path = tmp_path / "mobilenetv2-torch.onnx"
     torch_mobilenetv2.export_torchvision_style_mobilenetv2(path, seed=0)
     return path.read_bytes()
@@ -92,6 +95,7 @@ def torch_export(tmp_path):
 
 def zoo_style(tmp_path):
     from models.mobilenetv2 import build_mobilenetv2_zoo_style
+
     return build_mobilenetv2_zoo_style(seed=1).SerializeToString()
 
 
@@ -135,6 +139,8 @@ def test_logits_inside_component_match_onnxruntime(probe, make_model, tmp_path):
             assert inside[kernels].shape == expected.shape
             diff = float(np.abs(inside[kernels] - expected).max())
             max_diff[kernels] = max(max_diff.get(kernels, 0.0), diff)
-    print(f"{make_model.__name__}: max |logit inside - onnxruntime|: "
-          + ", ".join(f"{kernels} kernels {diff:.2e}" for kernels, diff in max_diff.items()))
+    print(
+        f"{make_model.__name__}: max |logit inside - onnxruntime|: "
+        + ", ".join(f"{kernels} kernels {diff:.2e}" for kernels, diff in max_diff.items())
+    )
     assert max(max_diff.values()) <= 1e-4

@@ -1,6 +1,7 @@
 """CORS: natively through api.handle for every case, then a page on another origin in Chromium
 calling `make serve CORS_ORIGINS=...` (multipart, and the Open Inference Protocol with its
 preflighted headers), and the same page refused from an origin not listed."""
+
 import base64
 import functools
 import http.server
@@ -32,8 +33,11 @@ def cors_headers(headers):
     return {k: v for k, v in headers.items() if k.startswith("access-control-") or k == "vary"}
 
 
-PREFLIGHT = {"Origin": ALLOWED, "Access-Control-Request-Method": "POST",
-             "Access-Control-Request-Headers": "content-type, inference-header-content-length"}
+PREFLIGHT = {
+    "Origin": ALLOWED,
+    "Access-Control-Request-Method": "POST",
+    "Access-Control-Request-Headers": "content-type, inference-header-content-length",
+}
 
 
 def test_off_by_default():
@@ -49,9 +53,12 @@ def test_preflight_from_an_allowed_origin(configure):
     status, headers = answer("OPTIONS", "/v2/models/efficientnet-lite0/infer", PREFLIGHT)
     assert status == 204
     assert cors_headers(headers) == {
-        "access-control-allow-origin": ALLOWED, "access-control-allow-methods": "POST, OPTIONS",
+        "access-control-allow-origin": ALLOWED,
+        "access-control-allow-methods": "POST, OPTIONS",
         "access-control-allow-headers": "content-type, inference-header-content-length, x-request-id",
-        "access-control-max-age": "120", "vary": "Origin"}
+        "access-control-max-age": "120",
+        "vary": "Origin",
+    }
 
 
 def test_answers_to_allowed_origins_only(configure):
@@ -84,6 +91,7 @@ def test_a_bad_origin_setting_is_a_503_naming_it(configure, value):
 
 
 # --- a page on another origin, in Chromium ----------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def origins(tmp_path_factory):

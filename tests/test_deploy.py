@@ -1,5 +1,6 @@
 """The deployment files agree with the build: spin.toml (Spin manifest v2). No Spin CLI runs
 here, so these check what can be checked without it (the Dockerfile: tests/test_image.py)."""
+
 import dataclasses
 import re
 import tomllib

@@ -5,6 +5,7 @@ supports; full models come from models/ and tests/ (skipped only when their buil
 dependencies are missing). Every comparison asserts max |engine - onnxruntime| <= 1e-4 and
 prints the difference (see it with `pytest -rP`).
 """
+
 import sys
 import tracemalloc
 from pathlib import Path
@@ -34,13 +35,19 @@ def random(*shape, scale=1.0):
 def make_model(nodes, input_shape, initializers=None, opset=13, output="y", input_name="x"):
     """A one-input, one-output float32 model; initializers: {name: ndarray}."""
     graph = helper.make_graph(
-        nodes, "test",
+        nodes,
+        "test",
         [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, input_shape)],
         [helper.make_tensor_value_info(output, TensorProto.FLOAT, None)],
         initializer=[numpy_helper.from_array(np.asarray(v), k) for k, v in (initializers or {}).items()],
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8,
-                             producer_name="test_engine", producer_version="1")
+    return helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", opset)],
+        ir_version=8,
+        producer_name="test_engine",
+        producer_version="1",
+    )
 
 
 def onnxruntime_run(data, x):
@@ -85,8 +92,9 @@ def test_varints():
 
 
 def test_message_fields_match_protobuf_encoding():
-    node = helper.make_node("Conv", ["a", "b"], ["c"], name="n", pads=[-1, 2, 300, 0], alpha=0.25,
-                            auto_pad="SAME_UPPER")
+    node = helper.make_node(
+        "Conv", ["a", "b"], ["c"], name="n", pads=[-1, 2, 300, 0], alpha=0.25, auto_pad="SAME_UPPER"
+    )
     msg = Message(node.SerializeToString())
     assert msg.strings(1) == ["a", "b"] and msg.string(4) == "Conv" and msg.string(3) == "n"
     attrs = {a.string(1): a for a in msg.messages(5)}
@@ -97,9 +105,21 @@ def test_message_fields_match_protobuf_encoding():
         attrs["alpha"].int(2)  # a float (fixed 32-bit) read as a varint
 
 
-@pytest.mark.parametrize("dtype", [TensorProto.FLOAT, TensorProto.DOUBLE, TensorProto.INT64, TensorProto.INT32,
-                                   TensorProto.INT8, TensorProto.UINT8, TensorProto.BOOL, TensorProto.FLOAT16,
-                                   TensorProto.UINT64, TensorProto.INT16])
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        TensorProto.FLOAT,
+        TensorProto.DOUBLE,
+        TensorProto.INT64,
+        TensorProto.INT32,
+        TensorProto.INT8,
+        TensorProto.UINT8,
+        TensorProto.BOOL,
+        TensorProto.FLOAT16,
+        TensorProto.UINT64,
+        TensorProto.INT16,
+    ],
+)
 @pytest.mark.parametrize("raw", [False, True])
 def test_tensor_data_fields(dtype, raw):
     """Initializers come as raw_data or in the typed fields (float_data, int32_data, ...)."""
@@ -122,17 +142,25 @@ def test_tensor_data_fields(dtype, raw):
 
 
 def test_info():
-    model = make_model([conv_node("x", "w", "c", "b"), helper.make_node("Relu", ["c"], ["y"])],
-                       ["N", 3, 8, 8], {"w": random(4, 3, 3, 3), "b": random(4)}, opset=12)
+    model = make_model(
+        [conv_node("x", "w", "c", "b"), helper.make_node("Relu", ["c"], ["y"])],
+        ["N", 3, 8, 8],
+        {"w": random(4, 3, 3, 3), "b": random(4)},
+        opset=12,
+    )
     helper.set_model_props(model, {"labels": "a.txt", "input_size": "8"})
     engine = load_model(model.SerializeToString())
     assert engine.input_shape == (None, 3, 8, 8)
     assert engine.output_shape == (None, 4, 6, 6)
     assert engine.info == {
-        "producer": "test_engine 1", "ir_version": 8, "opset": 12,
+        "producer": "test_engine 1",
+        "ir_version": 8,
+        "opset": 12,
         "inputs": [{"name": "x", "dtype": "float32", "shape": ["N", 3, 8, 8]}],
         "outputs": [{"name": "y", "dtype": "float32", "shape": None}],
-        "op_counts": {"Conv": 1, "Relu": 1}, "output_op": "Relu", "parameters": 4 * 3 * 3 * 3 + 4,
+        "op_counts": {"Conv": 1, "Relu": 1},
+        "output_op": "Relu",
+        "parameters": 4 * 3 * 3 * 3 + 4,
         "metadata": {"labels": "a.txt", "input_size": "8"},
     }
 
@@ -170,16 +198,24 @@ def test_conv(case, bias):
     init = {"w": random(*w_shape)}
     if bias:
         init["b"] = random(w_shape[0])
-    model = make_model([conv_node("x", "w", "y", "b" if bias else None, kernel_shape=list(w_shape[2:]), **attrs)],
-                       list(x_shape), init)
+    model = make_model(
+        [conv_node("x", "w", "y", "b" if bias else None, kernel_shape=list(w_shape[2:]), **attrs)], list(x_shape), init
+    )
     compare(model, random(*x_shape), case)
 
 
 def test_conv_kernel_choice():
     """Depthwise and 1x1 convs take their own kernels, everything else im2col."""
-    nodes = [conv_node("x", "w1", "a", group=8, pads=[1, 1, 1, 1]), conv_node("a", "w2", "b2"),
-             conv_node("b2", "w3", "y", strides=[2, 2])]
-    init = {"w1": random(8, 1, 3, 3, scale=0.3), "w2": random(16, 8, 1, 1, scale=0.3), "w3": random(4, 16, 3, 3, scale=0.3)}
+    nodes = [
+        conv_node("x", "w1", "a", group=8, pads=[1, 1, 1, 1]),
+        conv_node("a", "w2", "b2"),
+        conv_node("b2", "w3", "y", strides=[2, 2]),
+    ]
+    init = {
+        "w1": random(8, 1, 3, 3, scale=0.3),
+        "w2": random(16, 8, 1, 1, scale=0.3),
+        "w3": random(4, 16, 3, 3, scale=0.3),
+    }
     engine, _ = compare(make_model(nodes, [1, 8, 8, 8], init), random(1, 8, 8, 8))
     assert kernels(engine) == ["to_nhwc", "conv_depthwise", "conv_pointwise", "conv_im2col", "to_nchw"]
 
@@ -211,9 +247,12 @@ def test_steps_describe_themselves():
 
 # --- fusions -------------------------------------------------------------------------------------
 def batchnorm(x, y, channels, prefix, epsilon=1e-5):
-    init = {f"{prefix}.gamma": RNG.uniform(0.5, 1.5, channels).astype(np.float32),
-            f"{prefix}.beta": random(channels), f"{prefix}.mean": random(channels),
-            f"{prefix}.var": RNG.uniform(0.5, 2, channels).astype(np.float32)}
+    init = {
+        f"{prefix}.gamma": RNG.uniform(0.5, 1.5, channels).astype(np.float32),
+        f"{prefix}.beta": random(channels),
+        f"{prefix}.mean": random(channels),
+        f"{prefix}.var": RNG.uniform(0.5, 2, channels).astype(np.float32),
+    }
     node = helper.make_node("BatchNormalization", [x, *init], [y], name=prefix, epsilon=epsilon)
     return node, init
 
@@ -251,8 +290,12 @@ CLIP_FORMS = {
     "opset 11 max only": (11, {}, ["", "hi"], {"hi": np.float32(0.5)}),
     "opset 11 min only": (11, {}, ["lo"], {"lo": np.float32(-0.25)}),
     "opset 13 no bounds": (13, {}, [], {}),
-    "opset 13 bounds of shape [1]": (13, {}, ["lo", "hi"], {"lo": np.array([-1], np.float32),
-                                                            "hi": np.array([1], np.float32)}),
+    "opset 13 bounds of shape [1]": (
+        13,
+        {},
+        ["lo", "hi"],
+        {"lo": np.array([-1], np.float32), "hi": np.array([1], np.float32)},
+    ),
 }
 
 
@@ -271,9 +314,12 @@ def test_clip(form, after_conv):
 
 def test_clip_with_constant_node_bounds():
     """torch exports give Clip its bounds through Constant nodes."""
-    nodes = [helper.make_node("Constant", [], ["lo"], value=numpy_helper.from_array(np.array(0, np.float32))),
-             helper.make_node("Constant", [], ["hi"], value_float=6.0),
-             conv_node("x", "w", "c"), helper.make_node("Clip", ["c", "lo", "hi"], ["y"])]
+    nodes = [
+        helper.make_node("Constant", [], ["lo"], value=numpy_helper.from_array(np.array(0, np.float32))),
+        helper.make_node("Constant", [], ["hi"], value_float=6.0),
+        conv_node("x", "w", "c"),
+        helper.make_node("Clip", ["c", "lo", "hi"], ["y"]),
+    ]
     engine, _ = compare(make_model(nodes, [1, 3, 4, 4], {"w": random(5, 3, 1, 1)}), random(1, 3, 4, 4, scale=5))
     assert kernels(engine) == ["to_nhwc", "conv_pointwise", "to_nchw"]
 
@@ -289,10 +335,14 @@ def test_relu(after_conv):
 
 
 # --- element-wise with broadcasting ------------------------------------------------------------
-@pytest.mark.parametrize("op, other_shape", [
-    (op, shape) for op in ("Add", "Mul", "Sub", "Div")
-    for shape in [(4, 1, 1), (1, 4, 1, 1), (1, 1, 5), (5,), (), (2, 4, 5, 5)] + (["conv"] if op != "Div" else [])
-])
+@pytest.mark.parametrize(
+    "op, other_shape",
+    [
+        (op, shape)
+        for op in ("Add", "Mul", "Sub", "Div")
+        for shape in [(4, 1, 1), (1, 4, 1, 1), (1, 1, 5), (5,), (), (2, 4, 5, 5)] + (["conv"] if op != "Div" else [])
+    ],
+)
 def test_binary_broadcasting(op, other_shape):
     """x is NHWC inside (a conv output); the other operand is a constant of a broadcastable
     shape (kept away from 0 for Div), or another conv output."""
@@ -323,11 +373,19 @@ PAD_FORMS = {
     "opset 2 attribute": (2, dict(pads=[0, 0, 1, 2, 0, 0, 2, 1]), [], {}),
     "opset 2 attribute value": (2, dict(pads=[0, 0, 1, 2, 0, 0, 2, 1], value=0.5), [], {}),
     "opset 11 input": (11, {}, ["p"], {"p": np.array([0, 0, 1, 2, 0, 0, 2, 1], np.int64)}),
-    "opset 11 input value": (11, {}, ["p", "v"], {"p": np.array([0, 0, 1, 0, 0, 0, 0, 1], np.int64),
-                                                  "v": np.array(-1.5, np.float32)}),
+    "opset 11 input value": (
+        11,
+        {},
+        ["p", "v"],
+        {"p": np.array([0, 0, 1, 0, 0, 0, 0, 1], np.int64), "v": np.array(-1.5, np.float32)},
+    ),
     "opset 11 channels": (11, {}, ["p"], {"p": np.array([0, 1, 0, 0, 0, 2, 0, 0], np.int64)}),
-    "opset 18 axes": (18, {}, ["p", "", "a"], {"p": np.array([1, 2, 0, 1], np.int64),
-                                               "a": np.array([2, -1], np.int64)}),
+    "opset 18 axes": (
+        18,
+        {},
+        ["p", "", "a"],
+        {"p": np.array([1, 2, 0, 1], np.int64), "a": np.array([2, -1], np.int64)},
+    ),
 }
 
 
@@ -344,8 +402,10 @@ def test_pad_before_conv(form):
     opset, attrs, extra, init = PAD_FORMS[form]
     channels = 3 + (3 if form == "opset 11 channels" else 0)
     init = dict(init, w=random(4, channels, 3, 3))
-    nodes = [helper.make_node("Pad", ["x", *extra], ["p_out"], **attrs),
-             conv_node("p_out", "w", "y", pads=[1, 0, 0, 1], strides=[2, 1])]
+    nodes = [
+        helper.make_node("Pad", ["x", *extra], ["p_out"], **attrs),
+        conv_node("p_out", "w", "y", pads=[1, 0, 0, 1], strides=[2, 1]),
+    ]
     engine, _ = compare(make_model(nodes, [2, 3, 7, 8], init, opset=max(opset, 7)), random(2, 3, 7, 8), form)
     foldable = "value" not in form and form != "opset 11 channels"
     assert ("pad" in kernels(engine)) != foldable
@@ -379,15 +439,21 @@ def test_reduce_mean(form, after_conv):
     if axes is not None:
         init["axes"] = axes
         inputs.append("axes")
-    nodes = ([conv_node("x", "w", "c")] if after_conv else []) + [helper.make_node("ReduceMean", inputs, ["y"], **attrs)]
+    nodes = ([conv_node("x", "w", "c")] if after_conv else []) + [
+        helper.make_node("ReduceMean", inputs, ["y"], **attrs)
+    ]
     compare(make_model(nodes, [2, 3, 4, 5], init, opset=opset), random(2, 3, 4, 5), form)
 
 
-@pytest.mark.parametrize("opset, axis, shape", [(11, None, [2, 3, 4]), (11, 2, [2, 3, 4, 2]),
-                                                (13, None, [2, 3, 4]), (13, 1, [2, 5]), (13, 1, [2, 3, 4])])
+@pytest.mark.parametrize(
+    "opset, axis, shape",
+    [(11, None, [2, 3, 4]), (11, 2, [2, 3, 4, 2]), (13, None, [2, 3, 4]), (13, 1, [2, 5]), (13, 1, [2, 3, 4])],
+)
 def test_softmax(opset, axis, shape):
     attrs = {} if axis is None else dict(axis=axis)
-    compare(make_model([helper.make_node("Softmax", ["x"], ["y"], **attrs)], shape, opset=opset), random(*shape, scale=3))
+    compare(
+        make_model([helper.make_node("Softmax", ["x"], ["y"], **attrs)], shape, opset=opset), random(*shape, scale=3)
+    )
 
 
 # --- reshaping -------------------------------------------------------------------------------------
@@ -450,24 +516,37 @@ def test_shape_subgraph_runs_with_symbolic_batch(batch):
 
 
 def test_shape_start_end_and_unsqueeze_attribute():
-    nodes = [helper.make_node("Shape", ["x"], ["s"], start=-2),  # opset 15: [H, W]
-             helper.make_node("Concat", ["minus1", "s"], ["shape"], axis=0),
-             helper.make_node("Reshape", ["x", "shape"], ["y"])]
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"], start=-2),  # opset 15: [H, W]
+        helper.make_node("Concat", ["minus1", "s"], ["shape"], axis=0),
+        helper.make_node("Reshape", ["x", "shape"], ["y"]),
+    ]
     compare(make_model(nodes, ["N", 3, 4, 5], {"minus1": np.array([-1], np.int64)}, opset=15), random(2, 3, 4, 5))
     nodes = [helper.make_node("Unsqueeze", ["x"], ["y"], axes=[0, -1])]  # opset < 13: attribute
     compare(make_model(nodes, [2, 3], opset=11), random(2, 3))
 
 
 def test_concat_of_conv_outputs():
-    nodes = [conv_node("x", "w1", "a"), conv_node("x", "w2", "b"), helper.make_node("Concat", ["a", "b"], ["y"], axis=1)]
+    nodes = [
+        conv_node("x", "w1", "a"),
+        conv_node("x", "w2", "b"),
+        helper.make_node("Concat", ["a", "b"], ["y"], axis=1),
+    ]
     compare(make_model(nodes, [2, 3, 4, 4], {"w1": random(2, 3, 1, 1), "w2": random(5, 3, 1, 1)}), random(2, 3, 4, 4))
 
 
 # --- Gemm, MatMul ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("trans_a, trans_b, alpha, beta, c_shape", [
-    (0, 0, 1.0, 1.0, None), (0, 1, 1.0, 1.0, (5,)), (1, 0, 1.0, 1.0, (4, 5)),
-    (1, 1, 0.5, 2.0, (1, 5)), (0, 1, 1.5, -1.0, ()), (0, 0, 1.0, 0.5, (4, 1)),
-])
+@pytest.mark.parametrize(
+    "trans_a, trans_b, alpha, beta, c_shape",
+    [
+        (0, 0, 1.0, 1.0, None),
+        (0, 1, 1.0, 1.0, (5,)),
+        (1, 0, 1.0, 1.0, (4, 5)),
+        (1, 1, 0.5, 2.0, (1, 5)),
+        (0, 1, 1.5, -1.0, ()),
+        (0, 0, 1.0, 0.5, (4, 1)),
+    ],
+)
 def test_gemm(trans_a, trans_b, alpha, beta, c_shape):
     a_shape = [7, 4] if trans_a else [4, 7]
     init = {"b": random(*([5, 7] if trans_b else [7, 5]))}
@@ -493,27 +572,41 @@ def test_matmul(x_shape, w_shape):
 # --- Identity, Dropout, Constant -------------------------------------------------------------------
 @pytest.mark.parametrize("opset", [10, 13])
 def test_identity_and_dropout(opset):
-    dropout = (helper.make_node("Dropout", ["i"], ["d"], ratio=0.5) if opset < 12
-               else helper.make_node("Dropout", ["i", "r"], ["d"]))
+    dropout = (
+        helper.make_node("Dropout", ["i"], ["d"], ratio=0.5)
+        if opset < 12
+        else helper.make_node("Dropout", ["i", "r"], ["d"])
+    )
     nodes = [helper.make_node("Identity", ["x"], ["i"]), dropout, helper.make_node("Relu", ["d"], ["y"])]
-    engine, _ = compare(make_model(nodes, [2, 3, 4, 4], {"r": np.array(0.5, np.float32)}, opset=opset), random(2, 3, 4, 4))
+    engine, _ = compare(
+        make_model(nodes, [2, 3, 4, 4], {"r": np.array(0.5, np.float32)}, opset=opset), random(2, 3, 4, 4)
+    )
     assert kernels(engine) == ["clip"]
 
 
 def test_constant_forms():
-    nodes = [helper.make_node("Constant", [], ["a"], value=numpy_helper.from_array(random(3, 1, 1))),
-             helper.make_node("Constant", [], ["b"], value_floats=[1.0, 2.0, 3.0, 4.0]),
-             helper.make_node("Constant", [], ["t"], value_ints=[0, -1]),
-             helper.make_node("Add", ["x", "a"], ["s"]), helper.make_node("Mul", ["s", "b"], ["m"]),
-             helper.make_node("Reshape", ["m", "t"], ["y"])]
+    nodes = [
+        helper.make_node("Constant", [], ["a"], value=numpy_helper.from_array(random(3, 1, 1))),
+        helper.make_node("Constant", [], ["b"], value_floats=[1.0, 2.0, 3.0, 4.0]),
+        helper.make_node("Constant", [], ["t"], value_ints=[0, -1]),
+        helper.make_node("Add", ["x", "a"], ["s"]),
+        helper.make_node("Mul", ["s", "b"], ["m"]),
+        helper.make_node("Reshape", ["m", "t"], ["y"]),
+    ]
     compare(make_model(nodes, [2, 3, 5, 4], opset=13), random(2, 3, 5, 4))
 
 
 # --- errors ---------------------------------------------------------------------------------------
 def small_model():
-    return make_model([conv_node("x", "w", "c", pads=[1, 1, 1, 1]), helper.make_node("Relu", ["c"], ["r"]),
-                       helper.make_node("GlobalAveragePool", ["r"], ["y"])],
-                      [1, 3, 8, 8], {"w": random(4, 3, 3, 3)})
+    return make_model(
+        [
+            conv_node("x", "w", "c", pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["c"], ["r"]),
+            helper.make_node("GlobalAveragePool", ["r"], ["y"]),
+        ],
+        [1, 3, 8, 8],
+        {"w": random(4, 3, 3, 3)},
+    )
 
 
 def test_unsupported_op_is_named():
@@ -538,8 +631,16 @@ def test_truncated_files():
             load_model(data[:cut])
 
 
-@pytest.mark.parametrize("data", [b"", b"hello, world", b"\x89PNG\r\n\x1a\n" + bytes(100), bytes(range(256)),
-                                  *(np.random.default_rng(seed).bytes(n) for seed, n in ((1, 10), (2, 1000), (3, 50000)))])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"hello, world",
+        b"\x89PNG\r\n\x1a\n" + bytes(100),
+        bytes(range(256)),
+        *(np.random.default_rng(seed).bytes(n) for seed, n in ((1, 10), (2, 1000), (3, 50000))),
+    ],
+)
 def test_garbage_bytes(data):
     with pytest.raises(ModelError):
         load_model(data)
@@ -599,8 +700,7 @@ def own_mobilenet(batch, opset=13):
 
     def conv_bn(x, cin, cout, name, k=1, stride=1, group=1, relu6=True):
         init[name + ".w"] = random(cout, cin // group, k, k, scale=(2 / (cin // group * k * k)) ** 0.5)
-        nodes.append(conv_node(x, name + ".w", name, strides=[stride, stride], group=group,
-                               pads=[(k - 1) // 2] * 4))
+        nodes.append(conv_node(x, name + ".w", name, strides=[stride, stride], group=group, pads=[(k - 1) // 2] * 4))
         bn, bn_init = batchnorm(name, name + ".bn", cout, name + ".bn")
         nodes.append(bn)
         init.update(bn_init)
@@ -622,8 +722,11 @@ def own_mobilenet(batch, opset=13):
         x = h
     x = conv_bn(x, 24, 64, "head")
     init.update({"fc.w": random(10, 64, scale=0.2), "fc.b": random(10)})
-    nodes += [helper.make_node("GlobalAveragePool", [x], ["pool"]), helper.make_node("Flatten", ["pool"], ["flat"]),
-              helper.make_node("Gemm", ["flat", "fc.w", "fc.b"], ["y"], transB=1)]
+    nodes += [
+        helper.make_node("GlobalAveragePool", [x], ["pool"]),
+        helper.make_node("Flatten", ["pool"], ["flat"]),
+        helper.make_node("Gemm", ["flat", "fc.w", "fc.b"], ["y"], transB=1),
+    ]
     return make_model(nodes, [batch, 3, 32, 32], init, opset=opset)
 
 
@@ -706,7 +809,7 @@ def test_loading_holds_only_the_plan():
     arrays = [v for step in engine.plan.steps for v in step.params.values() if isinstance(v, np.ndarray)]
     planned = sum(a.nbytes for a in arrays) + sum(a.nbytes for a in engine.plan.constants.values())
     assert live < planned + 1e6, (live, planned)  # nothing but the plan's own arrays stays
-    assert peak < 1.1 * live, (peak, live)        # plus one layer's temporaries at most
+    assert peak < 1.1 * live, (peak, live)  # plus one layer's temporaries at most
 
 
 def test_nodes_in_any_order():
@@ -735,7 +838,11 @@ def test_residual_add_fuses_into_conv(conv_first, activation):
 
 def test_activation_after_residual_add_stays_a_step():
     """Conv -> Add -> Relu (ResNet's order): the Relu must see the sum, so it is not fused."""
-    nodes = [conv_node("x", "w", "c"), helper.make_node("Add", ["c", "x"], ["s"]), helper.make_node("Relu", ["s"], ["y"])]
+    nodes = [
+        conv_node("x", "w", "c"),
+        helper.make_node("Add", ["c", "x"], ["s"]),
+        helper.make_node("Relu", ["s"], ["y"]),
+    ]
     engine, _ = compare(make_model(nodes, [1, 4, 5, 5], {"w": random(4, 4, 1, 1)}), random(1, 4, 5, 5))
     assert kernels(engine) == ["to_nhwc", "conv_pointwise", "clip", "to_nchw"]
 
@@ -754,10 +861,14 @@ def test_broadcast_add_after_conv(other):
 
 
 def test_add_of_two_conv_outputs():
-    nodes = [conv_node("x", "w1", "a"), conv_node("x", "w2", "b", pads=[1, 1, 1, 1]),
-             helper.make_node("Add", ["a", "b"], ["y"])]
-    engine, _ = compare(make_model(nodes, [1, 3, 6, 6], {"w1": random(5, 3, 1, 1), "w2": random(5, 3, 3, 3)}),
-                        random(1, 3, 6, 6))
+    nodes = [
+        conv_node("x", "w1", "a"),
+        conv_node("x", "w2", "b", pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["a", "b"], ["y"]),
+    ]
+    engine, _ = compare(
+        make_model(nodes, [1, 3, 6, 6], {"w1": random(5, 3, 1, 1), "w2": random(5, 3, 3, 3)}), random(1, 3, 6, 6)
+    )
     assert "add" not in kernels(engine)
 
 
@@ -767,9 +878,24 @@ def test_file_attributes_cannot_reach_engine_internals():
     (onnxruntime refuses such a file; the engine ignores attributes it does not know)."""
     init = {"w": random(6, 3, 3, 3), "b": random(6)}
     plain = make_model([conv_node("x", "w", "y", "b", pads=[1, 1, 1, 1])], [1, 3, 6, 6], init)
-    tricked = make_model([conv_node("x", "w", "y", "b", pads=[1, 1, 1, 1], activation=[0.0, 0.5],
-                                    scale_shift=[2.0, 3.0], bounds=[0.0, 0.5], fused=1, residual=1)],
-                         [1, 3, 6, 6], init)
+    tricked = make_model(
+        [
+            conv_node(
+                "x",
+                "w",
+                "y",
+                "b",
+                pads=[1, 1, 1, 1],
+                activation=[0.0, 0.5],
+                scale_shift=[2.0, 3.0],
+                bounds=[0.0, 0.5],
+                fused=1,
+                residual=1,
+            )
+        ],
+        [1, 3, 6, 6],
+        init,
+    )
     x = random(1, 3, 6, 6)
     want = onnxruntime_run(plain.SerializeToString(), x)
     got = load_model(tricked.SerializeToString()).run(x)

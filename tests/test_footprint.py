@@ -2,6 +2,7 @@
 and runs within its memory, and the tools that shrink it (tools/shrink.py: custom sections,
 freed heap memory in the snapshot; tools/guest/lean_import.py: docstrings) change nothing else.
 The suite's other tests run the shrunk build, so they check its behaviour too."""
+
 import json
 import random
 import struct
@@ -67,7 +68,7 @@ def test_data_section_roundtrip():
     image = bytearray(300_000)
     for _ in range(400):
         start = rng.randrange(len(image) - 100)
-        image[start:start + rng.randrange(1, 100)] = bytes(rng.randrange(256) for _ in range(40))[:100]
+        image[start : start + rng.randrange(1, 100)] = bytes(rng.randrange(256) for _ in range(40))[:100]
     body, count = wb.encode_data_section(bytes(image))
     module = wb.MAGIC + wb.CORE_VERSION + wb.frame(11, body)
     section = wb.sections(module, wb.CORE_VERSION)[0]
@@ -77,13 +78,20 @@ def test_data_section_roundtrip():
 
 
 def test_custom_sections_are_the_only_ones_dropped():
-    module = (wb.MAGIC + wb.CORE_VERSION + wb.frame(1, b"\x01\x60\x00\x00")  # one type: () -> ()
-              + wb.frame(0, b"\x04name" + b"\x00" * 30) + wb.frame(3, b"\x01\x00")
-              + wb.frame(0, b"\x0b.debug_info" + b"x" * 30) + wb.frame(10, b"\x01\x02\x00\x0b"))
+    module = (
+        wb.MAGIC
+        + wb.CORE_VERSION
+        + wb.frame(1, b"\x01\x60\x00\x00")  # one type: () -> ()
+        + wb.frame(0, b"\x04name" + b"\x00" * 30)
+        + wb.frame(3, b"\x01\x00")
+        + wb.frame(0, b"\x0b.debug_info" + b"x" * 30)
+        + wb.frame(10, b"\x01\x02\x00\x0b")
+    )
     stripped = wb.without_custom_sections(module)
     assert [s.id for s in wb.sections(stripped, wb.CORE_VERSION)] == [1, 3, 10]
-    assert stripped == wb.MAGIC + wb.CORE_VERSION + wb.frame(1, b"\x01\x60\x00\x00") + \
-        wb.frame(3, b"\x01\x00") + wb.frame(10, b"\x01\x02\x00\x0b")
+    assert stripped == wb.MAGIC + wb.CORE_VERSION + wb.frame(1, b"\x01\x60\x00\x00") + wb.frame(
+        3, b"\x01\x00"
+    ) + wb.frame(10, b"\x01\x02\x00\x0b")
 
 
 def synthetic_heap(chunks, base=1024):
@@ -96,7 +104,7 @@ def synthetic_heap(chunks, base=1024):
     for size, in_use, fill in chunks + [(2048, False, 0x77)]:  # the top chunk last
         addresses.append(p)
         put(p + 4, size | (dlmalloc.CINUSE if in_use else 0) | (dlmalloc.PINUSE if previous_in_use else 0))
-        image[p + 8:p + size] = bytes([fill]) * (size - 8)
+        image[p + 8 : p + size] = bytes([fill]) * (size - 8)
         if not in_use:
             put(p + size, size)  # the foot, in the next chunk's prev_foot
         p += size
@@ -114,9 +122,9 @@ def test_scrub_zeroes_free_chunks_only():
     before = bytes(image)
     dlmalloc.scrub(image, heap)
     for (size, in_use, fill), address in zip(chunks, addresses):
-        body = image[address + 8:address + size]
+        body = image[address + 8 : address + size]
         if in_use:
-            assert body == before[address + 8:address + size]
+            assert body == before[address + 8 : address + size]
         else:  # the free-list fields stay, the rest is zero
             assert body[:24] == bytes([fill]) * min(24, size - 8) and not any(body[24:])
     assert dlmalloc.dirty_free_bytes(image, heap) == 0
@@ -135,35 +143,47 @@ def test_shrink_refuses_a_component_without_a_snapshot():
 
 
 def run_python(code, tmp_path):
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=tmp_path, capture_output=True,
-                          text=True, env={"PYTHONPATH": f"{ROOT / 'tools' / 'guest'}:{tmp_path}"})
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": f"{ROOT / 'tools' / 'guest'}:{tmp_path}"},
+    )
     return done
 
 
 def test_lean_imports_drop_docstrings_and_asserts(tmp_path):
-    (tmp_path / "sample.py").write_text('"""Module doc."""\n\ndef f():\n    """Function doc."""\n'
-                                        '    assert False\n    return 42\n')
-    done = run_python("""
+    (tmp_path / "sample.py").write_text(
+        '"""Module doc."""\n\ndef f():\n    """Function doc."""\n    assert False\n    return 42\n'
+    )
+    done = run_python(
+        """
         import lean_import
         lean_import.install()
         import sample
         print(sample.__doc__, sample.f.__doc__, sample.f())
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert done.stdout.split() == ["None", "None", "42"], done.stderr
 
 
 def test_heap_trace_charges_the_importing_module(tmp_path):
     (tmp_path / "big.py").write_text("import numpy\nBLOB = bytearray(3_000_000)\nARRAY = numpy.ones(250_000)\n")
-    done = run_python("""
+    done = run_python(
+        """
         import sys
         import heap_trace
         heap_trace.start()
         import big
         heap_trace.report()
         sys.stdout.buffer.write(heap_trace.REPORT)
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert done.stdout.startswith("<<HEAP-TRACE{") and done.stdout.endswith("HEAP-TRACE>>"), done.stderr
-    rows = json.loads(done.stdout[len("<<HEAP-TRACE"):-len("HEAP-TRACE>>")])["rows"]
+    rows = json.loads(done.stdout[len("<<HEAP-TRACE") : -len("HEAP-TRACE>>")])["rows"]
     charged = {}
     for module, kind, _, size in rows:
         charged[module, kind] = charged.get((module, kind), 0) + size

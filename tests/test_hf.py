@@ -1,6 +1,7 @@
 """POST /, Hugging Face's Inference API image-classification contract (component/hf.py):
 natively through api.handle (no wasm, no server), numerics against onnxruntime; then stock
 huggingface_hub's InferenceClient against `make serve`."""
+
 import base64
 import json
 
@@ -57,8 +58,10 @@ def test_raw_body_gives_label_score_pairs_best_first(model):
     assert status == 200 and predicted == answer
 
 
-@pytest.mark.parametrize("inputs", [base64.b64encode(COFFEE_JPEG).decode(),
-                                    "data:image/jpeg;base64," + base64.b64encode(COFFEE_JPEG).decode()])
+@pytest.mark.parametrize(
+    "inputs",
+    [base64.b64encode(COFFEE_JPEG).decode(), "data:image/jpeg;base64," + base64.b64encode(COFFEE_JPEG).decode()],
+)
 def test_json_base64_or_data_url_with_top_k(model, inputs):
     status, answer = post_json({"inputs": inputs, "parameters": {"top_k": 2}})
     assert status == 200 and len(answer) == 2 and answer[0]["label"] == "espresso"
@@ -67,38 +70,49 @@ def test_json_base64_or_data_url_with_top_k(model, inputs):
 @pytest.mark.parametrize("function", ["softmax", "sigmoid", "none"])
 def test_function_to_apply_matches_onnxruntime(model, function):
     logits = onnxruntime_logits(CHELSEA_JPEG)
-    expected = {"none": logits, "sigmoid": 1 / (1 + np.exp(-logits)),
-                "softmax": np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()}[function]
-    status, answer = post_json({"inputs": base64.b64encode(CHELSEA_JPEG).decode(),
-                                "parameters": {"top_k": 1000, "function_to_apply": function}})
+    expected = {
+        "none": logits,
+        "sigmoid": 1 / (1 + np.exp(-logits)),
+        "softmax": np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum(),
+    }[function]
+    status, answer = post_json(
+        {
+            "inputs": base64.b64encode(CHELSEA_JPEG).decode(),
+            "parameters": {"top_k": 1000, "function_to_apply": function},
+        }
+    )
     assert status == 200 and len(answer) == 1000
     got = by_label(answer)
     names = instance.get().bundle.labels
     np.testing.assert_allclose([got[names[i]] for i in range(1000)], expected, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("body, fragment", [
-    ({"inputs": "not base64!"}, "not base64"),
-    ({"inputs": "data:image/jpeg,abc"}, ";base64,"),
-    ({"inputs": 3}, '"inputs" (the image in base64'),
-    ({"image": "abc"}, 'no "inputs"'),
-    ({"inputs": "", "extra": 1}, "unknown field 'extra'"),
-    ({"inputs": base64.b64encode(b"hello").decode()}, "not an image"),
-    ({"inputs": "", "parameters": {"top_k": 0}}, "positive integer"),
-    ({"inputs": "", "parameters": {"top_k": "3"}}, '"top_k" must be an integer'),
-    ({"inputs": "", "parameters": {"top_k": True}}, '"top_k" must be an integer'),
-    ({"inputs": "", "parameters": {"function_to_apply": "relu"}}, "softmax, sigmoid, none"),
-    ({"inputs": "", "parameters": {"threshold": 0.5}}, "unknown parameter 'threshold'"),
-    ({"inputs": "", "parameters": [1]}, '"parameters" must be an object'),
-    ([1, 2], "the request must be an object"),
-])
+@pytest.mark.parametrize(
+    "body, fragment",
+    [
+        ({"inputs": "not base64!"}, "not base64"),
+        ({"inputs": "data:image/jpeg,abc"}, ";base64,"),
+        ({"inputs": 3}, '"inputs" (the image in base64'),
+        ({"image": "abc"}, 'no "inputs"'),
+        ({"inputs": "", "extra": 1}, "unknown field 'extra'"),
+        ({"inputs": base64.b64encode(b"hello").decode()}, "not an image"),
+        ({"inputs": "", "parameters": {"top_k": 0}}, "positive integer"),
+        ({"inputs": "", "parameters": {"top_k": "3"}}, '"top_k" must be an integer'),
+        ({"inputs": "", "parameters": {"top_k": True}}, '"top_k" must be an integer'),
+        ({"inputs": "", "parameters": {"function_to_apply": "relu"}}, "softmax, sigmoid, none"),
+        ({"inputs": "", "parameters": {"threshold": 0.5}}, "unknown parameter 'threshold'"),
+        ({"inputs": "", "parameters": [1]}, '"parameters" must be an object'),
+        ([1, 2], "the request must be an object"),
+    ],
+)
 def test_bad_json_requests_are_400s_saying_why(model, body, fragment):
     status, answer = post_json(body)
     assert status == 400 and fragment in answer["error"], answer
 
 
-@pytest.mark.parametrize("body, content_type", [(b"", "image/jpeg"), (b"{not json", "application/json"),
-                                                (b"plain text", "text/plain")])
+@pytest.mark.parametrize(
+    "body, content_type", [(b"", "image/jpeg"), (b"{not json", "application/json"), (b"plain text", "text/plain")]
+)
 def test_bad_bodies_are_400s(model, body, content_type):
     status, answer = post(body, content_type)
     assert status == 400 and answer["error"]
@@ -113,6 +127,7 @@ def test_get_still_serves_the_page_and_options_names_post(model):
 
 # --- the stock client against `make serve` ----------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def served():
     with serving() as base:
@@ -122,6 +137,7 @@ def served():
 @pytest.mark.served
 def test_huggingface_hub_client_classifies(served, tmp_path):
     from huggingface_hub import InferenceClient
+
     photo = tmp_path / "chelsea.jpg"
     photo.write_bytes(CHELSEA_JPEG)
     client = InferenceClient(model=served)

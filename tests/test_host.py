@@ -1,4 +1,5 @@
 """`python -m host`: offline predictions and model info through the component, in the sandbox."""
+
 import io
 import json
 import subprocess
@@ -22,8 +23,9 @@ pytestmark = pytest.mark.component  # every test runs the component in wasmtime-
 def host(*args):
     """(exit status, stdout lines as JSON) of `python -m host ARGS`."""
     require(WASM, MODEL)
-    done = subprocess.run([sys.executable, "-m", "host", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "host", *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     return done.returncode, [json.loads(line) for line in done.stdout.splitlines()]
 
 
@@ -40,8 +42,9 @@ def test_predict_prints_a_json_line_per_image(tmp_path):
 def test_failed_images_are_reported_and_set_the_exit_status(tmp_path):
     (tmp_path / "notes.txt").write_text("not an image")
     (tmp_path / "coffee.jpg").write_bytes(COFFEE_JPEG)
-    status, lines = host("predict", "--instance-per-image", tmp_path / "notes.txt",
-                         tmp_path / "missing.jpg", tmp_path / "coffee.jpg")
+    status, lines = host(
+        "predict", "--instance-per-image", tmp_path / "notes.txt", tmp_path / "missing.jpg", tmp_path / "coffee.jpg"
+    )
     assert status == 1
     assert lines[0]["error"].startswith("not-an-image")
     assert lines[1]["error"].startswith("cannot read")
@@ -73,11 +76,14 @@ def test_images_from_several_folders_are_read_in_the_sandbox(tmp_path):
     (tmp_path / "a" / "cat.jpg").write_bytes(CHELSEA_JPEG)
     (tmp_path / "b" / "coffee.jpg").write_bytes(COFFEE_JPEG)
     (tmp_path / "b" / "link.jpg").symlink_to(tmp_path / "a" / "cat.jpg")  # its target's folder is granted
-    status, lines = host("predict", "--top-k", 1, tmp_path / "a" / "cat.jpg", tmp_path / "b" / "coffee.jpg",
-                         tmp_path / "b" / "link.jpg")
+    status, lines = host(
+        "predict", "--top-k", 1, tmp_path / "a" / "cat.jpg", tmp_path / "b" / "coffee.jpg", tmp_path / "b" / "link.jpg"
+    )
     assert status == 0, lines
-    assert [line["predictions"][0]["index"] in expected for line, expected
-            in zip(lines, [CAT_CLASSES, {ESPRESSO}, CAT_CLASSES])] == [True] * 3
+    assert [
+        line["predictions"][0]["index"] in expected
+        for line, expected in zip(lines, [CAT_CLASSES, {ESPRESSO}, CAT_CLASSES])
+    ] == [True] * 3
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +107,17 @@ def test_an_image_over_the_memory_cap_fails_alone(tmp_path, huge_png):
     (tmp_path / "cat.jpg").write_bytes(CHELSEA_JPEG)
     (tmp_path / "coffee.jpg").write_bytes(COFFEE_JPEG)
     (tmp_path / "huge.png").write_bytes(huge_png)
-    status, lines = host("--memory-mib", SMALL_MEMORY_MIB, "predict", "--top-k", 1, tmp_path / "cat.jpg",
-                         tmp_path / "huge.png", tmp_path / "coffee.jpg", tmp_path / "cat.jpg")
+    status, lines = host(
+        "--memory-mib",
+        SMALL_MEMORY_MIB,
+        "predict",
+        "--top-k",
+        1,
+        tmp_path / "cat.jpg",
+        tmp_path / "huge.png",
+        tmp_path / "coffee.jpg",
+        tmp_path / "cat.jpg",
+    )
     assert status == 1
     cat, huge, coffee, cat_again = lines
     assert huge["error"].split(":")[0] in ("image-too-large", "out-of-memory"), huge

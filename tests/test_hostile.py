@@ -4,6 +4,7 @@ tests/corpus.py, HEAD, clients that hang up, lie about Content-Length, stall, or
 
 Every answer is JSON with the status the corpus says (mutants: any 2xx/4xx), nothing that
 looks like a trap appears in the server's log, and the next good image is classified."""
+
 import http.client
 import json
 import os
@@ -21,8 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 
 import corpus
-from conftest import (JCO_NODE_ANSWERS_SHORT_BODY, MODEL, ROOT, STARTUP_SECONDS, free_port, require,
-                      xfail_on)
+from conftest import JCO_NODE_ANSWERS_SHORT_BODY, MODEL, ROOT, STARTUP_SECONDS, free_port, require, xfail_on
 from host.classifier import ClassifyError, ComponentClassifier
 from host.runtime import Grants
 from photos import CHELSEA_JPEG, COFFEE_JPEG, ESPRESSO
@@ -214,7 +214,7 @@ def test_clients_that_hang_up_end_their_requests_quietly(server, no_traps):
     seconds = time_of_a_slow_request(server)
     request = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(slow)
     with connect(server) as s:  # gone halfway through its body
-        s.sendall(request + slow[:len(slow) // 2])
+        s.sendall(request + slow[: len(slow) // 2])
     with connect(server) as s:  # gone while the image is being classified
         s.sendall(request + slow)
         time.sleep(seconds / 4)
@@ -229,8 +229,10 @@ def test_clients_that_hang_up_end_their_requests_quietly(server, no_traps):
 def test_a_body_shorter_than_its_content_length_is_a_400(server, no_traps, request):
     xfail_on(request, server, "jco", JCO_NODE_ANSWERS_SHORT_BODY)
     with connect(server) as s:
-        s.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (len(CHELSEA_JPEG) + 1000)
-                  + CHELSEA_JPEG)
+        s.sendall(
+            b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (len(CHELSEA_JPEG) + 1000)
+            + CHELSEA_JPEG
+        )
         s.shutdown(socket.SHUT_WR)
         status, headers, body = read_answer(s)
     assert status == 400 and headers["content-type"] == "application/json"
@@ -251,8 +253,13 @@ def test_trap_signs_are_what_a_trap_writes(tmp_path):
     Exception escapes its handler: componentize-py's runtime panics, the instance traps)."""
     port, log = free_port(), tmp_path / "serve.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(["make", "-s", "serve-wasm", f"SERVE_WASM={probe_wasm()}", f"PORT={port}"], cwd=ROOT,
-                                start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            ["make", "-s", "serve-wasm", f"SERVE_WASM={probe_wasm()}", f"PORT={port}"],
+            cwd=ROOT,
+            start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         base = f"http://127.0.0.1:{port}/"
         deadline = time.monotonic() + STARTUP_SECONDS

@@ -3,6 +3,7 @@ mutants load into a Model that runs, or raise ModelError naming the problem -- n
 within a time and memory bound, from bytes and from an open file alike), inside the component
 (many in one instance, which keeps working), and over HTTP (MODEL_PATH at a broken file: a 503
 JSON error, and the server goes on answering)."""
+
 import io
 import json
 import signal
@@ -21,10 +22,10 @@ from conftest import ARTIFACTS, serving
 from engine import ModelError, load_model
 from engine import protobuf
 
-SECONDS = 10           # per file, natively (tracemalloc on): a hang is a failure, not a stuck suite
-MUTANTS = 600          # natively; 100 per kind of mutation
-MUTANTS_INSIDE = 120   # in one instance of the component
-MAX_INPUT = 1 << 20    # a mutant's model is run when its input has at most this many elements
+SECONDS = 10  # per file, natively (tracemalloc on): a hang is a failure, not a stuck suite
+MUTANTS = 600  # natively; 100 per kind of mutation
+MUTANTS_INSIDE = 120  # in one instance of the component
+MAX_INPUT = 1 << 20  # a mutant's model is run when its input has at most this many elements
 CASES = model_cases.cases()
 
 
@@ -202,8 +203,9 @@ def test_a_broken_model_file_is_a_503_over_http():
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "truncated.onnx"
     data = model_corpus.seeds()["conv net"]
-    path.write_bytes(data[:len(data) // 2])
+    path.write_bytes(data[: len(data) // 2])
     from photos import COFFEE_JPEG
+
     with serving(f"SERVE_MODEL={path}") as base:
         for _ in range(2):  # and again: the server keeps answering
             status, kind, body = fetch(base, "/predict", COFFEE_JPEG)

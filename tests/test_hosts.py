@@ -1,6 +1,7 @@
 """Where the two HTTP hosts differ (docs/performance.md, "The two HTTP runtimes compared"), asserted per host so that a change on either
 side shows: requests the host answers itself before the component runs. (The tests that hold on
 wasmtime only are strict xfails on jco, with conftest's reasons: a short body, 32 MiB from urllib.)"""
+
 import json
 import socket
 from urllib.parse import urlsplit

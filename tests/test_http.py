@@ -1,4 +1,5 @@
 """Every route and error status of the HTTP API, through the real component under `wasmtime serve`."""
+
 import hashlib
 import http.client
 import itertools
@@ -80,7 +81,7 @@ BAD_REQUESTS = {
     "text": ("POST", "/predict", b"hello, this is not an image\n" * 10, 400),
     "truncated jpeg": ("POST", "/predict", CHELSEA_JPEG[: len(CHELSEA_JPEG) // 3], 400),
     "header-only png": ("POST", "/predict", encode(CHELSEA, "PNG")[:100], 400),
-    "header-only jpeg": ("POST", "/predict", CHELSEA_JPEG[:CHELSEA_JPEG.index(b"\xff\xda")], 400),
+    "header-only jpeg": ("POST", "/predict", CHELSEA_JPEG[: CHELSEA_JPEG.index(b"\xff\xda")], 400),
     "60000x60000 png": ("POST", "/predict", png_claiming(60000, 60000), 422),
     "bad top_k": ("POST", "/predict?top_k=zero", CHELSEA_JPEG, 400),
     "wrong method": ("GET", "/predict", None, 405),
@@ -110,7 +111,7 @@ def exif_rotated_jpeg():
 
 
 def sixteen_bit_png():
-    wide = (np.asarray(CHELSEA.convert("L"), np.uint16) * 257)  # full 16-bit range
+    wide = np.asarray(CHELSEA.convert("L"), np.uint16) * 257  # full 16-bit range
     return encode(Image.fromarray(wide), "PNG")
 
 

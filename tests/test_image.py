@@ -1,6 +1,7 @@
 """`make image` (Dockerfile, deploy/container/): the OCI image builds with podman from what make
 built, is small, serves the same .wasm with `make serve`'s flags, and answers the smoke test
 (GET /healthz, POST /predict of a photo) on a loopback port."""
+
 import json
 import os
 import re
@@ -21,15 +22,23 @@ CONF = ROOT / "build" / "container" / "containers.conf"  # written by deploy/con
 
 
 def podman(*args, **kwargs):
-    return subprocess.run(["podman", *args], check=True, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "CONTAINERS_CONF": str(CONF)}, **kwargs).stdout
+    return subprocess.run(
+        ["podman", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "CONTAINERS_CONF": str(CONF)},
+        **kwargs,
+    ).stdout
 
 
 @pytest.fixture(scope="module")
 def image():
     require(WASM)
-    build = subprocess.run(["make", "-s", "image", f"IMAGE_TAG={TAG}"], cwd=ROOT, capture_output=True, text=True,
-                           timeout=900)
+    build = subprocess.run(
+        ["make", "-s", "image", f"IMAGE_TAG={TAG}"], cwd=ROOT, capture_output=True, text=True, timeout=900
+    )
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     return TAG
 
@@ -41,14 +50,22 @@ def entrypoint():
 
 
 def test_image_runs_make_serves_flags():
-    made = shlex.split(subprocess.run(["make", "-s", "-n", "serve-wasm", "SERVE_WASM=app.wasm"], cwd=ROOT,
-                                      capture_output=True, text=True, check=True).stdout)
+    made = shlex.split(
+        subprocess.run(
+            ["make", "-s", "-n", "serve-wasm", "SERVE_WASM=app.wasm"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     flags = lambda args: [a for a in args[2:] if a not in ("--addr", "0.0.0.0:3000", "127.0.0.1:3000")]  # noqa: E731
     assert entrypoint()[:2] == ["/usr/bin/wasmtime", "serve"]
     image_flags = [a for a in flags(entrypoint()) if a != "/app/classifier.wasm"]
     # The image adds only: no compilation cache (no writable home) and the container's environment.
-    assert [a for a in image_flags if a not in ("-Ccache=n", "-Sinherit-env=y")] == \
-        [a for a in flags(made) if a != "app.wasm"]
+    assert [a for a in image_flags if a not in ("-Ccache=n", "-Sinherit-env=y")] == [
+        a for a in flags(made) if a != "app.wasm"
+    ]
 
 
 def test_image_is_small(image):
@@ -76,5 +93,9 @@ def test_image_serves_the_smoke_test(image):
         with urllib.request.urlopen(request, timeout=120) as answer:
             assert answer.status == 200 and json.load(answer)["predictions"][0]["index"] in CAT_CLASSES
     finally:
-        subprocess.run(["podman", "rm", "-f", name], capture_output=True, timeout=60,
-                       env={**os.environ, "CONTAINERS_CONF": str(CONF)})
+        subprocess.run(
+            ["podman", "rm", "-f", name],
+            capture_output=True,
+            timeout=60,
+            env={**os.environ, "CONTAINERS_CONF": str(CONF)},
+        )

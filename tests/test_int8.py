@@ -5,6 +5,7 @@ quantized op its quantizer writes for it), per-tensor and per-channel weights, u
 activations, symmetric and asymmetric, batch 3; and QOperator nodes written with onnx.helper
 (uint8 weights with zero points, ConvInteger, MatMulInteger, QGemm with a float output,
 per-axis QuantizeLinear on an NHWC activation). Outputs within 2 quantization steps."""
+
 import io
 import json
 import logging
@@ -31,12 +32,16 @@ def tiny_net():
     nodes, init = [], {"zero": np.array(0, np.float32), "six": np.array(6, np.float32)}
 
     def conv(name, x, cin, cout, k, stride=1, group=1, relu6=True):
-        init[name + "_w"] = (RNG.standard_normal((cout, cin // group, k, k)) * (2 / (cin // group * k * k)) ** 0.5
-                             ).astype(np.float32)
+        init[name + "_w"] = (
+            RNG.standard_normal((cout, cin // group, k, k)) * (2 / (cin // group * k * k)) ** 0.5
+        ).astype(np.float32)
         init[name + "_b"] = (RNG.standard_normal(cout) * 0.1).astype(np.float32)
         out = name + "_c" if relu6 else name
-        nodes.append(helper.make_node("Conv", [x, name + "_w", name + "_b"], [out], pads=[k // 2] * 4,
-                                      strides=[stride] * 2, group=group))
+        nodes.append(
+            helper.make_node(
+                "Conv", [x, name + "_w", name + "_b"], [out], pads=[k // 2] * 4, strides=[stride] * 2, group=group
+            )
+        )
         if relu6:
             nodes.append(helper.make_node("Clip", [out, "zero", "six"], [name]))
 
@@ -45,22 +50,32 @@ def tiny_net():
     conv("pw", "dw", 16, 16, 1, relu6=False)
     nodes.append(helper.make_node("Add", ["pw", "stem"], ["res"]))
     conv("exp", "res", 16, 32, 1)
-    nodes += [helper.make_node("AveragePool", ["exp"], ["ap"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
-              helper.make_node("Sigmoid", ["ap"], ["sg"]), helper.make_node("Mul", ["exp", "sg"], ["se"])]
+    nodes += [
+        helper.make_node("AveragePool", ["exp"], ["ap"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Sigmoid", ["ap"], ["sg"]),
+        helper.make_node("Mul", ["exp", "sg"], ["se"]),
+    ]
     conv("br", "se", 32, 8, 1, relu6=False)
-    nodes += [helper.make_node("LeakyRelu", ["br"], ["lr"], alpha=0.1),
-              helper.make_node("Concat", ["se", "lr"], ["cat"], axis=1),
-              helper.make_node("GlobalAveragePool", ["cat"], ["gap"]), helper.make_node("Flatten", ["gap"], ["flat"]),
-              helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["y"], transB=1)]
+    nodes += [
+        helper.make_node("LeakyRelu", ["br"], ["lr"], alpha=0.1),
+        helper.make_node("Concat", ["se", "lr"], ["cat"], axis=1),
+        helper.make_node("GlobalAveragePool", ["cat"], ["gap"]),
+        helper.make_node("Flatten", ["gap"], ["flat"]),
+        helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["y"], transB=1),
+    ]
     init["fc_w"] = (RNG.standard_normal((10, 40)) * 0.3).astype(np.float32)
     init["fc_b"] = RNG.standard_normal(10).astype(np.float32)
     return model(nodes, init, ["N", *X_SHAPE[1:]])
 
 
 def model(nodes, init, x_shape, x_type=TensorProto.FLOAT, y_type=TensorProto.FLOAT, opset=13):
-    graph = helper.make_graph(nodes, "q", [helper.make_tensor_value_info("x", x_type, x_shape)],
-                              [helper.make_tensor_value_info("y", y_type, None)],
-                              initializer=[numpy_helper.from_array(np.asarray(v), k) for k, v in init.items()])
+    graph = helper.make_graph(
+        nodes,
+        "q",
+        [helper.make_tensor_value_info("x", x_type, x_shape)],
+        [helper.make_tensor_value_info("y", y_type, None)],
+        initializer=[numpy_helper.from_array(np.asarray(v), k) for k, v in init.items()],
+    )
     opsets = [helper.make_opsetid("", opset), helper.make_opsetid("com.microsoft", 1)]
     return helper.make_model(graph, opset_imports=opsets, ir_version=8).SerializeToString()
 
@@ -86,13 +101,17 @@ SYMMETRIC = {"ActivationSymmetric": True, "WeightSymmetric": True}
 # name: quantize_static options
 QUANTIZED = {
     f"{fmt.name} act {act.name} w {wt.name} {'per-channel' if pc else 'per-tensor'}{' symmetric' if sym else ''}": dict(
-        quant_format=fmt, activation_type=act, weight_type=wt, per_channel=pc, extra_options=SYMMETRIC if sym else {})
+        quant_format=fmt, activation_type=act, weight_type=wt, per_channel=pc, extra_options=SYMMETRIC if sym else {}
+    )
     for fmt in (QuantFormat.QDQ, QuantFormat.QOperator)
-    for act, wt, pc, sym in [(QuantType.QUInt8, QuantType.QInt8, False, False),
-                             (QuantType.QUInt8, QuantType.QInt8, True, False),
-                             (QuantType.QInt8, QuantType.QInt8, True, True),
-                             (QuantType.QInt8, QuantType.QInt8, False, False),
-                             (QuantType.QUInt8, QuantType.QUInt8, True, False)]}  # asymmetric uint8 weights
+    for act, wt, pc, sym in [
+        (QuantType.QUInt8, QuantType.QInt8, False, False),
+        (QuantType.QUInt8, QuantType.QInt8, True, False),
+        (QuantType.QInt8, QuantType.QInt8, True, True),
+        (QuantType.QInt8, QuantType.QInt8, False, False),
+        (QuantType.QUInt8, QuantType.QUInt8, True, False),
+    ]
+}  # asymmetric uint8 weights
 
 
 def qop_models():
@@ -101,47 +120,135 @@ def qop_models():
     s8 = lambda *shape: RNG.integers(-128, 128, shape, dtype=np.int8)  # noqa: E731
     xq = u8(*X_SHAPE)
     scalars = {"xs": np.float32(0.05), "xz": np.uint8(120), "ys": np.float32(0.4), "yz": np.uint8(100)}
-    conv_u8 = [helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"], ["y"],
-                                pads=[1, 0, 1, 2], strides=[2, 1], group=1)]
-    conv_init = {**scalars, "w": u8(8, 3, 3, 3), "ws": np.float32(0.02), "wz": np.uint8(131),
-                 "b": RNG.integers(-500, 500, 8, dtype=np.int32)}
-    dw = [helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz"], ["y"], group=3,
-                           kernel_shape=[5, 5], auto_pad="SAME_UPPER", strides=[2, 2])]
-    dw_init = {**scalars, "w": s8(3, 1, 5, 5), "ws": np.array([0.01, 0.02, 0.03], np.float32),
-               "wz": np.zeros(3, np.int8)}
+    conv_u8 = [
+        helper.make_node(
+            "QLinearConv",
+            ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"],
+            ["y"],
+            pads=[1, 0, 1, 2],
+            strides=[2, 1],
+            group=1,
+        )
+    ]
+    conv_init = {
+        **scalars,
+        "w": u8(8, 3, 3, 3),
+        "ws": np.float32(0.02),
+        "wz": np.uint8(131),
+        "b": RNG.integers(-500, 500, 8, dtype=np.int32),
+    }
+    dw = [
+        helper.make_node(
+            "QLinearConv",
+            ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz"],
+            ["y"],
+            group=3,
+            kernel_shape=[5, 5],
+            auto_pad="SAME_UPPER",
+            strides=[2, 2],
+        )
+    ]
+    dw_init = {
+        **scalars,
+        "w": s8(3, 1, 5, 5),
+        "ws": np.array([0.01, 0.02, 0.03], np.float32),
+        "wz": np.zeros(3, np.int8),
+    }
     xq8 = s8(*X_SHAPE)
-    gemm = [helper.make_node("QGemm", ["x", "xs", "xz", "w", "ws", "wz", "b"], ["y"], alpha=0.5,
-                             domain="com.microsoft")]
-    gemm_init = {"xs": np.float32(0.1), "xz": np.int8(-3), "w": s8(32, 7), "ws": np.float32(0.03),
-                 "wz": np.int8(0), "b": RNG.integers(-900, 900, 7, dtype=np.int32)}
-    per_axis = [helper.make_node("Conv", ["x", "fw"], ["c"]),
-                helper.make_node("QuantizeLinear", ["c", "cs", "cz"], ["q"], axis=1),
-                helper.make_node("DequantizeLinear", ["q", "cs", "cz"], ["y"], axis=1)]
-    per_axis_init = {"fw": RNG.standard_normal((4, 3, 1, 1)).astype(np.float32),
-                     "cs": np.array([0.01, 0.02, 0.05, 0.1], np.float32), "cz": np.array([0, 10, -20, 5], np.int8)}
+    gemm = [
+        helper.make_node("QGemm", ["x", "xs", "xz", "w", "ws", "wz", "b"], ["y"], alpha=0.5, domain="com.microsoft")
+    ]
+    gemm_init = {
+        "xs": np.float32(0.1),
+        "xz": np.int8(-3),
+        "w": s8(32, 7),
+        "ws": np.float32(0.03),
+        "wz": np.int8(0),
+        "b": RNG.integers(-900, 900, 7, dtype=np.int32),
+    }
+    per_axis = [
+        helper.make_node("Conv", ["x", "fw"], ["c"]),
+        helper.make_node("QuantizeLinear", ["c", "cs", "cz"], ["q"], axis=1),
+        helper.make_node("DequantizeLinear", ["q", "cs", "cz"], ["y"], axis=1),
+    ]
+    per_axis_init = {
+        "fw": RNG.standard_normal((4, 3, 1, 1)).astype(np.float32),
+        "cs": np.array([0.01, 0.02, 0.05, 0.1], np.float32),
+        "cz": np.array([0, 10, -20, 5], np.int8),
+    }
     qmm = [helper.make_node("QLinearMatMul", ["x", "xs", "xz8", "w", "ws", "wz", "ys8", "yz8"], ["y"])]
-    qmm_init = {"xs": np.float32(0.05), "xz8": np.int8(-7), "w": s8(13, 7), "ws": np.float32(0.02),
-                "wz": np.int8(0), "ys8": np.float32(0.05), "yz8": np.int8(9)}  # a small y_scale: saturates
-    dw8 = [helper.make_node("QLinearConv", ["x", "xs", "xz8", "w", "ws", "wz", "ys8", "yz8"], ["y"], group=16,
-                            kernel_shape=[5, 5], pads=[1, 2, 2, 1], strides=[2, 2])]
-    dw8_init = {"xs": np.float32(0.05), "xz8": np.int8(-7), "w": s8(16, 1, 5, 5), "ys8": np.float32(0.3),
-                "yz8": np.int8(3), "ws": (RNG.random(16) * 0.02 + 0.005).astype(np.float32),
-                "wz": np.zeros(16, np.int8)}
+    qmm_init = {
+        "xs": np.float32(0.05),
+        "xz8": np.int8(-7),
+        "w": s8(13, 7),
+        "ws": np.float32(0.02),
+        "wz": np.int8(0),
+        "ys8": np.float32(0.05),
+        "yz8": np.int8(9),
+    }  # a small y_scale: saturates
+    dw8 = [
+        helper.make_node(
+            "QLinearConv",
+            ["x", "xs", "xz8", "w", "ws", "wz", "ys8", "yz8"],
+            ["y"],
+            group=16,
+            kernel_shape=[5, 5],
+            pads=[1, 2, 2, 1],
+            strides=[2, 2],
+        )
+    ]
+    dw8_init = {
+        "xs": np.float32(0.05),
+        "xz8": np.int8(-7),
+        "w": s8(16, 1, 5, 5),
+        "ys8": np.float32(0.3),
+        "yz8": np.int8(3),
+        "ws": (RNG.random(16) * 0.02 + 0.005).astype(np.float32),
+        "wz": np.zeros(16, np.int8),
+    }
     return {
         "QLinearConv int8 depthwise 5x5 s2 per-channel, 16 channels": (
-            model(dw8, dw8_init, (2, 16, 11, 12), TensorProto.INT8, TensorProto.INT8), s8(2, 16, 11, 12), 1.0),
+            model(dw8, dw8_init, (2, 16, 11, 12), TensorProto.INT8, TensorProto.INT8),
+            s8(2, 16, 11, 12),
+            1.0,
+        ),
         "QLinearMatMul int8, K 13, N 7, saturating": (
-            model(qmm, qmm_init, (2, 5, 13), TensorProto.INT8, TensorProto.INT8), s8(2, 5, 13), 1.0),
+            model(qmm, qmm_init, (2, 5, 13), TensorProto.INT8, TensorProto.INT8),
+            s8(2, 5, 13),
+            1.0,
+        ),
         "QLinearConv uint8 weights with zero point, asymmetric pads": (
-            model(conv_u8, conv_init, X_SHAPE, TensorProto.UINT8, TensorProto.UINT8), xq, 1.0),
+            model(conv_u8, conv_init, X_SHAPE, TensorProto.UINT8, TensorProto.UINT8),
+            xq,
+            1.0,
+        ),
         "QLinearConv depthwise 5x5 per-channel, SAME_UPPER": (
-            model(dw, dw_init, X_SHAPE, TensorProto.UINT8, TensorProto.UINT8), xq, 1.0),
-        "ConvInteger": (model([helper.make_node("ConvInteger", ["x", "w", "xz", "wz"], ["y"], pads=[1, 1, 1, 1])],
-                              {"w": u8(5, 3, 3, 3), "xz": np.uint8(128), "wz": np.uint8(120)}, X_SHAPE,
-                              TensorProto.UINT8, TensorProto.INT32), xq, 0.0),
-        "MatMulInteger": (model([helper.make_node("MatMulInteger", ["x", "w", "xz"], ["y"])],
-                                {"w": s8(32, 6), "xz": np.int8(4)}, X_SHAPE, TensorProto.INT8, TensorProto.INT32),
-                          xq8, 0.0),
+            model(dw, dw_init, X_SHAPE, TensorProto.UINT8, TensorProto.UINT8),
+            xq,
+            1.0,
+        ),
+        "ConvInteger": (
+            model(
+                [helper.make_node("ConvInteger", ["x", "w", "xz", "wz"], ["y"], pads=[1, 1, 1, 1])],
+                {"w": u8(5, 3, 3, 3), "xz": np.uint8(128), "wz": np.uint8(120)},
+                X_SHAPE,
+                TensorProto.UINT8,
+                TensorProto.INT32,
+            ),
+            xq,
+            0.0,
+        ),
+        "MatMulInteger": (
+            model(
+                [helper.make_node("MatMulInteger", ["x", "w", "xz"], ["y"])],
+                {"w": s8(32, 6), "xz": np.int8(4)},
+                X_SHAPE,
+                TensorProto.INT8,
+                TensorProto.INT32,
+            ),
+            xq8,
+            0.0,
+        ),
         "QGemm alpha 0.5, float output": (model(gemm, gemm_init, (5, 32), TensorProto.INT8), s8(5, 32), 1e-5),
         "QuantizeLinear per-axis on NHWC": (model(per_axis, per_axis_init, X_SHAPE), None, 0.1 * 2),
     }
@@ -198,12 +305,15 @@ def test_qdq_groups_become_integer_steps(cases):
     assert {"qadd", "qmul", "qavgpool", "lookup", "qmean", "concat"} <= set(labels)
 
 
-@pytest.mark.parametrize("op, domain, says", [
-    ("FusedConv", "com.microsoft", "unsupported operator 'FusedConv' (domain 'com.microsoft')"),
-    ("QLinearConv", "com.microsoft", "unsupported operator 'QLinearConv' (domain 'com.microsoft')"),
-    ("QLinearAdd", "", "unsupported operator 'QLinearAdd'"),
-    ("QLinearAdd", "org.example", "unsupported operator 'QLinearAdd' (domain 'org.example')"),
-])
+@pytest.mark.parametrize(
+    "op, domain, says",
+    [
+        ("FusedConv", "com.microsoft", "unsupported operator 'FusedConv' (domain 'com.microsoft')"),
+        ("QLinearConv", "com.microsoft", "unsupported operator 'QLinearConv' (domain 'com.microsoft')"),
+        ("QLinearAdd", "", "unsupported operator 'QLinearAdd'"),
+        ("QLinearAdd", "org.example", "unsupported operator 'QLinearAdd' (domain 'org.example')"),
+    ],
+)
 def test_domains(op, domain, says):
     """com.microsoft is accepted for its quantized ops only; other domains stay an error."""
     data = model([helper.make_node(op, ["x"], ["y"], domain=domain)], {}, (1, 3, 4, 4))

@@ -9,6 +9,7 @@ photograph the registries gave us (docs/int8.md, "Photos"):
 photos (crops or flips of these would not be new images). The int8 model runs on the engine's
 integer kernels (numpy's, ~2 minutes here), the float32 one on onnxruntime; both get the app's
 preprocessing."""
+
 import json
 import sys
 from pathlib import Path
@@ -59,7 +60,7 @@ def predictions():
         return session.run(None, {session.get_inputs()[0].name: x})[0].argmax(1)
 
     model = engine.load_model(INT8.read_bytes(), kernels="numpy")
-    quantized = np.concatenate([model.run(x[i:i + BATCH]) for i in range(0, len(x), BATCH)]).argmax(1)
+    quantized = np.concatenate([model.run(x[i : i + BATCH]) for i in range(0, len(x), BATCH)]).argmax(1)
     return names, ort(FLOAT), quantized, ort(INT8)
 
 
@@ -69,14 +70,19 @@ def groups(names):
     return {"skimage": skimage, "lfw faces": lfw, "interiors": ~(lfw | skimage)}
 
 
-@pytest.mark.xfail(strict=True, reason="the issue's target is not met: measured 60% top-1 agreement over the 253 "
-                   "photos (87% on the 53 that are not 25x25 faces); docs/int8.md")
+@pytest.mark.xfail(
+    strict=True,
+    reason="the issue's target is not met: measured 60% top-1 agreement over the 253 "
+    "photos (87% on the 53 that are not 25x25 faces); docs/int8.md",
+)
 def test_top1_agrees_with_float32(predictions):
     """The issue's target: top-1 agreement with float32 >= 97% over the real photos."""
     names, reference, quantized, _ = predictions
     agree = reference == quantized
-    print({g: f"{int(agree[m].sum())}/{int(m.sum())}" for g, m in groups(names).items()},
-          f"all {int(agree.sum())}/{len(names)}")
+    print(
+        {g: f"{int(agree[m].sum())}/{int(m.sum())}" for g, m in groups(names).items()},
+        f"all {int(agree.sum())}/{len(names)}",
+    )
     assert len(names) == 253
     assert agree.mean() >= 0.97
 

@@ -3,6 +3,7 @@ wasi/kernels builds) and numpy's, each against onnxruntime on the same ONNX byte
 conv variant the lowering tells apart and the other steps with an XNNPACK path (layout change,
 pooling, Gemm/MatMul); the module's own checks; and the buffer-sharing rule (natively, on
 synthetic steps)."""
+
 import io
 import json
 
@@ -25,33 +26,77 @@ CASES = {
     "pointwise s2": ((2, 16, 7, 7), (8, 16, 1, 1), dict(strides=[2, 2]), "conv1x1s2[xnnpack]"),
     "pointwise padded": ((1, 5, 4, 4), (6, 5, 1, 1), dict(pads=[1, 0, 0, 1]), "conv1x1s1[xnnpack]"),
     "stem 3x3 s2": ((2, 3, 17, 16), (32, 3, 3, 3), dict(strides=[2, 2], pads=[1, 1, 1, 1]), "conv3x3s2[xnnpack]"),
-    "stem SAME_UPPER": ((1, 3, 16, 15), (16, 3, 3, 3), dict(strides=[2, 2], auto_pad="SAME_UPPER"), "conv3x3s2[xnnpack]"),
-    "3x3 asymmetric pads": ((1, 3, 10, 11), (5, 3, 3, 3), dict(strides=[2, 2], pads=[0, 1, 2, 0]), "conv3x3s2[xnnpack]"),
+    "stem SAME_UPPER": (
+        (1, 3, 16, 15),
+        (16, 3, 3, 3),
+        dict(strides=[2, 2], auto_pad="SAME_UPPER"),
+        "conv3x3s2[xnnpack]",
+    ),
+    "3x3 asymmetric pads": (
+        (1, 3, 10, 11),
+        (5, 3, 3, 3),
+        dict(strides=[2, 2], pads=[0, 1, 2, 0]),
+        "conv3x3s2[xnnpack]",
+    ),
     "5x5 s1": ((2, 4, 9, 8), (7, 4, 5, 5), dict(pads=[2, 2, 2, 2]), "conv5x5s1[xnnpack]"),
     "rectangular kernel": ((2, 3, 7, 9), (4, 3, 3, 1), {}, "conv3x1s1[xnnpack]"),
     "dilated": ((1, 4, 12, 12), (4, 4, 3, 3), dict(dilations=[2, 2], pads=[2, 2, 2, 2]), "conv3x3s1d[xnnpack]"),
     "grouped 2": ((2, 8, 6, 6), (12, 4, 3, 3), dict(group=2, pads=[1, 1, 1, 1]), "conv3x3s1g2[xnnpack]"),
     "grouped pointwise 4": ((2, 8, 5, 5), (8, 2, 1, 1), dict(group=4), "conv1x1s1g4[xnnpack]"),
-    "grouped odd 3": ((1, 9, 7, 7), (6, 3, 3, 3), dict(group=3, strides=[2, 2], pads=[1, 1, 1, 1]), "conv3x3s2g3[xnnpack]"),
+    "grouped odd 3": (
+        (1, 9, 7, 7),
+        (6, 3, 3, 3),
+        dict(group=3, strides=[2, 2], pads=[1, 1, 1, 1]),
+        "conv3x3s2g3[xnnpack]",
+    ),
     "depthwise multiplier 2": ((2, 4, 6, 6), (8, 1, 3, 3), dict(group=4, pads=[1, 1, 1, 1]), "conv3x3s1g4[xnnpack]"),
     "depthwise 3x3": ((2, 32, 9, 9), (32, 1, 3, 3), dict(group=32, pads=[1, 1, 1, 1]), "dwconv3x3s1[xnnpack]"),
-    "depthwise 3x3 s2 odd width": ((2, 24, 11, 13), (24, 1, 3, 3), dict(group=24, strides=[2, 2], pads=[1, 1, 1, 1]),
-                                   "dwconv3x3s2[xnnpack]"),
-    "depthwise 3x3 13 channels": ((1, 13, 8, 7), (13, 1, 3, 3), dict(group=13, pads=[1, 1, 1, 1]), "dwconv3x3s1[xnnpack]"),
+    "depthwise 3x3 s2 odd width": (
+        (2, 24, 11, 13),
+        (24, 1, 3, 3),
+        dict(group=24, strides=[2, 2], pads=[1, 1, 1, 1]),
+        "dwconv3x3s2[xnnpack]",
+    ),
+    "depthwise 3x3 13 channels": (
+        (1, 13, 8, 7),
+        (13, 1, 3, 3),
+        dict(group=13, pads=[1, 1, 1, 1]),
+        "dwconv3x3s1[xnnpack]",
+    ),
     "depthwise 3x3 3 channels": ((3, 3, 6, 6), (3, 1, 3, 3), dict(group=3, pads=[0, 1, 2, 1]), "dwconv3x3s1[xnnpack]"),
     "depthwise 3x3 no pads": ((1, 8, 6, 5), (8, 1, 3, 3), dict(group=8), "dwconv3x3s1[xnnpack]"),
-    "depthwise 3x3 SAME_LOWER s2": ((1, 12, 10, 10), (12, 1, 3, 3), dict(group=12, strides=[2, 2], auto_pad="SAME_LOWER"),
-                                    "dwconv3x3s2[xnnpack]"),
-    "depthwise 5x5 s2 SAME_UPPER": ((2, 20, 11, 12), (20, 1, 5, 5), dict(group=20, strides=[2, 2], auto_pad="SAME_UPPER"),
-                                    "dwconv5x5s2[xnnpack]"),
-    "depthwise 5x5 asymmetric": ((1, 21, 11, 11), (21, 1, 5, 5), dict(group=21, strides=[2, 2], pads=[1, 2, 2, 1]),
-                                 "dwconv5x5s2[xnnpack]"),
+    "depthwise 3x3 SAME_LOWER s2": (
+        (1, 12, 10, 10),
+        (12, 1, 3, 3),
+        dict(group=12, strides=[2, 2], auto_pad="SAME_LOWER"),
+        "dwconv3x3s2[xnnpack]",
+    ),
+    "depthwise 5x5 s2 SAME_UPPER": (
+        (2, 20, 11, 12),
+        (20, 1, 5, 5),
+        dict(group=20, strides=[2, 2], auto_pad="SAME_UPPER"),
+        "dwconv5x5s2[xnnpack]",
+    ),
+    "depthwise 5x5 asymmetric": (
+        (1, 21, 11, 11),
+        (21, 1, 5, 5),
+        dict(group=21, strides=[2, 2], pads=[1, 2, 2, 1]),
+        "dwconv5x5s2[xnnpack]",
+    ),
     "depthwise 5x5 s1": ((1, 16, 7, 9), (16, 1, 5, 5), dict(group=16, pads=[2, 2, 2, 2]), "dwconv5x5s1[xnnpack]"),
     "depthwise 9x1": ((1, 8, 12, 5), (8, 1, 9, 1), dict(group=8, pads=[4, 0, 4, 0]), "dwconv9x1s1[xnnpack]"),
-    "depthwise dilated": ((1, 8, 12, 12), (8, 1, 3, 3), dict(group=8, dilations=[2, 1], pads=[2, 1, 2, 1]),
-                          "dwconv3x3s1d[xnnpack]"),
-    "depthwise stride 2x1": ((1, 8, 9, 9), (8, 1, 3, 3), dict(group=8, strides=[2, 1], pads=[1, 1, 1, 1]),
-                             "dwconv3x3s2x1[xnnpack]"),
+    "depthwise dilated": (
+        (1, 8, 12, 12),
+        (8, 1, 3, 3),
+        dict(group=8, dilations=[2, 1], pads=[2, 1, 2, 1]),
+        "dwconv3x3s1d[xnnpack]",
+    ),
+    "depthwise stride 2x1": (
+        (1, 8, 9, 9),
+        (8, 1, 3, 3),
+        dict(group=8, strides=[2, 1], pads=[1, 1, 1, 1]),
+        "dwconv3x3s2x1[xnnpack]",
+    ),
     "depthwise 7x7": ((1, 8, 9, 9), (8, 1, 7, 7), dict(group=8, pads=[3, 3, 3, 3]), "dwconv7x7s1[xnnpack]"),
     "depthwise 7x1 (numpy)": ((1, 8, 9, 9), (8, 1, 7, 1), dict(group=8, pads=[3, 0, 3, 0]), "dwconv7x1s1[numpy]"),
 }
@@ -66,40 +111,67 @@ EPILOGUES = {  # what follows the conv, fused into it; y: the conv's output, r: 
 def conv_model(x_shape, w_shape, attrs, bias, epilogue):
     """Conv [+ epilogue]. The residual r is a plain conv of the input with the same geometry
     (so of the same shape, and computed at run time)."""
-    init = {"w": RNG.standard_normal(w_shape).astype(np.float32) * 0.5,
-            "lo": np.array(0, np.float32), "hi": np.array(6, np.float32)}
+    init = {
+        "w": RNG.standard_normal(w_shape).astype(np.float32) * 0.5,
+        "lo": np.array(0, np.float32),
+        "hi": np.array(6, np.float32),
+    }
     if bias:
         init["b"] = RNG.standard_normal(w_shape[0]).astype(np.float32)
     conv_out = "y" if epilogue == "" else "c"
     nodes = []
     if "residual" in epilogue:
         init["rw"] = RNG.standard_normal((w_shape[0], x_shape[1], *w_shape[2:])).astype(np.float32) * 0.5
-        nodes.append(helper.make_node("Conv", ["x", "rw"], ["r"], name="residual",
-                                      **{k: v for k, v in attrs.items() if k != "group"}))
-    nodes.append(helper.make_node("Conv", ["x", "w"] + (["b"] if bias else []), [conv_out], name="conv",
-                                  kernel_shape=list(w_shape[2:]), **attrs))
+        nodes.append(
+            helper.make_node(
+                "Conv", ["x", "rw"], ["r"], name="residual", **{k: v for k, v in attrs.items() if k != "group"}
+            )
+        )
+    nodes.append(
+        helper.make_node(
+            "Conv",
+            ["x", "w"] + (["b"] if bias else []),
+            [conv_out],
+            name="conv",
+            kernel_shape=list(w_shape[2:]),
+            **attrs,
+        )
+    )
     nodes += EPILOGUES[epilogue](conv_out)
-    graph = helper.make_graph(nodes, "kernel", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-                              initializer=[numpy_helper.from_array(v, k) for k, v in init.items()])
+    graph = helper.make_graph(
+        nodes,
+        "kernel",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[numpy_helper.from_array(v, k) for k, v in init.items()],
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=8).SerializeToString()
 
 
 # --- the other steps with an XNNPACK path --------------------------------------------------------
 def graph_model(nodes, x_shape, init, opset=13):
-    graph = helper.make_graph(nodes, "op", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-                              initializer=[numpy_helper.from_array(np.asarray(v), k) for k, v in init.items()])
+    graph = helper.make_graph(
+        nodes,
+        "op",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[numpy_helper.from_array(np.asarray(v), k) for k, v in init.items()],
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8).SerializeToString()
 
 
 def head(x_shape, n, c_shape=None, pool="GlobalAveragePool", **gemm):
     """Conv 1x1 (so the pool sees NHWC) -> pool -> Flatten -> Gemm with a (N, K) weight (transB)."""
     k = x_shape[1]
-    init = {"cw": RNG.standard_normal((k, k, 1, 1)).astype(np.float32) * 0.3,
-            "w": RNG.standard_normal((n, k)).astype(np.float32) * 0.3}
-    pool_node = (helper.make_node("ReduceMean", ["c"], ["p"], axes=[2, 3], keepdims=1) if pool == "ReduceMean"
-                 else helper.make_node(pool, ["c"], ["p"]))
+    init = {
+        "cw": RNG.standard_normal((k, k, 1, 1)).astype(np.float32) * 0.3,
+        "w": RNG.standard_normal((n, k)).astype(np.float32) * 0.3,
+    }
+    pool_node = (
+        helper.make_node("ReduceMean", ["c"], ["p"], axes=[2, 3], keepdims=1)
+        if pool == "ReduceMean"
+        else helper.make_node(pool, ["c"], ["p"])
+    )
     nodes = [helper.make_node("Conv", ["x", "cw"], ["c"]), pool_node, helper.make_node("Flatten", ["p"], ["f"])]
     if c_shape is not None:
         init["b"] = RNG.standard_normal(c_shape).astype(np.float32)
@@ -116,16 +188,24 @@ def matmul(x_shape, w_shape):
 OTHERS = {
     "head: pool, gemm with bias": (head((2, 24, 7, 7), 10, (10,)), (2, 24, 7, 7), "matmul[xnnpack] 24->10"),
     "head: batch 1, 13 channels, 1x1 map": (head((1, 13, 1, 1), 5, (1, 5)), (1, 13, 1, 1), "mean_hw[xnnpack]"),
-    "head: ReduceMean, alpha and beta": (head((3, 16, 5, 6), 7, (7,), "ReduceMean", alpha=0.5, beta=2.0), (3, 16, 5, 6),
-                                         "mean_hw[xnnpack]"),
+    "head: ReduceMean, alpha and beta": (
+        head((3, 16, 5, 6), 7, (7,), "ReduceMean", alpha=0.5, beta=2.0),
+        (3, 16, 5, 6),
+        "mean_hw[xnnpack]",
+    ),
     "head: gemm without bias": (head((2, 8, 4, 4), 9), (2, 8, 4, 4), "matmul[xnnpack] 8->9"),
     "head: gemm with a (M, N) C (numpy)": (head((2, 8, 4, 4), 9, (2, 9)), (2, 8, 4, 4), "matmul[numpy] 8->9"),
     "matmul 2-D": (matmul((5, 12), (12, 7)), (5, 12), "matmul[xnnpack] 12->7"),
     "matmul 3-D": (matmul((2, 5, 12), (12, 7)), (2, 5, 12), "matmul[xnnpack] 12->7"),
     "layout change of a 5-channel input": (
-        graph_model([helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])], (2, 5, 9, 7),
-                    {"w": RNG.standard_normal((4, 5, 3, 3)).astype(np.float32)}),
-        (2, 5, 9, 7), "to_nhwc[xnnpack]"),
+        graph_model(
+            [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])],
+            (2, 5, 9, 7),
+            {"w": RNG.standard_normal((4, 5, 3, 3)).astype(np.float32)},
+        ),
+        (2, 5, 9, 7),
+        "to_nhwc[xnnpack]",
+    ),
 }
 
 
@@ -264,11 +344,13 @@ def step(kernel, inputs, output, out=None):
 
 def test_outputs_share_storage_only_when_lifetimes_do_not_overlap():
     a, b, c, d = (Output((4, 4, 8)) for _ in range(4))
-    steps = [step(identity, ["x"], "a", a),       # a: read by b's step only
-             step(identity, ["a"], "b", b),       # b: read by c's and d's steps
-             step(identity, ["b"], "c", c),       # c: a is dead here, so c may take a's storage
-             step(identity, ["b", "c"], "d", d),  # d: b and c are read here: neither storage is free
-             step(identity, ["d"], "y")]
+    steps = [
+        step(identity, ["x"], "a", a),  # a: read by b's step only
+        step(identity, ["a"], "b", b),  # b: read by c's and d's steps
+        step(identity, ["b"], "c", c),  # c: a is dead here, so c may take a's storage
+        step(identity, ["b", "c"], "d", d),  # d: b and c are read here: neither storage is free
+        step(identity, ["d"], "y"),
+    ]
     share(steps, "y")
     assert c.storage is a.storage
     assert len({id(o.storage) for o in (b, c, d)}) == 3
@@ -279,8 +361,12 @@ def test_views_keep_a_storage_busy():
     """A numpy step's output may be a view of its input: the input's storage stays busy for as
     long as the view is read."""
     a, b = Output((8,)), Output((8,))
-    steps = [step(identity, ["x"], "a", a), step(identity, ["a"], "view"),  # e.g. a reshape
-             step(identity, ["x"], "b", b), step(identity, ["view", "b"], "y", Output((8,)))]
+    steps = [
+        step(identity, ["x"], "a", a),
+        step(identity, ["a"], "view"),  # e.g. a reshape
+        step(identity, ["x"], "b", b),
+        step(identity, ["view", "b"], "y", Output((8,))),
+    ]
     share(steps, "y")
     assert a.storage is not None and b.storage is not a.storage
 

@@ -1,6 +1,7 @@
 """KServe's own Python client (the `kserve` package's InferenceRESTClient, protocol v2)
 classifies through /v2 of `make serve`: the image as binary tensor data and as base64 JSON, the
 probabilities those of POST /predict. The client runs in its own venv (tests/kserve/)."""
+
 import json
 import subprocess
 import urllib.request
@@ -16,8 +17,12 @@ def test_kserve_rest_client_classifies_through_v2(tmp_path):
     photo = tmp_path / "chelsea.jpg"
     photo.write_bytes(CHELSEA_JPEG)
     with serving() as base:
-        run = subprocess.run([str(VENV_PYTHON), str(ROOT / "tests" / "kserve" / "classify.py"), base,
-                              "efficientnet-lite0", str(photo)], capture_output=True, text=True, timeout=300)
+        run = subprocess.run(
+            [str(VENV_PYTHON), str(ROOT / "tests" / "kserve" / "classify.py"), base, "efficientnet-lite0", str(photo)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert run.returncode == 0, run.stderr[-3000:]
         request = urllib.request.Request(f"{base}/predict?top_k=1", CHELSEA_JPEG, {"Content-Type": "image/jpeg"})
         with urllib.request.urlopen(request, timeout=120) as answer:

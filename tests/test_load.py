@@ -1,6 +1,7 @@
 """Concurrent clients against each HTTP host: every good photo gets 200 and the right top-1
 while another client sends garbage and gets 400s. Latency and throughput are reported (printed
 and written to build/test-artifacts/load-HOST.json), never asserted."""
+
 import http.client
 import json
 import threading
@@ -17,8 +18,7 @@ CLIENTS, REQUESTS = 4, 10  # good clients x requests each
 BAD_REQUESTS = 10
 TIMEOUT = 180  # seconds, per request: a bound, not a measurement
 PHOTOS = [(CHELSEA_JPEG, CAT_CLASSES), (COFFEE_JPEG, {ESPRESSO})]
-GARBAGE = [np.random.default_rng(seed).integers(0, 256, 4000, dtype=np.uint8).tobytes()
-           for seed in range(BAD_REQUESTS)]
+GARBAGE = [np.random.default_rng(seed).integers(0, 256, 4000, dtype=np.uint8).tobytes() for seed in range(BAD_REQUESTS)]
 
 
 def post(netloc, body):
@@ -69,15 +69,23 @@ def test_concurrent_clients_all_succeed_beside_bad_inputs(server, capsys):
     assert all(answer["error"] for _, answer in bad_results)
 
     ms = np.array([seconds for _, _, seconds, _ in results]) * 1000
-    report = {"host": server.host, "clients": CLIENTS, "requests": len(results), "bad_requests": BAD_REQUESTS,
-              "p50_ms": round(float(np.percentile(ms, 50)), 1),
-              "p95_ms": round(float(np.percentile(ms, 95)), 1),
-              "max_ms": round(float(ms.max()), 1),
-              "requests_per_s": round(len(results) / wall, 2), "wall_s": round(wall, 2)}
+    report = {
+        "host": server.host,
+        "clients": CLIENTS,
+        "requests": len(results),
+        "bad_requests": BAD_REQUESTS,
+        "p50_ms": round(float(np.percentile(ms, 50)), 1),
+        "p95_ms": round(float(np.percentile(ms, 95)), 1),
+        "max_ms": round(float(ms.max()), 1),
+        "requests_per_s": round(len(results) / wall, 2),
+        "wall_s": round(wall, 2),
+    }
     artifacts = ROOT / "build" / "test-artifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
     (artifacts / f"load-{server.host}.json").write_text(json.dumps(report, indent=2) + "\n")
     with capsys.disabled():
-        print(f"\nload on {server.host}: {CLIENTS} clients x {REQUESTS} requests (+{BAD_REQUESTS} bad): "
-              f"p50 {report['p50_ms']} ms, p95 {report['p95_ms']} ms, "
-              f"{report['requests_per_s']} requests/s")
+        print(
+            f"\nload on {server.host}: {CLIENTS} clients x {REQUESTS} requests (+{BAD_REQUESTS} bad): "
+            f"p50 {report['p50_ms']} ms, p95 {report['p95_ms']} ms, "
+            f"{report['requests_per_s']} requests/s"
+        )

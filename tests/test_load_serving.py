@@ -4,6 +4,7 @@ answer is a 200 and the server's resident memory stays under a bound whatever th
 clients (issue 17: without the bound, 500s past ~50 in flight and ~75 MiB more per request).
 Throughput, p50/p99 latency and the peak RSS of the server's process tree are printed and
 written to build/test-artifacts/load-serving.json. Loopback only."""
+
 import http.client
 import io
 import json
@@ -123,10 +124,17 @@ def test_burst_of_phone_photos_all_200_within_memory_bound():
     for status, _, _ in results:
         statuses[status] = statuses.get(status, 0) + 1
     seconds = np.array([s for _, s, _ in results])
-    report = {"clients": CLIENTS, "requests": len(results), "photo_bytes": len(photo), "statuses": statuses,
-              "throughput_rps": round(len(results) / elapsed, 2), "p50_s": round(float(np.percentile(seconds, 50)), 2),
-              "p99_s": round(float(np.percentile(seconds, 99)), 2), "peak_rss_mib": round(sampler.peak / 2**20),
-              "seconds": round(elapsed, 1)}
+    report = {
+        "clients": CLIENTS,
+        "requests": len(results),
+        "photo_bytes": len(photo),
+        "statuses": statuses,
+        "throughput_rps": round(len(results) / elapsed, 2),
+        "p50_s": round(float(np.percentile(seconds, 50)), 2),
+        "p99_s": round(float(np.percentile(seconds, 99)), 2),
+        "peak_rss_mib": round(sampler.peak / 2**20),
+        "seconds": round(elapsed, 1),
+    }
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "load-serving.json").write_text(json.dumps(report, indent=1))
     print(f"\nmake serve under {CLIENTS} clients x {PHOTOS_EACH} photos: {report}", file=sys.stderr)

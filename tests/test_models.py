@@ -67,10 +67,16 @@ def test_state_dict_reader_refuses_arbitrary_globals():
 
 def test_state_dict_reader_matches_torch_both_formats():
     import torch
+
     base = torch.arange(24, dtype=torch.float32).reshape(4, 6)
-    state = {"view": base[:, 1:5:2], "transposed": base.t(), "offset": base[2:],
-             "half": torch.ones(3, dtype=torch.float16) / 3, "count": torch.tensor(7),
-             "param": torch.nn.Parameter(torch.randn(2, 3))}
+    state = {
+        "view": base[:, 1:5:2],
+        "transposed": base.t(),
+        "offset": base[2:],
+        "half": torch.ones(3, dtype=torch.float16) / 3,
+        "count": torch.tensor(7),
+        "param": torch.nn.Parameter(torch.randn(2, 3)),
+    }
     for zip_format in (True, False):
         buf = io.BytesIO()
         torch.save(state, buf, _use_new_zipfile_serialization=zip_format)
@@ -82,10 +88,17 @@ def test_state_dict_reader_matches_torch_both_formats():
 
 
 # --- graph helpers -------------------------------------------------------------------------
-@pytest.mark.parametrize("size,kernel,stride,pads", [
-    (224, 3, 2, (0, 1)), (112, 5, 2, (1, 2)), (112, 3, 1, (1, 1)), (7, 5, 1, (2, 2)),
-    (225, 3, 2, (1, 1)), (14, 1, 1, (0, 0)),
-])
+@pytest.mark.parametrize(
+    "size,kernel,stride,pads",
+    [
+        (224, 3, 2, (0, 1)),
+        (112, 5, 2, (1, 2)),
+        (112, 3, 1, (1, 1)),
+        (7, 5, 1, (2, 2)),
+        (225, 3, 2, (1, 1)),
+        (14, 1, 1, (0, 0)),
+    ],
+)
 def test_tf_same_padding(size, kernel, stride, pads):
     assert onnx_graph.same_pads(size, kernel, stride) == pads
     assert onnx_graph.conv_out(size, kernel, stride, *pads) == -(-size // stride)
@@ -109,7 +122,12 @@ def test_effnet_sidecar_is_what_the_app_reads(effnet_dir):
     # (x / 255 - 0.5) / 0.5; the labels in ImageNet order.
     settings = model_bundle.read_settings(path, {})
     assert preprocess.Preprocessing.from_settings(settings).settings() == {
-        "input_size": 224, "resize": 256, "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5), "interpolation": "bicubic"}
+        "input_size": 224,
+        "resize": 256,
+        "mean": (0.5, 0.5, 0.5),
+        "std": (0.5, 0.5, 0.5),
+        "interpolation": "bicubic",
+    }
     assert model_bundle.read_labels(settings["labels"], effnet_dir, 1000) == LABELS_PATH.read_text().splitlines()
     assert effnet.WHEEL_SHA256 in settings["source"] and settings["license"].startswith("Apache-2.0")
 
@@ -119,8 +137,15 @@ def test_effnet_graph(effnet_dir):
     onnx.checker.check_model(model, full_check=True)
     assert model.opset_import[0].version == 13
     ops = op_counts(model)
-    assert ops == {"Conv": 49, "BatchNormalization": 49, "Clip": 33, "Add": 9,
-                   "GlobalAveragePool": 1, "Flatten": 1, "Gemm": 1}
+    assert ops == {
+        "Conv": 49,
+        "BatchNormalization": 49,
+        "Clip": 33,
+        "Add": 9,
+        "GlobalAveragePool": 1,
+        "Flatten": 1,
+        "Gemm": 1,
+    }
     bn_eps = {attrs(n)["epsilon"] for n in model.graph.node if n.op_type == "BatchNormalization"}
     assert np.allclose(list(bn_eps), 1e-3)
     # TF "same" padding of the stride-2 convs is asymmetric
@@ -129,10 +154,12 @@ def test_effnet_graph(effnet_dir):
     depthwise = [n for n in model.graph.node if n.op_type == "Conv" and attrs(n)["group"] > 1]
     assert sorted({attrs(n)["kernel_shape"][0] for n in depthwise}) == [3, 5]
     meta = {p.key: p.value for p in model.metadata_props}
-    assert {k: json.loads(v) if k in ("input_size", "resize", "mean", "std") else v
-            for k, v in meta.items()} == effnet.SIDECAR
-    n_params = sum(numpy_helper.to_array(t).size for t in model.graph.initializer
-                   if not t.name.endswith((".min", ".max")))
+    assert {
+        k: json.loads(v) if k in ("input_size", "resize", "mean", "std") else v for k, v in meta.items()
+    } == effnet.SIDECAR
+    n_params = sum(
+        numpy_helper.to_array(t).size for t in model.graph.initializer if not t.name.endswith((".min", ".max"))
+    )
     assert 4_600_000 < n_params < 4_700_000
 
 
@@ -155,8 +182,7 @@ def test_zoo_style_layout(zoo_model):
     onnx.checker.check_model(zoo_model, full_check=True)
     assert zoo_model.opset_import[0].version == 10
     ops = op_counts(zoo_model)
-    assert ops == {"Conv": 53, "BatchNormalization": 52, "Clip": 35, "Add": 10,
-                   "GlobalAveragePool": 1, "Reshape": 1}
+    assert ops == {"Conv": 53, "BatchNormalization": 52, "Clip": 35, "Add": 10, "GlobalAveragePool": 1, "Reshape": 1}
     for node in zoo_model.graph.node:
         if node.op_type == "Clip":  # opset-10 form: bounds are attributes, one input
             assert len(node.input) == 1 and attrs(node) == {"min": 0.0, "max": 6.0}

@@ -1,6 +1,7 @@
 """multipart/form-data on POST /predict: component/multipart.py natively against bodies encoded
 by urllib3 (an independent encoder), malformed and random bytes; then `make serve` answering
 forms the way curl -F and browsers send them."""
+
 import http.client
 import json
 from urllib.parse import urlsplit
@@ -25,17 +26,19 @@ def form(*fields, boundary=None):
 
 
 def test_parses_what_urllib3_encodes():
-    body, content_type = form(("image", ("cat.jpg", CHELSEA_JPEG, "image/jpeg")), ("top_k", b"3"),
-                              ("images[]", ("caf\u00e9 \"au\" lait.jpg", COFFEE_JPEG, "image/jpeg")))
+    body, content_type = form(
+        ("image", ("cat.jpg", CHELSEA_JPEG, "image/jpeg")),
+        ("top_k", b"3"),
+        ("images[]", ('caf\u00e9 "au" lait.jpg', COFFEE_JPEG, "image/jpeg")),
+    )
     cat, top_k, coffee = multipart.parse(body, content_type, MAX_PARTS)
     assert (cat.name, cat.filename, cat.content_type, cat.data) == ("image", "cat.jpg", "image/jpeg", CHELSEA_JPEG)
     assert (top_k.name, top_k.filename, top_k.data) == ("top_k", None, b"3")
-    assert coffee.filename == "caf\u00e9 \"au\" lait.jpg" and coffee.data == COFFEE_JPEG
+    assert coffee.filename == 'caf\u00e9 "au" lait.jpg' and coffee.data == COFFEE_JPEG
 
 
 def test_preamble_epilogue_padding_and_quoted_boundary():
-    body = (b"a preamble\r\n--b c\t \r\nContent-Disposition: form-data; name=\"x\"\r\n\r\nvalue"
-            b"\r\n--b c--\r\nan epilogue")
+    body = b'a preamble\r\n--b c\t \r\nContent-Disposition: form-data; name="x"\r\n\r\nvalue\r\n--b c--\r\nan epilogue'
     [part] = multipart.parse(body, 'multipart/form-data; boundary="b c"', MAX_PARTS)
     assert (part.name, part.filename, part.data) == ("x", None, b"value")
 
@@ -55,7 +58,11 @@ MALFORMED = {
     "boundary absent from the body": (b"just some bytes", None, "does not contain its boundary"),
     "no closing boundary": (b"--B\r\n" + DISPOSITION + b"\r\n\r\ndata", None, "ends before its closing boundary"),
     "ends after a boundary": (b"--B\r\n" + DISPOSITION + b"\r\n\r\ndata\r\n--B", None, "ends before its closing"),
-    "junk after a boundary": (b"--Bjunk\r\n" + DISPOSITION + b"\r\n\r\nx\r\n--B--", None, "not followed by a line break"),
+    "junk after a boundary": (
+        b"--Bjunk\r\n" + DISPOSITION + b"\r\n\r\nx\r\n--B--",
+        None,
+        "not followed by a line break",
+    ),
     "no headers": (part(b""), None, "no Content-Disposition"),
     "headers never end": (b"--B\r\n" + DISPOSITION + b"\r\n" + b"X-Pad: " + b"p" * 9000, None, "do not end"),
     "not form-data": (part(b'Content-Disposition: attachment; name="a"'), None, "form-data; name="),
@@ -65,10 +72,17 @@ MALFORMED = {
     "repeated header": (part(DISPOSITION + b"\r\n" + DISPOSITION), None, "repeated"),
     "repeated parameter": (part(b'Content-Disposition: form-data; name="a"; name="b"'), None, "repeated"),
     "unterminated quote": (part(b'Content-Disposition: form-data; name="a'), None, "malformed parameters"),
-    "base64 transfer encoding": (part(DISPOSITION + b"\r\nContent-Transfer-Encoding: base64"), None,
-                                 "Content-Transfer-Encoding"),
-    "too many parts": (b"".join(b'--B\r\nContent-Disposition: form-data; name="f"\r\n\r\nv\r\n'
-                                for _ in range(MAX_PARTS + 1)) + b"--B--", None, f"more than {MAX_PARTS} parts"),
+    "base64 transfer encoding": (
+        part(DISPOSITION + b"\r\nContent-Transfer-Encoding: base64"),
+        None,
+        "Content-Transfer-Encoding",
+    ),
+    "too many parts": (
+        b"".join(b'--B\r\nContent-Disposition: form-data; name="f"\r\n\r\nv\r\n' for _ in range(MAX_PARTS + 1))
+        + b"--B--",
+        None,
+        f"more than {MAX_PARTS} parts",
+    ),
 }
 
 
@@ -90,8 +104,9 @@ def outcome(body, content_type="multipart/form-data; boundary=B"):
 
 
 def test_every_truncation_and_many_mutations_parse_or_are_bad_requests():
-    body, content_type = form(("a", ("a.png", encode(CHELSEA.resize((16, 16)), "PNG"), "image/png")),
-                              ("b", b"text"), boundary="B")
+    body, content_type = form(
+        ("a", ("a.png", encode(CHELSEA.resize((16, 16)), "PNG"), "image/png")), ("b", b"text"), boundary="B"
+    )
     assert outcome(body) == "ok"
     closed = body.rindex(b"--B--") + len(b"--B--")  # the CRLF after the close delimiter is optional
     assert {outcome(body[:n]) for n in range(closed)} == {"bad request"}
@@ -117,6 +132,7 @@ def test_random_bytes_and_content_types_are_bad_requests():
 
 # --- through make serve -------------------------------------------------------------------
 
+
 def post(server, body, content_type, path="/predict"):
     connection = http.client.HTTPConnection(urlsplit(server).netloc, timeout=300)
     connection.request("POST", path, body, {"Content-Type": content_type} if content_type else {})
@@ -140,10 +156,14 @@ def test_one_file_answers_as_the_raw_body(server):
 
 
 def test_several_files_one_entry_each_in_order(server):
-    body, content_type = form(("image", ("coffee.jpg", COFFEE_JPEG, "image/jpeg")), ("top_k", b"2"),
-                              ("image", ("notes.txt", NOTES, "text/plain")), ("comment", b"ignored"),
-                              ("image", ("cat.jpg", CHELSEA_JPEG, "image/jpeg")),
-                              ("empty", ("", b"", "application/octet-stream")))  # a file input left empty
+    body, content_type = form(
+        ("image", ("coffee.jpg", COFFEE_JPEG, "image/jpeg")),
+        ("top_k", b"2"),
+        ("image", ("notes.txt", NOTES, "text/plain")),
+        ("comment", b"ignored"),
+        ("image", ("cat.jpg", CHELSEA_JPEG, "image/jpeg")),
+        ("empty", ("", b"", "application/octet-stream")),
+    )  # a file input left empty
     status, answer = post(server, body, content_type, "/predict?top_k=9")
     assert status == 200, answer
     coffee, notes, cat = answer["results"]
@@ -155,13 +175,16 @@ def test_several_files_one_entry_each_in_order(server):
     assert all(abs(a["score"] - b["score"]) < 1e-5 for a, b in zip(cat["predictions"], single))
 
 
-@pytest.mark.parametrize("fields,fragment", [
-    ([("top_k", b"3")], "has no file"),
-    ([("image", ("", b"", "application/octet-stream"))], "has no file"),
-    ([("image", ("cat.jpg", CHELSEA_JPEG, "image/jpeg")), ("top_k", b"zero")], "top_k"),
-    ([("image", (f"{i}.png", b"x", "image/png")) for i in range(MAX_BATCH + 1)], f"limit is {MAX_BATCH}"),
-    ([("f", b"v")] * (MAX_PARTS + 1), f"more than {MAX_PARTS} parts"),
-])
+@pytest.mark.parametrize(
+    "fields,fragment",
+    [
+        ([("top_k", b"3")], "has no file"),
+        ([("image", ("", b"", "application/octet-stream"))], "has no file"),
+        ([("image", ("cat.jpg", CHELSEA_JPEG, "image/jpeg")), ("top_k", b"zero")], "top_k"),
+        ([("image", (f"{i}.png", b"x", "image/png")) for i in range(MAX_BATCH + 1)], f"limit is {MAX_BATCH}"),
+        ([("f", b"v")] * (MAX_PARTS + 1), f"more than {MAX_PARTS} parts"),
+    ],
+)
 def test_form_errors(server, fields, fragment):
     status, answer = post(server, *form(*fields))
     assert status == 400 and fragment in answer["error"], answer
@@ -169,8 +192,7 @@ def test_form_errors(server, fields, fragment):
 
 def test_malformed_form_through_the_server(server):
     body, content_type = form(("image", ("cat.jpg", CHELSEA_JPEG, "image/jpeg")))
-    for broken in [body[:len(body) // 2], body.replace(b"Content-Disposition", b"Content-Dispositio"),
-                   b"\x00" * 100]:
+    for broken in [body[: len(body) // 2], body.replace(b"Content-Disposition", b"Content-Dispositio"), b"\x00" * 100]:
         status, answer = post(server, broken, content_type)
         assert status == 400 and "multipart" in answer["error"], answer
     status, answer = post(server, body, "multipart/form-data")

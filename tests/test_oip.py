@@ -2,6 +2,7 @@
 metadata, binary and JSON inputs, batches of real photos, class_count, request ids, errors),
 and by plain HTTP for what no client library sends: malformed heads, lying sizes, wrong
 datatypes and shapes, unknown models."""
+
 import base64
 import http.client
 import json
@@ -14,8 +15,7 @@ import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
 from conftest import MODEL
-from photos import (ASTRONAUT_JPEG, CAT_CLASSES, CHELSEA, CHELSEA_JPEG, COFFEE_JPEG, ESPRESSO, ROCKET_JPEG,
-                    encode)
+from photos import ASTRONAUT_JPEG, CAT_CLASSES, CHELSEA, CHELSEA_JPEG, COFFEE_JPEG, ESPRESSO, ROCKET_JPEG, encode
 
 import settings
 
@@ -77,8 +77,11 @@ def test_binary_batch_of_real_photos_matches_single_requests(server, client):
 
 def test_json_inputs_and_outputs(client):
     binary = client.infer(NAME, [image_input(PHOTOS[:2])]).as_numpy("probabilities")
-    result = client.infer(NAME, [image_input(PHOTOS[:2], binary=False)],
-                          outputs=[triton.InferRequestedOutput("probabilities", binary_data=False)])
+    result = client.infer(
+        NAME,
+        [image_input(PHOTOS[:2], binary=False)],
+        outputs=[triton.InferRequestedOutput("probabilities", binary_data=False)],
+    )
     assert "parameters" not in result.get_response()["outputs"][0]  # the data came as JSON
     assert np.allclose(result.as_numpy("probabilities"), binary, atol=1e-7)
 
@@ -95,8 +98,9 @@ def test_class_count(client, binary):
         assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1
         assert int(parsed[0][1]) in expected
         assert all(label == LABELS[int(index)] for _, index, label in parsed)
-    everything = client.infer(NAME, [image_input(PHOTOS[:1])],
-                              outputs=[triton.InferRequestedOutput("probabilities", class_count=5000)])
+    everything = client.infer(
+        NAME, [image_input(PHOTOS[:1])], outputs=[triton.InferRequestedOutput("probabilities", class_count=5000)]
+    )
     assert everything.as_numpy("probabilities").shape == (1, 1000)
 
 
@@ -130,6 +134,7 @@ def test_batch_cap(client):
 
 # --- plain HTTP: what a client library would not send ----------------------------------------
 
+
 def post(server, path, body, headers=(), method="POST"):
     """(status, parsed JSON) of one request with exactly these headers (repeats allowed)."""
     connection = http.client.HTTPConnection(urlsplit(server).netloc, timeout=300)
@@ -151,15 +156,23 @@ def elements(*images):
 
 def binary_request(binary, shape=None, size=None, head_length=None, **tensor):
     """A binary-extension request: (body, headers). size/head_length default to the truth."""
-    tensor = {"name": "image", "datatype": "BYTES", "shape": shape or [1],
-              "parameters": {"binary_data_size": len(binary) if size is None else size}, **tensor}
+    tensor = {
+        "name": "image",
+        "datatype": "BYTES",
+        "shape": shape or [1],
+        "parameters": {"binary_data_size": len(binary) if size is None else size},
+        **tensor,
+    }
     head = json.dumps({"inputs": [tensor]}).encode()
     return head + binary, [("Inference-Header-Content-Length", str(len(head)) if head_length is None else head_length)]
 
 
 def json_request(inputs=None, **extra):
-    inputs = inputs if inputs is not None else [
-        {"name": "image", "datatype": "BYTES", "shape": [1], "data": [base64.b64encode(CHELSEA_JPEG).decode()]}]
+    inputs = (
+        inputs
+        if inputs is not None
+        else [{"name": "image", "datatype": "BYTES", "shape": [1], "data": [base64.b64encode(CHELSEA_JPEG).decode()]}]
+    )
     return json.dumps({"inputs": inputs, **extra}).encode(), []
 
 
@@ -174,35 +187,63 @@ MALFORMED = {
     "no inputs": (json_request([]), 400, "one input"),
     "two inputs": (json_request([{"name": "image"}, {"name": "image"}]), 400, "one input"),
     "inputs not an array": ((b'{"inputs": {"name": "image"}}', []), 400, '"inputs" must be an array'),
-    "unknown input": (json_request([{"name": "input", "datatype": "BYTES", "shape": [1], "data": ["AA=="]}]), 400,
-                      "unknown input"),
-    "FP32 tensor": (json_request([{"name": "image", "datatype": "FP32", "shape": [1, 3, 224, 224], "data": [0.0]}]),
-                    400, "is BYTES"),
+    "unknown input": (
+        json_request([{"name": "input", "datatype": "BYTES", "shape": [1], "data": ["AA=="]}]),
+        400,
+        "unknown input",
+    ),
+    "FP32 tensor": (
+        json_request([{"name": "image", "datatype": "FP32", "shape": [1, 3, 224, 224], "data": [0.0]}]),
+        400,
+        "is BYTES",
+    ),
     "shape [1, 1]": (binary_request(GOOD, shape=[1, 1]), 400, "send [N]"),
     "shape [-1]": (binary_request(GOOD, shape=[-1]), 400, "send [N]"),
     "shape [true]": (binary_request(GOOD, shape=[True]), 400, "send [N]"),
-    "shape [\"1\"]": (binary_request(GOOD, shape=["1"]), 400, "send [N]"),
+    'shape ["1"]': (binary_request(GOOD, shape=["1"]), 400, "send [N]"),
     "shape [0]": (binary_request(b"", shape=[0]), 400, "no image"),
     "shape over the batch cap": (binary_request(GOOD, shape=[MAX_BATCH + 1]), 400, f"limit is {MAX_BATCH}"),
     "id not a string": (json_request(id=42), 400, '"id" must be a string'),
     "unknown output": (json_request(outputs=[{"name": "logits"}]), 400, "unknown output"),
-    "classification -1": (json_request(outputs=[{"name": "probabilities", "parameters": {"classification": -1}}]),
-                          400, "classification"),
-    "classification \"3\"": (json_request(outputs=[{"name": "probabilities", "parameters": {"classification": "3"}}]),
-                             400, "classification must be an integer"),
-    "binary_data \"yes\"": (json_request(outputs=[{"name": "probabilities", "parameters": {"binary_data": "yes"}}]),
-                            400, "binary_data must be true or false"),
-    "shared memory": (binary_request(GOOD, parameters={"shared_memory_region": "r", "shared_memory_byte_size": 9}),
-                      400, "shared memory"),
+    "classification -1": (
+        json_request(outputs=[{"name": "probabilities", "parameters": {"classification": -1}}]),
+        400,
+        "classification",
+    ),
+    'classification "3"': (
+        json_request(outputs=[{"name": "probabilities", "parameters": {"classification": "3"}}]),
+        400,
+        "classification must be an integer",
+    ),
+    'binary_data "yes"': (
+        json_request(outputs=[{"name": "probabilities", "parameters": {"binary_data": "yes"}}]),
+        400,
+        "binary_data must be true or false",
+    ),
+    "shared memory": (
+        binary_request(GOOD, parameters={"shared_memory_region": "r", "shared_memory_byte_size": 9}),
+        400,
+        "shared memory",
+    ),
     # JSON data
-    "data not base64": (json_request([{"name": "image", "datatype": "BYTES", "shape": [1], "data": ["not base64!"]}]),
-                        400, "not base64"),
-    "data element a number": (json_request([{"name": "image", "datatype": "BYTES", "shape": [1], "data": [123]}]),
-                              400, "must be a string"),
+    "data not base64": (
+        json_request([{"name": "image", "datatype": "BYTES", "shape": [1], "data": ["not base64!"]}]),
+        400,
+        "not base64",
+    ),
+    "data element a number": (
+        json_request([{"name": "image", "datatype": "BYTES", "shape": [1], "data": [123]}]),
+        400,
+        "must be a string",
+    ),
     "data missing": (json_request([{"name": "image", "datatype": "BYTES", "shape": [1]}]), 400, "must be an array"),
-    "data shorter than the shape": (json_request([{"name": "image", "datatype": "BYTES", "shape": [2],
-                                                   "data": [base64.b64encode(CHELSEA_JPEG).decode()]}]),
-                                    400, "holds 1 elements"),
+    "data shorter than the shape": (
+        json_request(
+            [{"name": "image", "datatype": "BYTES", "shape": [2], "data": [base64.b64encode(CHELSEA_JPEG).decode()]}]
+        ),
+        400,
+        "holds 1 elements",
+    ),
     "data and binary_data_size": (binary_request(GOOD, data=["AA=="]), 400, "both"),
     # sizes that lie: Inference-Header-Content-Length
     "head length not a number": (binary_request(GOOD, head_length="abc"), 400, "must be a number of bytes"),
@@ -210,10 +251,13 @@ MALFORMED = {
     "head length fractional": (binary_request(GOOD, head_length="1.5"), 400, "must be a number of bytes"),
     "head length exponent": (binary_request(GOOD, head_length="1e3"), 400, "must be a number of bytes"),
     "head length huge": (binary_request(GOOD, head_length="9" * 40), 400, "but the body has"),
-    "head length past the body": (binary_request(GOOD, head_length=str(10 ** 6)), 400, "but the body has"),
+    "head length past the body": (binary_request(GOOD, head_length=str(10**6)), 400, "but the body has"),
     "head length too short": (binary_request(GOOD, head_length="20"), 400, "does not parse"),
-    "head length too long": (binary_request(GOOD, head_length=str(len(binary_request(GOOD)[0]) - len(GOOD) + 2)),
-                             400, "the inference request's JSON"),  # does not parse, or is not UTF-8
+    "head length too long": (
+        binary_request(GOOD, head_length=str(len(binary_request(GOOD)[0]) - len(GOOD) + 2)),
+        400,
+        "the inference request's JSON",
+    ),  # does not parse, or is not UTF-8
     "head length zero": (binary_request(GOOD, head_length="0"), 400, "does not parse"),
     # sizes that lie: binary_data_size and the element lengths
     "binary_data_size too big": (binary_request(GOOD, size=len(GOOD) + 1), 400, "bytes follow the JSON"),
@@ -222,16 +266,24 @@ MALFORMED = {
     "binary_data_size fractional": (binary_request(GOOD, size=1.5), 400, "binary_data_size must be an integer"),
     "binary_data_size true": (binary_request(GOOD, size=True), 400, "binary_data_size must be an integer"),
     "binary without a head length": ((binary_request(GOOD)[0], []), 400, "needs an Inference-Header-Content-Length"),
-    "element longer than the data": (binary_request(struct.pack("<I", 10 ** 6) + CHELSEA_JPEG), 400,
-                                     "declares 1000000 bytes"),
+    "element longer than the data": (
+        binary_request(struct.pack("<I", 10**6) + CHELSEA_JPEG),
+        400,
+        "declares 1000000 bytes",
+    ),
     "element length cut off": (binary_request(GOOD + b"\x01\x00"), 400, "holds more than the 1 elements"),
     "element length cut off, shape 2": (binary_request(GOOD + b"\x01\x00", shape=[2]), 400, "is cut off"),
-    "more elements than the shape": (binary_request(elements(CHELSEA_JPEG, COFFEE_JPEG)), 400,
-                                     "holds more than the 1 elements"),
+    "more elements than the shape": (
+        binary_request(elements(CHELSEA_JPEG, COFFEE_JPEG)),
+        400,
+        "holds more than the 1 elements",
+    ),
     "fewer elements than the shape": (binary_request(GOOD, shape=[3]), 400, "holds 1 elements"),
-    "binary after a JSON-only input": ((json_request()[0] + b"extra", [("Inference-Header-Content-Length",
-                                                                        str(len(json_request()[0])))]),
-                                       400, "has no binary_data_size"),
+    "binary after a JSON-only input": (
+        (json_request()[0] + b"extra", [("Inference-Header-Content-Length", str(len(json_request()[0])))]),
+        400,
+        "has no binary_data_size",
+    ),
 }
 
 
@@ -250,14 +302,24 @@ def test_repeated_head_length_and_compressed_bodies(server):
     assert status == 415 and "uncompressed" in answer["error"]
 
 
-@pytest.mark.parametrize("path,status", [("/v2/models/resnet50/infer", 404),
-                                         (f"/v2/models/{NAME}/versions/7/infer", 404),
-                                         ("/v2/models/resnet50/ready", 404),
-                                         ("/v2/models/resnet50/versions/1", 404)])
+@pytest.mark.parametrize(
+    "path,status",
+    [
+        ("/v2/models/resnet50/infer", 404),
+        (f"/v2/models/{NAME}/versions/7/infer", 404),
+        ("/v2/models/resnet50/ready", 404),
+        ("/v2/models/resnet50/versions/1", 404),
+    ],
+)
 def test_unknown_models_are_404s(server, path, status):
     method = "POST" if path.endswith("/infer") else "GET"
-    got, answer = post(server, path, binary_request(GOOD)[0] if method == "POST" else b"",
-                       binary_request(GOOD)[1] if method == "POST" else (), method)
+    got, answer = post(
+        server,
+        path,
+        binary_request(GOOD)[0] if method == "POST" else b"",
+        binary_request(GOOD)[1] if method == "POST" else (),
+        method,
+    )
     assert got == status and "error" in answer
 
 
@@ -269,12 +331,24 @@ def test_a_404_after_a_large_body_sent_before_reading(server):
 
 def test_binary_answer_layout_on_the_wire(server):
     """The answer's own framing, read without tritonclient: JSON head, then the tensor."""
-    head = json.dumps({"id": "raw", "inputs": [{"name": "image", "datatype": "BYTES", "shape": [2],
-                                                "parameters": {"binary_data_size": len(elements(*PHOTOS[:2]))}}],
-                       "outputs": [{"name": "probabilities", "parameters": {"binary_data": True, "classification": 2}}]})
+    head = json.dumps(
+        {
+            "id": "raw",
+            "inputs": [
+                {
+                    "name": "image",
+                    "datatype": "BYTES",
+                    "shape": [2],
+                    "parameters": {"binary_data_size": len(elements(*PHOTOS[:2]))},
+                }
+            ],
+            "outputs": [{"name": "probabilities", "parameters": {"binary_data": True, "classification": 2}}],
+        }
+    )
     connection = http.client.HTTPConnection(urlsplit(server).netloc, timeout=300)
-    connection.request("POST", INFER, head.encode() + elements(*PHOTOS[:2]),
-                       {"Inference-Header-Content-Length": str(len(head))})
+    connection.request(
+        "POST", INFER, head.encode() + elements(*PHOTOS[:2]), {"Inference-Header-Content-Length": str(len(head))}
+    )
     response = connection.getresponse()
     body = response.read()
     assert response.status == 200 and response.getheader("content-type") == "application/octet-stream"
@@ -286,8 +360,8 @@ def test_binary_answer_layout_on_the_wire(server):
     assert len(data) == output["parameters"]["binary_data_size"]
     while data:
         size = struct.unpack("<I", data[:4])[0]
-        texts.append(data[4:4 + size].decode())
-        data = data[4 + size:]
+        texts.append(data[4 : 4 + size].decode())
+        data = data[4 + size :]
     assert len(texts) == 4 and texts[2].split(":")[1:] == [str(ESPRESSO), "espresso"]
 
 
@@ -298,13 +372,14 @@ def test_server_still_serves_after_the_malformed(client):
 
 # --- the codec natively, on every shape of JSON value and random damage --------------------
 
-VALUES = [None, True, False, 0, 1, -1, 2 ** 70, 1.5, "", "image", "BYTES", [], [1], ["AA=="], [[1]], {}, {"a": 1}]
+VALUES = [None, True, False, 0, 1, -1, 2**70, 1.5, "", "image", "BYTES", [], [1], ["AA=="], [[1]], {}, {"a": 1}]
 
 
 def outcome(body, declared):
     """'ok' or 'bad request': anything else (a 500) fails the test."""
     import errors
     import oip_codec
+
     try:
         oip_codec.read_request(body, declared, MAX_BATCH)
         return "ok"
@@ -314,14 +389,32 @@ def outcome(body, declared):
 
 def test_codec_any_value_in_any_field(configure):
     configure()
-    good = {"id": "x", "parameters": {"binary_data_output": True},
-            "inputs": [{"name": "image", "datatype": "BYTES", "shape": [1], "parameters": {"binary_data_size": len(GOOD)}}],
-            "outputs": [{"name": "probabilities", "parameters": {"binary_data": False, "classification": 2}}]}
-    paths = [("id",), ("parameters",), ("parameters", "binary_data_output"), ("inputs",), ("inputs", 0),
-             ("inputs", 0, "name"), ("inputs", 0, "datatype"), ("inputs", 0, "shape"), ("inputs", 0, "shape", 0),
-             ("inputs", 0, "parameters"), ("inputs", 0, "parameters", "binary_data_size"), ("inputs", 0, "data"),
-             ("outputs",), ("outputs", 0), ("outputs", 0, "name"), ("outputs", 0, "parameters"),
-             ("outputs", 0, "parameters", "binary_data"), ("outputs", 0, "parameters", "classification")]
+    good = {
+        "id": "x",
+        "parameters": {"binary_data_output": True},
+        "inputs": [{"name": "image", "datatype": "BYTES", "shape": [1], "parameters": {"binary_data_size": len(GOOD)}}],
+        "outputs": [{"name": "probabilities", "parameters": {"binary_data": False, "classification": 2}}],
+    }
+    paths = [
+        ("id",),
+        ("parameters",),
+        ("parameters", "binary_data_output"),
+        ("inputs",),
+        ("inputs", 0),
+        ("inputs", 0, "name"),
+        ("inputs", 0, "datatype"),
+        ("inputs", 0, "shape"),
+        ("inputs", 0, "shape", 0),
+        ("inputs", 0, "parameters"),
+        ("inputs", 0, "parameters", "binary_data_size"),
+        ("inputs", 0, "data"),
+        ("outputs",),
+        ("outputs", 0),
+        ("outputs", 0, "name"),
+        ("outputs", 0, "parameters"),
+        ("outputs", 0, "parameters", "binary_data"),
+        ("outputs", 0, "parameters", "classification"),
+    ]
     seen = set()
     for path in paths:
         for value in VALUES:

@@ -1,6 +1,7 @@
 """GET /openapi.json (component/openapi.py): natively, the document covers every route of
 api.py's table; against `make serve`, stock schemathesis fuzzes every operation: no 5xx, every
 answer (status, content type, headers, body) conforming to the document."""
+
 import json
 import subprocess
 import sys
@@ -35,12 +36,28 @@ def test_document_covers_every_route_with_head_and_options():
 @pytest.mark.served
 def test_schemathesis_finds_nothing_on_any_operation(capsys, tmp_path):
     with serving() as base:
-        run = subprocess.run([str(ST), "run", f"{base}/openapi.json", *CHECKS, "--max-examples", str(EXAMPLES),
-                              "--seed", "1", "--no-color", "--request-timeout", "60"],
-                             capture_output=True, text=True, timeout=600, cwd=tmp_path)  # its .schemathesis/ there
+        run = subprocess.run(
+            [
+                str(ST),
+                "run",
+                f"{base}/openapi.json",
+                *CHECKS,
+                "--max-examples",
+                str(EXAMPLES),
+                "--seed",
+                "1",
+                "--no-color",
+                "--request-timeout",
+                "60",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=tmp_path,
+        )  # its .schemathesis/ there
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "schemathesis.txt").write_text(run.stdout + run.stderr)
-    summary = run.stdout[run.stdout.rfind("SUMMARY"):]
+    summary = run.stdout[run.stdout.rfind("SUMMARY") :]
     with capsys.disabled():
         print(f"\nschemathesis against {base}:\n{summary}", file=sys.stderr)
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]

@@ -3,6 +3,7 @@ of ops_cases.py natively, a subset inside the component (numpy's and XNNPACK's k
 layouts and plan-time folding the lowerings promise, float16 files, and malformed nodes.
 Float32 results must match to 1e-5 relative (atol 1e-6); `pytest -rP` prints the differences.
 """
+
 import io
 import json
 import sys
@@ -24,8 +25,14 @@ def onnxruntime_run(data, x):
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-    return session.run(None, {session.get_inputs()[0].name: x.astype(session.get_inputs()[0].type == "tensor(float16)"
-                                                                      and np.float16 or np.float32)})[0]
+    return session.run(
+        None,
+        {
+            session.get_inputs()[0].name: x.astype(
+                session.get_inputs()[0].type == "tensor(float16)" and np.float16 or np.float32
+            )
+        },
+    )[0]
 
 
 def x_for(data):
@@ -55,8 +62,15 @@ def labels(data):
 def test_pools_and_unary_ops_keep_the_nhwc_layout():
     """Conv -> MaxPool -> Sigmoid -> Conv is one NHWC run: no layout change between the convs."""
     conv2, init2 = conv("s", "y")
-    data = graph([C1, N("MaxPool", ["c"], ["p"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
-                  N("Sigmoid", ["p"], ["s"]), conv2], init={**C1_INIT, **init2})
+    data = graph(
+        [
+            C1,
+            N("MaxPool", ["c"], ["p"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]),
+            N("Sigmoid", ["p"], ["s"]),
+            conv2,
+        ],
+        init={**C1_INIT, **init2},
+    )
     steps = labels(data)
     print(steps)
     assert steps[0] == "to_nhwc" and steps[-1] == "to_nchw" and "to_nhwc" not in steps[1:-1], steps
@@ -68,11 +82,22 @@ def test_channels_last_block_keeps_the_nhwc_layout():
     """ConvNeXt's block: Conv -> Transpose to (N, H, W, C) -> LayerNorm -> MatMul -> Gelu ->
     Transpose back -> residual Add -> Conv needs no layout change between the convs."""
     conv2, init2 = conv("r", "y")
-    nodes = [C1, N("Transpose", ["c"], ["t"], perm=[0, 2, 3, 1]), N("LayerNormalization", ["t", "g"], ["n"]),
-             N("MatMul", ["n", "m"], ["h"]), N("Gelu", ["h"], ["a"]), N("Transpose", ["a"], ["b"], perm=[0, 3, 1, 2]),
-             N("Add", ["c", "b"], ["r"]), conv2]
-    init = {**C1_INIT, **init2, "g": RNG.standard_normal(3).astype(np.float32),
-            "m": RNG.standard_normal((3, 3)).astype(np.float32)}
+    nodes = [
+        C1,
+        N("Transpose", ["c"], ["t"], perm=[0, 2, 3, 1]),
+        N("LayerNormalization", ["t", "g"], ["n"]),
+        N("MatMul", ["n", "m"], ["h"]),
+        N("Gelu", ["h"], ["a"]),
+        N("Transpose", ["a"], ["b"], perm=[0, 3, 1, 2]),
+        N("Add", ["c", "b"], ["r"]),
+        conv2,
+    ]
+    init = {
+        **C1_INIT,
+        **init2,
+        "g": RNG.standard_normal(3).astype(np.float32),
+        "m": RNG.standard_normal((3, 3)).astype(np.float32),
+    }
     data = graph(nodes, init=init, opset=20)
     steps = labels(data)
     print(steps)
@@ -85,13 +110,30 @@ def test_channels_last_block_keeps_the_nhwc_layout():
 def test_shape_subgraphs_fold_at_plan_time():
     """Shape -> ConstantOfShape/Range/Equal/Where/Expand/Mod/ScatterND/Not on constants: no step
     of them is left in the plan; only the Add that reads x runs."""
-    nodes = [N("Shape", ["x"], ["s"]), N("ConstantOfShape", ["s"], ["z"], value=numpy_helper.from_array(np.array([1], i64))),
-             N("Range", ["zero", "four", "one"], ["r"]), N("Equal", ["r", "two"], ["e"]), N("Not", ["e"], ["ne"]),
-             N("Where", ["ne", "r", "ten"], ["w"]), N("Mod", ["w", "three"], ["m"]),
-             N("ScatterND", ["m", "idx", "upd"], ["sc"]), N("Expand", ["sc", "s"], ["ex"]), N("Mul", ["ex", "z"], ["p"]),
-             N("Cast", ["p"], ["f"], to=TensorProto.FLOAT), N("Add", ["x", "f"], ["y"])]
-    init = {"zero": np.array(0, i64), "four": np.array(6, i64), "one": np.array(1, i64), "two": np.array(2, i64),
-            "ten": np.array(10, i64), "three": np.array(4, i64), "idx": np.array([[0]], i64), "upd": np.array([7], i64)}
+    nodes = [
+        N("Shape", ["x"], ["s"]),
+        N("ConstantOfShape", ["s"], ["z"], value=numpy_helper.from_array(np.array([1], i64))),
+        N("Range", ["zero", "four", "one"], ["r"]),
+        N("Equal", ["r", "two"], ["e"]),
+        N("Not", ["e"], ["ne"]),
+        N("Where", ["ne", "r", "ten"], ["w"]),
+        N("Mod", ["w", "three"], ["m"]),
+        N("ScatterND", ["m", "idx", "upd"], ["sc"]),
+        N("Expand", ["sc", "s"], ["ex"]),
+        N("Mul", ["ex", "z"], ["p"]),
+        N("Cast", ["p"], ["f"], to=TensorProto.FLOAT),
+        N("Add", ["x", "f"], ["y"]),
+    ]
+    init = {
+        "zero": np.array(0, i64),
+        "four": np.array(6, i64),
+        "one": np.array(1, i64),
+        "two": np.array(2, i64),
+        "ten": np.array(10, i64),
+        "three": np.array(4, i64),
+        "idx": np.array([[0]], i64),
+        "upd": np.array([7], i64),
+    }
     data = graph(nodes, init=init)
     assert labels(data) == ["add"]
     model, x = x_for(data)
@@ -124,25 +166,45 @@ def test_float16_file_computes_in_float32(keep_io_types):
     reads the float16 weights, computes in float32, takes and returns float32 either way."""
     float16 = pytest.importorskip("onnxconverter_common.float16")
     import onnx
-    data = float16.convert_float_to_float16(onnx.load_from_string(SMALL_CNN),
-                                            keep_io_types=keep_io_types).SerializeToString()
+
+    data = float16.convert_float_to_float16(
+        onnx.load_from_string(SMALL_CNN), keep_io_types=keep_io_types
+    ).SerializeToString()
     model = load_model(data, kernels="numpy")
     assert model.info["inputs"][0]["dtype"] == ("float32" if keep_io_types else "float16")
     x = RNG.standard_normal((1, 3, 16, 16)).astype(np.float32)
     got, want = model.run(x), onnxruntime_run(data, x).astype(np.float32)
     exact = onnxruntime_run(SMALL_CNN, x)
-    print(f"float16 file: max |engine - onnxruntime| = {np.abs(got - want).max():.3g}, "
-          f"max |engine - float32 model| = {np.abs(got - exact).max():.3g}")
+    print(
+        f"float16 file: max |engine - onnxruntime| = {np.abs(got - want).max():.3g}, "
+        f"max |engine - float32 model| = {np.abs(got - exact).max():.3g}"
+    )
     assert got.dtype == np.float32
     assert np.abs(got - want).max() <= 1e-2 * max(1.0, np.abs(want).max())
 
 
 # --- inside the component ------------------------------------------------------------------------
-INSIDE = ["maxpool ceil_mode with pads", "avgpool ceil_mode, pads, count 1", "maxpool after conv, opset 11",
-          "gelu", "erf, wide range", "hardswish", "slice negative steps", "split num_outputs uneven (opset 18)",
-          "argmax last, keepdims 0", "scatternd", "mod int64", "range int64", "einsum bhid,bhjd->bhij",
-          "layernorm last 2 axes, no bias", "matmul attention (B,H,T,D)@(B,H,D,T)", "softmax axis 1 (4-D)",
-          "transpose after conv", "cast to float16 and back", "shape ops on a symbolic batch"]
+INSIDE = [
+    "maxpool ceil_mode with pads",
+    "avgpool ceil_mode, pads, count 1",
+    "maxpool after conv, opset 11",
+    "gelu",
+    "erf, wide range",
+    "hardswish",
+    "slice negative steps",
+    "split num_outputs uneven (opset 18)",
+    "argmax last, keepdims 0",
+    "scatternd",
+    "mod int64",
+    "range int64",
+    "einsum bhid,bhjd->bhij",
+    "layernorm last 2 axes, no bias",
+    "matmul attention (B,H,T,D)@(B,H,D,T)",
+    "softmax axis 1 (4-D)",
+    "transpose after conv",
+    "cast to float16 and back",
+    "shape ops on a symbolic batch",
+]
 
 RUN_INSIDE = """
 f = np.load(io.BytesIO(data))
@@ -176,4 +238,5 @@ def test_docs_table_is_the_registry():
     """docs/operators.md holds the table tools/ops_table.py makes from the op registry."""
     sys.path.insert(0, str(ROOT))
     from tools.ops_table import DOC, table
+
     assert table() in DOC.read_text(), "docs/operators.md is out of date: run python tools/ops_table.py --write"

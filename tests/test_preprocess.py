@@ -2,6 +2,7 @@
 the plain way, the conversions Pillow cannot do inside, bounded resizing, and every hostile
 input of tests/corpus.py with the codecs the component lacks hidden. tests/test_hostile.py
 sends the same corpus through the component."""
+
 import io
 
 import numpy as np
@@ -45,12 +46,17 @@ def model_image(data):
 def variants(photo):
     gray = photo.convert("L")
     return {
-        "jpeg": encode(photo, quality=90), "progressive jpeg": encode(photo, progressive=True),
-        "png": encode(photo, "PNG"), "gray png": encode(gray, "PNG"), "webp": encode(photo, "WEBP"),
+        "jpeg": encode(photo, quality=90),
+        "progressive jpeg": encode(photo, progressive=True),
+        "png": encode(photo, "PNG"),
+        "gray png": encode(gray, "PNG"),
+        "webp": encode(photo, "WEBP"),
         "gif": encode(photo.convert("P", palette=Image.ADAPTIVE), "GIF"),
         "rgba png": encode(corpus.with_alpha(photo), "PNG"),
-        "cmyk jpeg": encode(photo.convert("CMYK")), "exif-rotated jpeg": encode(photo, exif=corpus.rotated_exif()),
-        "1-bit png": encode(photo.convert("1"), "PNG"), "8-bit widened to 16": encode(corpus.sixteen_bit(photo), "PNG"),
+        "cmyk jpeg": encode(photo.convert("CMYK")),
+        "exif-rotated jpeg": encode(photo, exif=corpus.rotated_exif()),
+        "1-bit png": encode(photo.convert("1"), "PNG"),
+        "8-bit widened to 16": encode(corpus.sixteen_bit(photo), "PNG"),
         "5:1 panorama": encode(photo.resize((photo.width * 5, photo.height // 2)), "PNG"),
         "1:6 tall": encode(photo.resize((photo.width // 3, photo.height * 2)), "PNG"),
         "15:1 strip": encode(photo.resize((photo.width * 3, photo.width // 5)), "PNG"),
@@ -97,8 +103,12 @@ def test_16_bit_samples_round_to_the_nearest_level():
     assert colors.wide_to_8bit(np.array([-5, 70000], np.int32)).tolist() == [0, 255]
     # A genuine 16-bit photo: its samples are within a level of the old truncation's, which
     # the bicubic filter's negative lobes can widen to 2.
-    wide = Image.fromarray((np.asarray(Image.fromarray(photos.camera()), np.uint16) * 257
-                            + np.random.default_rng(0).integers(0, 257, (512, 512))).astype(np.uint16))
+    wide = Image.fromarray(
+        (
+            np.asarray(Image.fromarray(photos.camera()), np.uint16) * 257
+            + np.random.default_rng(0).integers(0, 257, (512, 512))
+        ).astype(np.uint16)
+    )
     data = encode(wide, "PNG")
     difference = np.abs(model_image(data).astype(int) - torchvision_way(data))
     assert difference.max() <= 2 and difference.mean() < 0.6
@@ -133,13 +143,24 @@ def test_unreadable_exif_is_ignored():
 
 def test_preprocessing_settings_are_checked_and_normalization_made_once():
     prep = preprocess.Preprocessing.from_settings({"mean": [0.5] * 3, "std": [0.5] * 3, "labels": "x.txt"})
-    assert prep.settings() == {"input_size": 224, "resize": 256, "mean": (0.5,) * 3, "std": (0.5,) * 3,
-                               "interpolation": "bicubic"}
+    assert prep.settings() == {
+        "input_size": 224,
+        "resize": 256,
+        "mean": (0.5,) * 3,
+        "std": (0.5,) * 3,
+        "interpolation": "bicubic",
+    }
     assert np.allclose(prep.scale, 1 / 127.5) and np.allclose(prep.offset, -1)
     tensor = preprocess.to_tensor(Image.new("RGB", (224, 224), (0, 255, 51)), prep)
     assert np.allclose(tensor[0, :, 0, 0], [-1, 1, 51 / 127.5 - 1])
-    for bad in [{"resize": 100}, {"input_size": 0}, {"input_size": 224.5}, {"std": [0, 1, 1]}, {"mean": [0.5]},
-                {"interpolation": "lanczos"}]:
+    for bad in [
+        {"resize": 100},
+        {"input_size": 0},
+        {"input_size": 224.5},
+        {"std": [0, 1, 1]},
+        {"mean": [0.5]},
+        {"interpolation": "lanczos"},
+    ]:
         with pytest.raises(ValueError):
             preprocess.Preprocessing.from_settings(bad)
     with pytest.raises(TypeError):  # made from mean and std, never given

@@ -1,5 +1,6 @@
 """What a component can and cannot touch, under the host/ harness's grants and under `make serve`'s,
 probed from inside with the probe component; and the harness's CPU and memory caps."""
+
 import socket
 import time
 import urllib.error
@@ -17,10 +18,14 @@ from tools.probe import ProbeError, probe_wasm
 OUTSIDE = {
     "read /etc/passwd": ("result = open('/etc/passwd', 'rb').read()", "/etc/passwd"),
     "list the root": ("result = repr(os.listdir('/')).encode()", "/"),
-    "climb out of the model folder": ("result = open('/models/../../../etc/passwd', 'rb').read()",
-                                      "/models/../../../etc/passwd"),
-    "read the host's working directory": (f"result = open({str(ROOT / 'README.md')!r}, 'rb').read()",
-                                          str(ROOT / "README.md")),
+    "climb out of the model folder": (
+        "result = open('/models/../../../etc/passwd', 'rb').read()",
+        "/models/../../../etc/passwd",
+    ),
+    "read the host's working directory": (
+        f"result = open({str(ROOT / 'README.md')!r}, 'rb').read()",
+        str(ROOT / "README.md"),
+    ),
 }
 WRITE_MODELS = "open('/models/planted.onnx', 'wb').write(b'x'); result = b'wrote'"
 READ_MODELS = "result = open('/models/imagenet_classes.txt', 'rb').read(5)"
@@ -65,6 +70,7 @@ def accepted(listener):
 
 # --- under the host/ harness ---------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def harness():
     """The probe run with exactly the grants host/ gives a component for `--model MODEL`."""
@@ -75,6 +81,7 @@ def harness():
 
 def run(harness, source, **limits):
     from tools.probe import Probe
+
     runtime, grants = harness
     grants = Grants(grants.dirs, grants.env, **limits) if limits else grants
     return Probe(runtime).run(source, b"", grants)
@@ -129,8 +136,12 @@ def test_classifier_over_its_cpu_cap_is_a_clear_error_then_recovers():
 
 # --- under make serve ----------------------------------------------------------------
 
-@pytest.fixture(scope="module", params=[(host, grants) for host in HOSTS for grants in ("embedded model", "SERVE_MODEL")],
-                ids="-".join)
+
+@pytest.fixture(
+    scope="module",
+    params=[(host, grants) for host in HOSTS for grants in ("embedded model", "SERVE_MODEL")],
+    ids="-".join,
+)
 def served_probe(request):
     """The probe served by `make serve-wasm` on each HTTP host, i.e. with the grants `make serve` gives."""
     host, grants = request.param

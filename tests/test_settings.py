@@ -1,6 +1,7 @@
 """component/settings.py: natively (parsing, errors, read once per instance), then inside the
 component: the environment under wasmtime-py for build/classifier.wasm, and Spin variables
 (a host-provided wasi:config/store, as Spin 3 provides it) for build/classifier-spin.wasm."""
+
 import dataclasses
 
 import pytest
@@ -18,8 +19,12 @@ from test_deploy import SPIN_VARIABLES
 def test_defaults_and_parsing(configure):
     configure()
     assert settings.get() == settings.Settings()
-    configure(CORS_ORIGINS=" https://A.example,http://localhost:8080  https://b.example ", MAX_BATCH="4",
-              BODY_SECONDS="2.5", MODEL_PATH="/models/x.onnx")
+    configure(
+        CORS_ORIGINS=" https://A.example,http://localhost:8080  https://b.example ",
+        MAX_BATCH="4",
+        BODY_SECONDS="2.5",
+        MODEL_PATH="/models/x.onnx",
+    )
     got = settings.get()
     assert got.cors_origins == ("https://a.example", "http://localhost:8080", "https://b.example")
     assert (got.max_batch, got.body_seconds, got.model_path) == (4, 2.5, "/models/x.onnx")
@@ -41,10 +46,20 @@ def over_ceiling(name):
     return str(settings.FIELDS[name].metadata["parse"].ceiling + 1)
 
 
-@pytest.mark.parametrize("name,value", [("MAX_BATCH", "0"), ("MAX_BATCH", "lots"), ("MAX_BATCH", over_ceiling("max_batch")),
-                                        ("MAX_BODY_BYTES", over_ceiling("max_body_bytes")), ("MAX_PIXELS", "-1"),
-                                        ("BODY_SECONDS", "nan"), ("BODY_SECONDS", "0"), ("DEFAULT_TOP_K", "1.5"),
-                                        ("CORS_MAX_AGE", "\u0661\u0662")])
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("MAX_BATCH", "0"),
+        ("MAX_BATCH", "lots"),
+        ("MAX_BATCH", over_ceiling("max_batch")),
+        ("MAX_BODY_BYTES", over_ceiling("max_body_bytes")),
+        ("MAX_PIXELS", "-1"),
+        ("BODY_SECONDS", "nan"),
+        ("BODY_SECONDS", "0"),
+        ("DEFAULT_TOP_K", "1.5"),
+        ("CORS_MAX_AGE", "\u0661\u0662"),
+    ],
+)
 def test_a_bad_value_is_a_503_naming_the_setting(configure, name, value):
     configure(MODEL_PATH=str(MODEL), **{name: value})
     for path in ["/healthz", "/model", "/v2/health/ready"]:
@@ -68,12 +83,14 @@ def test_limits_apply(configure):
 
 # --- inside the component ---------------------------------------------------------------------
 
+
 def classify(runtime, grants=None):
     """The predictions, or the error variant, of classify(chelsea, 3) in a fresh instance."""
     grants = grants or Grants(cpu_seconds=None)
     store, instance = runtime.instantiate(grants)
-    return Export(runtime, "classify", CLASSIFIER).call(store, instance, CHELSEA_JPEG, 3,
-                                                        cpu_seconds=grants.cpu_seconds)[1]
+    return Export(runtime, "classify", CLASSIFIER).call(
+        store, instance, CHELSEA_JPEG, 3, cpu_seconds=grants.cpu_seconds
+    )[1]
 
 
 def spin_runtime(variables):

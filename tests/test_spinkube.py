@@ -3,6 +3,7 @@ says what was not run): these check that every manifest parses, that the SpinApp
 autoscaler, executor and RuntimeClass name each other consistently, and that what the SpinApp
 relies on is what spin.toml and the component provide: the probed route, the variables, the
 files, the resources an instance needs."""
+
 import re
 import tomllib
 
@@ -51,9 +52,8 @@ def spin():
 def mebibytes(quantity):
     """A Kubernetes memory quantity (e.g. 384Mi, 1Gi, 500M) in MiB."""
     number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT]i?)?", str(quantity)).groups()
-    scale = {None: 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
-             "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40}[unit]
-    return float(number) * scale / 2 ** 20
+    scale = {None: 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}[unit]
+    return float(number) * scale / 2**20
 
 
 def millicores(quantity):
@@ -64,7 +64,7 @@ def millicores(quantity):
 def spin_route_matches(route, path):
     """Spin's HTTP trigger routes: "/prefix/..." matches the prefix and below, others exactly."""
     if route.endswith("/..."):
-        prefix = route[:-len("/...")]
+        prefix = route[: -len("/...")]
         return path == prefix or path.startswith(prefix + "/") or prefix == ""
     return path == route
 
@@ -96,7 +96,11 @@ def test_autoscaling_targets_the_operators_deployment(spinapp, deployed):
     [hpa] = deployed["HorizontalPodAutoscaler"]
     assert hpa["apiVersion"] == "autoscaling/v2"
     target = hpa["spec"]["scaleTargetRef"]
-    assert (target["apiVersion"], target["kind"], target["name"]) == ("apps/v1", "Deployment", spinapp["metadata"]["name"])
+    assert (target["apiVersion"], target["kind"], target["name"]) == (
+        "apps/v1",
+        "Deployment",
+        spinapp["metadata"]["name"],
+    )
     assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
     [metric] = hpa["spec"]["metrics"]
     assert metric["resource"]["name"] == "cpu" and metric["resource"]["target"]["type"] == "Utilization"
@@ -148,8 +152,12 @@ def test_every_spin_variable_is_bound(spinapp, spin, deployed):
     values = bound_values(spinapp, deployed)
     assert all(SPIN_VARIABLE_NAME.fullmatch(name) for name in values)
     assert set(values) == set(declared), set(values) ^ set(declared)
-    destinations = [grant["destination"] for c in spin["component"].values() for grant in c.get("files", [])
-                    if isinstance(grant, dict)]
+    destinations = [
+        grant["destination"]
+        for c in spin["component"].values()
+        for grant in c.get("files", [])
+        if isinstance(grant, dict)
+    ]
     for name, value in values.items():
         if value:  # a value the component accepts (settings.py's own parser), else every request is a 503
             settings.parse(name, value)
@@ -161,7 +169,11 @@ def test_every_spin_variable_is_bound(spinapp, spin, deployed):
 
 
 def test_nothing_is_mounted_over_the_packaged_files(spinapp, spin):
-    destinations = {grant["destination"] for c in spin["component"].values() for grant in c.get("files", [])
-                    if isinstance(grant, dict)}
+    destinations = {
+        grant["destination"]
+        for c in spin["component"].values()
+        for grant in c.get("files", [])
+        if isinstance(grant, dict)
+    }
     mounts = {m["mountPath"] for m in spinapp["spec"].get("volumeMounts", [])}
     assert not mounts & destinations

@@ -1,4 +1,5 @@
 """numpy cross-compiled for wasm32-wasi computes inside the component what native numpy does."""
+
 import io
 
 import numpy as np
@@ -41,15 +42,18 @@ def test_conv_shaped_matmul_matches_native(probe, rng):
     # Every 8th row comes back: wasmtime caps how much a call may copy out of the guest.
     a = rng.standard_normal((3136, 96), dtype=np.float32)
     b = rng.standard_normal((96, 576), dtype=np.float32)
-    np.testing.assert_allclose(run_arrays(probe, "(arr[0] @ arr[1])[::8]", a, b), (a @ b)[::8],
-                               rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(run_arrays(probe, "(arr[0] @ arr[1])[::8]", a, b), (a @ b)[::8], rtol=1e-5, atol=1e-4)
 
 
 def test_einsum_and_reductions_match_native(probe, rng):
     a = rng.standard_normal((8, 16, 12), dtype=np.float32)
     b = rng.standard_normal((8, 12, 5), dtype=np.float32)
-    np.testing.assert_allclose(run_arrays(probe, "np.einsum('bij,bjk->bik', arr[0], arr[1])", a, b),
-                               np.einsum("bij,bjk->bik", a, b), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        run_arrays(probe, "np.einsum('bij,bjk->bik', arr[0], arr[1])", a, b),
+        np.einsum("bij,bjk->bik", a, b),
+        rtol=1e-5,
+        atol=1e-5,
+    )
     expr = "np.concatenate([arr[0].sum(axis=(1, 2)), arr[0].mean(axis=0).ravel(), arr[0].max(axis=1).ravel(), arr[0].std(axis=2).ravel()])"
     native = np.concatenate([a.sum(axis=(1, 2)), a.mean(axis=0).ravel(), a.max(axis=1).ravel(), a.std(axis=2).ravel()])
     np.testing.assert_allclose(run_arrays(probe, expr, a), native, rtol=1e-5, atol=1e-5)
@@ -58,8 +62,9 @@ def test_einsum_and_reductions_match_native(probe, rng):
 def test_linalg_solve_matches_native(probe, rng):
     a = rng.standard_normal((6, 6)) + 6 * np.eye(6)
     b = rng.standard_normal(6)
-    np.testing.assert_allclose(run_arrays(probe, "np.linalg.solve(arr[0], arr[1])", a, b),
-                               np.linalg.solve(a, b), rtol=1e-12)
+    np.testing.assert_allclose(
+        run_arrays(probe, "np.linalg.solve(arr[0], arr[1])", a, b), np.linalg.solve(a, b), rtol=1e-12
+    )
 
 
 def test_fft_and_random_match_native(probe):

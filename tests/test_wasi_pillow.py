@@ -1,4 +1,5 @@
 """Pillow cross-compiled for wasm32-wasi decodes and resizes inside the component as natively."""
+
 import io
 import json
 
@@ -72,7 +73,7 @@ def with_bad_huffman_table(jpeg):
     error (JERR_BAD_HUFF_TABLE), reported through error_exit + longjmp."""
     dht = jpeg.index(b"\xff\xc4")
     counts = dht + 5  # marker (2), length (2), class/id (1), then 16 counts
-    return jpeg[:counts] + bytes([255] * 16) + jpeg[counts + 16:]
+    return jpeg[:counts] + bytes([255] * 16) + jpeg[counts + 16 :]
 
 
 FATAL_THEN_GOOD = """
@@ -103,9 +104,13 @@ import preprocess
 result = preprocess.to_model_image(data, preprocess.Preprocessing()).tobytes()
 """
 # The app's own preprocessing (decode, upright, RGB, resize, crop) on what it is sent most.
-APP_SAMPLES = {**SAMPLES, "rgba-png": encode(corpus.with_alpha(CHELSEA), "PNG"),
-               "16-bit-png": encode(corpus.sixteen_bit(CHELSEA), "PNG"), "lab-tiff": encode(corpus.lab(CHELSEA), "TIFF"),
-               "exif-rotated": encode(CHELSEA, "JPEG", exif=corpus.rotated_exif())}
+APP_SAMPLES = {
+    **SAMPLES,
+    "rgba-png": encode(corpus.with_alpha(CHELSEA), "PNG"),
+    "16-bit-png": encode(corpus.sixteen_bit(CHELSEA), "PNG"),
+    "lab-tiff": encode(corpus.lab(CHELSEA), "TIFF"),
+    "exif-rotated": encode(CHELSEA, "JPEG", exif=corpus.rotated_exif()),
+}
 
 
 @pytest.mark.parametrize("kind", APP_SAMPLES)

@@ -1,6 +1,7 @@
 """The page of `make web` in Debian's Chromium (Playwright): build/classifier.wasm transpiled by
 jco runs in the browser, served by nothing but a static file server, and its answers for a
 photo and for a non-image are the HTTP server's for the same bytes."""
+
 import functools
 import http.server
 import json
@@ -76,7 +77,7 @@ def test_page_shows_progress_while_the_component_loads(web_page):
     statuses = page.evaluate("window.statuses")
     total_mb = f"{sum(json.loads((WEB / 'classifier' / 'core-modules.json').read_text()).values()) / 1e6:.1f}"
     prefix, suffix = "Downloading and compiling the component: ", f" of {total_mb} MB"
-    received = [float(s[len(prefix):-len(suffix)]) for s in statuses if s.startswith(prefix) and s.endswith(suffix)]
+    received = [float(s[len(prefix) : -len(suffix)]) for s in statuses if s.startswith(prefix) and s.endswith(suffix)]
     assert len(received) > 10 and received == sorted(received), statuses  # it moved, in steps, forwards
     assert statuses[-2:] == ["Compiling the component...", statuses[-1]] and "efficientnet-lite0 ready" in statuses[-1]
     assert all(url.startswith(site + "/") for url in requested), requested  # nothing but the static site
@@ -85,14 +86,21 @@ def test_page_shows_progress_while_the_component_loads(web_page):
 
 def test_photo_is_classified_in_the_browser_as_the_server_does(web_page, server, tmp_path):
     from playwright.sync_api import expect
+
     page, errors, requested, site = web_page
     photo = tmp_path / "chelsea.jpg"
     photo.write_bytes(CHELSEA_JPEG)
     pick(page, photo)
     items = page.locator("#predictions li")
     expect(items).to_have_count(5)
-    browser = [{"index": int(item.get_attribute("data-index")), "label": item.get_attribute("data-label"),
-                "score": float(item.get_attribute("data-score"))} for item in items.all()]
+    browser = [
+        {
+            "index": int(item.get_attribute("data-index")),
+            "label": item.get_attribute("data-label"),
+            "score": float(item.get_attribute("data-score")),
+        }
+        for item in items.all()
+    ]
     status, answer = server_answer(server, CHELSEA_JPEG)
     assert status == 200 and browser[0]["index"] in CAT_CLASSES
     # The typed interface carries scores as f32; HTTP's JSON has the float64 they come from.
@@ -107,6 +115,7 @@ def test_photo_is_classified_in_the_browser_as_the_server_does(web_page, server,
 
 def test_non_image_shows_the_same_error_as_the_server(web_page, server, tmp_path):
     from playwright.sync_api import expect
+
     page, errors, _, _ = web_page
     status, answer = server_answer(server, NOT_AN_IMAGE)
     assert status == 400

@@ -7,6 +7,7 @@ What the engine cannot load yet is a strict xfail named in EXPECTED_FAILURES, th
 edit when an operator lands (a model that starts to pass then fails the run until it is taken
 off). `pytest -rxX tests/test_zoo.py` reports per model what loads and why not.
 """
+
 import numpy as np
 import pytest
 
@@ -84,7 +85,10 @@ def test_inside_component(probe, spec):
     """The same file inside the probe component, XNNPACK's kernels, one instance per model
     with a memory cap raised for the file (its bytes, the parsed graph, the plan)."""
     data, _, y = exported(spec)
-    grants = Grants(dirs={folder(spec): "/zoo"}, memory_limit=max(MEMORY_LIMIT_BYTES, 4 * len(data) + 256 * 2**20),
-                    cpu_seconds=300.0)
+    grants = Grants(
+        dirs={folder(spec): "/zoo"},
+        memory_limit=max(MEMORY_LIMIT_BYTES, 4 * len(data) + 256 * 2**20),
+        cpu_seconds=300.0,
+    )
     out = expected(spec, lambda: probe.run(INSIDE, b"", grants))
     check(spec, np.frombuffer(out, np.float32).reshape(y.shape), y)

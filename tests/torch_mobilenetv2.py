@@ -115,12 +115,12 @@ def make_model(seed: int, num_classes: int = 1000) -> MobileNetV2:
         # Random affine first, so the measured statistics of later layers see it.
         for bn in bns:
             c = bn.num_features
-            bn.weight.copy_(torch.rand(c, generator=gen) + 0.5)          # gamma in [0.5, 1.5]
-            bn.bias.copy_(0.2 * torch.randn(c, generator=gen))           # beta ~ N(0, 0.2^2)
+            bn.weight.copy_(torch.rand(c, generator=gen) + 0.5)  # gamma in [0.5, 1.5]
+            bn.bias.copy_(0.2 * torch.randn(c, generator=gen))  # beta ~ N(0, 0.2^2)
             bn.reset_running_stats()
-            bn.momentum = None                                           # cumulative average
+            bn.momentum = None  # cumulative average
         fc = model.classifier[1]
-        fc.weight.copy_(torch.randn(fc.weight.shape, generator=gen) / fc.in_features ** 0.5)
+        fc.weight.copy_(torch.randn(fc.weight.shape, generator=gen) / fc.in_features**0.5)
         fc.bias.copy_(0.1 * torch.randn(num_classes, generator=gen))
         model.train()
         for _ in range(2):
@@ -146,8 +146,13 @@ def export_torchvision_style_mobilenetv2(path, seed: int, num_classes: int = 100
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
         torch.onnx.export(
-            model, (example,), str(path), dynamo=False, opset_version=OPSET,
-            input_names=["input"], output_names=["output"],
+            model,
+            (example,),
+            str(path),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=["input"],
+            output_names=["output"],
             dynamic_axes={"input": {0: "N"}, "output": {0: "N"}},
             do_constant_folding=True,
         )

@@ -8,6 +8,7 @@ builds its component there, from this checkout's cross-builds (build/wasi), WASI
 and default model: what differs is only what that commit's sources do with them. Rebuilt when
 the commit changes.
 """
+
 import argparse
 import io
 import shutil
@@ -26,8 +27,13 @@ def main():
     parser.add_argument("commit")
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
-    commit = subprocess.run(["git", "rev-parse", "--verify", f"{args.commit}^{{commit}}"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{args.commit}^{{commit}}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     stamp = args.out.with_suffix(".commit")
     if args.out.exists() and stamp.exists() and stamp.read_text() == commit:
         print(f"{args.out} is commit {commit[:10]}'s component already")
@@ -44,9 +50,22 @@ def main():
     (SRC / "build" / "wasi").mkdir(parents=True, exist_ok=True)
     for stamp_name in (".toolchain", ".numpy", ".pillow"):
         (SRC / "build" / "wasi" / stamp_name).touch()
-    subprocess.run(["make", "-C", str(SRC), "build/classifier.wasm", f"PY={sys.executable}",
-                    f"SITE={wasi / 'site-packages'}", f"EMBED_MODEL={MODEL}",
-                    "-o", "build/wasi/.numpy", "-o", "build/wasi/.pillow"], check=True)
+    subprocess.run(
+        [
+            "make",
+            "-C",
+            str(SRC),
+            "build/classifier.wasm",
+            f"PY={sys.executable}",
+            f"SITE={wasi / 'site-packages'}",
+            f"EMBED_MODEL={MODEL}",
+            "-o",
+            "build/wasi/.numpy",
+            "-o",
+            "build/wasi/.pillow",
+        ],
+        check=True,
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(SRC / "build" / "classifier.wasm", args.out)
     stamp.write_text(commit)

@@ -16,6 +16,7 @@ The WASI 0.2.0 WIT packages the worlds include (wasi:cli, wasi:http, wasi:config
 spin-sdk wheel (a registry package, pinned in wasi/sources.lock) at build time: spin-sdk is not
 installed, because componentize-py would then merge its Spin-only worlds into ours.
 """
+
 import argparse
 import json
 import os
@@ -30,6 +31,7 @@ if str(ROOT) not in sys.path:  # run as a script: `from tools import ...` below
     sys.path.insert(0, str(ROOT))
 
 from tools import shrink, wasm_binary  # noqa: E402
+
 DOWNLOADS = ROOT / "build" / "wasi" / "downloads"
 # wasi-runtime-config-2024-09-27 is wasi:config@0.2.0-draft-2024-09-27, the version Spin 3 serves.
 WIT_DEPS = ["cli", "clocks", "filesystem", "http", "io", "random", "sockets", "wasi-runtime-config-2024-09-27"]
@@ -47,7 +49,7 @@ def wasi_wit_deps():
     shutil.rmtree(out, ignore_errors=True)
     with zipfile.ZipFile(wheel) as z:
         for name in z.namelist():
-            rel = name[len(WHEEL_DEPS):]
+            rel = name[len(WHEEL_DEPS) :]
             if name.startswith(WHEEL_DEPS) and rel.split("/")[0] in WIT_DEPS and name.endswith(".wit"):
                 (out / rel).parent.mkdir(parents=True, exist_ok=True)
                 (out / rel).write_bytes(z.read(name))
@@ -106,7 +108,8 @@ def entry_folder(staging, module, lean, trace):
     before = (LEAN if lean else ()) + (TRACE if trace else ())
     after = ("heap_trace.report()",) if trace else ()
     (folder / "snapshot_entry.py").write_text(
-        ENTRY_MODULE.format(module=module, before="\n".join(before), after="\n".join(after)))
+        ENTRY_MODULE.format(module=module, before="\n".join(before), after="\n".join(after))
+    )
     return folder
 
 
@@ -141,8 +144,19 @@ def pruned_paths(paths, drop, staging):
     return out
 
 
-def build(world_file, world, app_dir, module, out, paths=(), embed_model=None, drop=(),
-          lean=False, keep_names=False, trace_heap=None):
+def build(
+    world_file,
+    world,
+    app_dir,
+    module,
+    out,
+    paths=(),
+    embed_model=None,
+    drop=(),
+    lean=False,
+    keep_names=False,
+    trace_heap=None,
+):
     """componentize-py over a WIT folder made of `world_file` plus the WASI packages."""
     # Everything generated for this output goes to its own folder: builds can run side by side.
     staging = ROOT / "build" / "componentize" / Path(out).name.split(".")[0]
@@ -157,8 +171,16 @@ def build(world_file, world, app_dir, module, out, paths=(), embed_model=None, d
     wit.mkdir(parents=True)
     shutil.copy(world_file, wit)
     shutil.copytree(wasi_wit_deps(), wit / "deps", ignore=shutil.ignore_patterns(".done"))
-    cmd = [str(Path(sys.executable).with_name("componentize-py")), "-d", str(wit), "-w", world,
-           "componentize", "-p", str(app_dir)]
+    cmd = [
+        str(Path(sys.executable).with_name("componentize-py")),
+        "-d",
+        str(wit),
+        "-w",
+        world,
+        "componentize",
+        "-p",
+        str(app_dir),
+    ]
     for p in paths:
         cmd += ["-p", str(p)]
     cmd += [module, "-o", str(out)]
@@ -167,10 +189,12 @@ def build(world_file, world, app_dir, module, out, paths=(), embed_model=None, d
     run = subprocess.run(cmd, stderr=subprocess.PIPE, text=True, errors="replace")
     sys.stderr.write(run.stderr)
     if run.returncode and embed_model and "fuel allocated for hostcalls" in run.stderr:
-        raise SystemExit(f"{embed_model} is too big to embed: componentize-py copies the whole build-time "
-                         "memory out in one call, which its wasmtime caps (here between a model of 88 MB, "
-                         "which embeds, and one of 116 MB, which does not); serve it as a file instead (MODEL_PATH, make serve "
-                         "SERVE_MODEL=...): see docs/model-files.md")
+        raise SystemExit(
+            f"{embed_model} is too big to embed: componentize-py copies the whole build-time "
+            "memory out in one call, which its wasmtime caps (here between a model of 88 MB, "
+            "which embeds, and one of 116 MB, which does not); serve it as a file instead (MODEL_PATH, make serve "
+            "SERVE_MODEL=...): see docs/model-files.md"
+        )
     if run.returncode:
         raise subprocess.CalledProcessError(run.returncode, cmd)
     if lean:
@@ -189,7 +213,7 @@ def heap_trace_report(component):
     end = image.find(b"HEAP-TRACE>>", start)
     if start < 0 or end < 0:
         raise SystemExit("the measuring build's snapshot holds no heap trace")
-    return image[start + len(b"<<HEAP-TRACE"):end].decode()
+    return image[start + len(b"<<HEAP-TRACE") : end].decode()
 
 
 def main():
@@ -201,15 +225,34 @@ def main():
     parser.add_argument("out")
     parser.add_argument("-p", "--path", action="append", default=[])
     parser.add_argument("--embed-model", help="ONNX file the app loads at build time (with sidecar)")
-    parser.add_argument("--drop", action="append", default=[], metavar="REL_PATH",
-                        help="a file or folder of the -p folders to leave out (e.g. numpy/random)")
-    parser.add_argument("--lean", action="store_true",
-                        help="no docstrings, garbage collected, custom sections stripped, freed memory zeroed")
+    parser.add_argument(
+        "--drop",
+        action="append",
+        default=[],
+        metavar="REL_PATH",
+        help="a file or folder of the -p folders to leave out (e.g. numpy/random)",
+    )
+    parser.add_argument(
+        "--lean",
+        action="store_true",
+        help="no docstrings, garbage collected, custom sections stripped, freed memory zeroed",
+    )
     parser.add_argument("--keep-names", action="store_true", help="with --lean: keep the custom sections")
     parser.add_argument("--trace-heap", metavar="OUT.json", help="a measuring build: the heap by module")
     args = parser.parse_args()
-    build(args.world_file, args.world, args.app_dir, args.module, args.out, args.path, args.embed_model,
-          args.drop, args.lean, args.keep_names, args.trace_heap)
+    build(
+        args.world_file,
+        args.world,
+        args.app_dir,
+        args.module,
+        args.out,
+        args.path,
+        args.embed_model,
+        args.drop,
+        args.lean,
+        args.keep_names,
+        args.trace_heap,
+    )
 
 
 if __name__ == "__main__":

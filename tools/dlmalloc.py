@@ -12,6 +12,7 @@ Freed memory keeps whatever it held, and the snapshot stores every non-zero byte
 zeroes the payload of free chunks past their free-list fields, after checking that the whole
 chain is consistent (a walk that does not check out changes nothing).
 """
+
 import struct
 from dataclasses import dataclass
 
@@ -76,7 +77,7 @@ def scrub(image, heap):
     for address, size in heap.free:
         start = address + HEADER + FREE_FIELDS
         if start < address + size:
-            image[start:address + size] = bytes(address + size - start)
+            image[start : address + size] = bytes(address + size - start)
 
 
 def _nonzero(image, start, end):

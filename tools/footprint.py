@@ -13,6 +13,7 @@ free chunks' non-zero bytes (garbage that tools/shrink.py zeroes) and zero bytes
 segments. --modules charges the live heap to the modules whose import made it
 (tools/guest/heap_trace.py).
 """
+
 import argparse
 import json
 import sys
@@ -34,8 +35,16 @@ BIG_CHUNK = 65536
 
 def module_row(module):
     """Bytes of one core module by kind of section."""
-    row = {"name": module.name or f"module {module.index}", "total": module.size,
-           "code": 0, "data": 0, "names": 0, "debug": 0, "other_custom": 0, "rest": 0}
+    row = {
+        "name": module.name or f"module {module.index}",
+        "total": module.size,
+        "code": 0,
+        "data": 0,
+        "names": 0,
+        "debug": 0,
+        "other_custom": 0,
+        "rest": 0,
+    }
     for s in module.sections():
         size = s.end - s.start
         if s.id == 10:
@@ -62,14 +71,14 @@ def snapshot_figures(owner):
     image, heap, _ = shrink.snapshot_image(owner)
     segments = wb.data_segments(owner.body, owner.section(shrink.DATA))
     region = np.full(len(image), REGIONS.index("above_heap"), np.int8)
-    region[:heap.start] = REGIONS.index("below_heap")
+    region[: heap.start] = REGIONS.index("below_heap")
     for address, size in heap.live:
-        region[address:address + size] = REGIONS.index("heap_arrays" if size >= BIG_CHUNK else "heap_objects")
+        region[address : address + size] = REGIONS.index("heap_arrays" if size >= BIG_CHUNK else "heap_objects")
     for address, size in heap.free:
-        region[address:address + size] = REGIONS.index("heap_free")
+        region[address : address + size] = REGIONS.index("heap_free")
     stored = np.zeros(len(image), bool)
     for s in segments:
-        stored[s.offset:s.offset + s.size] = True
+        stored[s.offset : s.offset + s.size] = True
     zero = np.frombuffer(bytes(image), np.uint8) == 0
     by_region = np.bincount(region[stored], minlength=len(REGIONS))
     zeros = np.bincount(region[stored & zero], minlength=len(REGIONS))
@@ -91,8 +100,12 @@ def measure(wasm):
     data = Path(wasm).read_bytes()
     modules = wb.core_modules(data)
     owner = shrink.memory_owner(modules)
-    return {"file": str(wasm), "size": len(data), "modules": [module_row(m) for m in modules],
-            "snapshot": snapshot_figures(owner)}
+    return {
+        "file": str(wasm),
+        "size": len(data),
+        "modules": [module_row(m) for m in modules],
+        "snapshot": snapshot_figures(owner),
+    }
 
 
 def print_report(fig):
@@ -102,20 +115,28 @@ def print_report(fig):
     for r in sorted(rows, key=lambda r: -r["total"]):
         if r["total"] - r["data"] < 4096:
             continue
-        print(f"  {r['name'][:58]:58} {r['total'] / MIB:8.2f}M {r['code'] / MIB:8.2f}M "
-              f"{r['names'] / 1024:7.0f}K {r['debug'] / 1024:7.0f}K {r['other_custom'] / 1024:6.0f}K")
+        print(
+            f"  {r['name'][:58]:58} {r['total'] / MIB:8.2f}M {r['code'] / MIB:8.2f}M "
+            f"{r['names'] / 1024:7.0f}K {r['debug'] / 1024:7.0f}K {r['other_custom'] / 1024:6.0f}K"
+        )
     code = sum(r["total"] - r["data"] for r in rows)
     custom = sum(r["names"] + r["debug"] + r["other_custom"] for r in rows)
-    print(f"  all modules without the snapshot: {code / MIB:.2f} MiB, of which custom sections "
-          f"{custom / MIB:.2f} MiB (names {sum(r['names'] for r in rows) / MIB:.2f})")
+    print(
+        f"  all modules without the snapshot: {code / MIB:.2f} MiB, of which custom sections "
+        f"{custom / MIB:.2f} MiB (names {sum(r['names'] for r in rows) / MIB:.2f})"
+    )
     s = fig["snapshot"]
-    print(f"  snapshot: {s['data_section'] / MIB:.2f} MiB in {s['segments']} segments; what its bytes initialise"
-          " (MiB, of which zeros):")
-    labels = {"below_heap": "below the heap: shadow stack, static data of the libraries",
-              "heap_arrays": f"heap, chunks >= 64 KiB: array buffers ({s['heap_live_big_chunks']} chunks)",
-              "heap_objects": f"heap, smaller chunks: objects ({s['heap_live_chunks'] - s['heap_live_big_chunks']})",
-              "heap_free": f"heap, freed memory (non-zero: {s['heap_free_nonzero'] / MIB:.2f})",
-              "above_heap": "past the heap"}
+    print(
+        f"  snapshot: {s['data_section'] / MIB:.2f} MiB in {s['segments']} segments; what its bytes initialise"
+        " (MiB, of which zeros):"
+    )
+    labels = {
+        "below_heap": "below the heap: shadow stack, static data of the libraries",
+        "heap_arrays": f"heap, chunks >= 64 KiB: array buffers ({s['heap_live_big_chunks']} chunks)",
+        "heap_objects": f"heap, smaller chunks: objects ({s['heap_live_chunks'] - s['heap_live_big_chunks']})",
+        "heap_free": f"heap, freed memory (non-zero: {s['heap_free_nonzero'] / MIB:.2f})",
+        "above_heap": "past the heap",
+    }
     for name in REGIONS:
         print(f"    {labels[name]:<62}{s['stored'][name] / MIB:7.2f}  ({s['stored_zeros'][name] / MIB:.2f})")
 
@@ -124,13 +145,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("wasm", nargs="?", default=ROOT / "build" / "classifier.wasm", type=Path)
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--modules", action="store_true",
-                        help="also charge the snapshot's heap to Python modules (a measuring build)")
+    parser.add_argument(
+        "--modules", action="store_true", help="also charge the snapshot's heap to Python modules (a measuring build)"
+    )
     parser.add_argument("--trace", type=Path, help="with --modules: a heap trace made before (--trace-heap)")
     args = parser.parse_args()
     fig = measure(args.wasm)
     if args.modules:
         from tools import heap_by_module
+
         fig["heap_by_module"] = heap_by_module.measure(args.trace)
     if args.json:
         print(json.dumps(fig))

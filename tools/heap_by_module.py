@@ -6,6 +6,7 @@ Groups: the model (numpy arrays the engine allocated while loading the embedded 
 PIL, the standard library, the app's own modules, componentize-py's generated bindings
 (wit_world), and what no import made.
 """
+
 import json
 import subprocess
 from pathlib import Path
@@ -51,17 +52,24 @@ def measure(trace_file=None):
         if group == "the model (arrays)":
             name = Path(where).name if where.endswith(".py") else where
             model_files[name] = model_files.get(name, 0) + size
-    return {"groups": groups, "modules": [[g, m, s] for (g, m), s in modules.items()],
-            "model_arrays_by_file": model_files}
+    return {
+        "groups": groups,
+        "modules": [[g, m, s] for (g, m), s in modules.items()],
+        "model_arrays_by_file": model_files,
+    }
 
 
 def print_report(fig):
     total = sum(fig["groups"].values())
-    print(f"  snapshot heap by module (traced live allocations, {total / MIB:.2f} MiB; tracemalloc sees "
-          "the Python allocator and numpy's buffers, not C libraries' own malloc):")
+    print(
+        f"  snapshot heap by module (traced live allocations, {total / MIB:.2f} MiB; tracemalloc sees "
+        "the Python allocator and numpy's buffers, not C libraries' own malloc):"
+    )
     for group, size in sorted(fig["groups"].items(), key=lambda kv: -kv[1]):
         top = sorted((r for r in fig["modules"] if r[0] == group), key=lambda r: -r[2])[:4]
         names = ", ".join(f"{m} {s / MIB:.2f}" for _, m, s in top)
         print(f"    {group:<24}{size / MIB:7.2f} MiB   {names}")
-    files = ", ".join(f"{f} {s / MIB:.2f}" for f, s in sorted(fig["model_arrays_by_file"].items(), key=lambda kv: -kv[1]))
+    files = ", ".join(
+        f"{f} {s / MIB:.2f}" for f, s in sorted(fig["model_arrays_by_file"].items(), key=lambda kv: -kv[1])
+    )
     print(f"    (the model's arrays by the file that allocated them, MiB: {files})")

@@ -5,6 +5,7 @@ one row per lowering, its ops, its module and its docstring (else its module's f
     python tools/ops_table.py --write  # put it into docs/operators.md, between the markers
 tests/test_ops.py checks that the file holds what this prints.
 """
+
 import re
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ BEGIN, END = "<!-- ops_table.py: begin -->", "<!-- ops_table.py: end -->"
 def table():
     sys.path.insert(0, str(ROOT / "component"))
     from engine.ops import LOWERINGS
+
     rows = {}
     for op, lower in LOWERINGS.items():
         rows.setdefault(lower, []).append(op)
@@ -24,8 +26,10 @@ def table():
     for lower, ops in sorted(rows.items(), key=lambda row: (row[0].__module__, sorted(row[1]))):
         module = sys.modules[lower.__module__]
         notes = lower.__doc__ or re.split(r"[.:]\s", module.__doc__.strip())[0].rstrip(".") + " (see below)."
-        lines.append(f"| {', '.join(f'`{op}`' for op in sorted(ops))} | {module.__name__.split('.')[-1]} "
-                     f"| {' '.join(notes.split())} |")
+        lines.append(
+            f"| {', '.join(f'`{op}`' for op in sorted(ops))} | {module.__name__.split('.')[-1]} "
+            f"| {' '.join(notes.split())} |"
+        )
     return "\n".join(lines) + "\n"
 
 

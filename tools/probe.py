@@ -8,6 +8,7 @@ bench/bench.py.
 The component is built once per content of its sources and of the cross-build stamps, into
 build/test-components/probe-<key>.wasm.
 """
+
 import hashlib
 from pathlib import Path
 
@@ -26,7 +27,12 @@ def fingerprint(paths):
     """Hash of the given files' contents and of the cross-build stamps: a rebuild key."""
     digest = hashlib.sha256()
     stamps = ROOT / "build" / "wasi"
-    for p in sorted(paths) + sorted(stamps.glob(".numpy*")) + sorted(stamps.glob(".pillow*")) + sorted(stamps.glob(".kernels*")):
+    for p in (
+        sorted(paths)
+        + sorted(stamps.glob(".numpy*"))
+        + sorted(stamps.glob(".pillow*"))
+        + sorted(stamps.glob(".kernels*"))
+    ):
         digest.update(str(p).encode())
         digest.update(p.read_bytes() if p.suffix in (".py", ".wit") else str(p.stat().st_mtime_ns).encode())
     return digest.hexdigest()[:16]
@@ -40,8 +46,7 @@ def probe_wasm():
         # component/ is on the path so the probe can run the engine exactly as the app does.
         # Built beside its final name, then renamed: an interrupted build leaves no stale key.
         partial = wasm.with_suffix(".partial.wasm")
-        componentize.build(FIXTURE / "wit" / "probe.wit", "probe", FIXTURE, "app", partial,
-                           [ROOT / "component", SITE])
+        componentize.build(FIXTURE / "wit" / "probe.wit", "probe", FIXTURE, "app", partial, [ROOT / "component", SITE])
         partial.replace(wasm)
     return wasm
 

@@ -4,6 +4,7 @@ runs: the tests' HTTP servers and bench's.
     with make_served("serve", "jco", log_dir=folder) as (base, log):   # once it answers
         ...
 """
+
 import os
 import signal
 import socket
@@ -37,8 +38,13 @@ def make_served(target, host, *make_args, log_dir, name=None, path="/healthz"):
     log = log_dir / f"{name or target}-{host}-{port}.log"
     log_dir.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:
-        proc = subprocess.Popen(["make", "-s", target, f"RUNTIME={host}", f"PORT={port}", *make_args], cwd=ROOT,
-                                start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            ["make", "-s", target, f"RUNTIME={host}", f"PORT={port}", *make_args],
+            cwd=ROOT,
+            start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_SECONDS
     while True:

@@ -10,6 +10,7 @@
 
     python tools/shrink.py IN.wasm OUT.wasm [--keep-names]
 """
+
 import argparse
 from pathlib import Path
 

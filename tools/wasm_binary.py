@@ -9,6 +9,7 @@ Spec: the core binary format (section ids 0-13) and the component model's Binary
 section holding a core module is id 1, a nested component id 4; the `component-name` custom
 section maps core modules to names).
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,7 +59,7 @@ def write_u32(value):
 
 def read_name(buf, pos):
     size, pos = read_u32(buf, pos)
-    return bytes(buf[pos:pos + size]).decode("utf-8"), pos + size
+    return bytes(buf[pos : pos + size]).decode("utf-8"), pos + size
 
 
 @dataclass
@@ -155,7 +156,7 @@ def memory_image(module, section):
         return None
     image = bytearray(max((s.offset + s.size for s in segments), default=0))
     for s in segments:
-        image[s.offset:s.offset + s.size] = module[s.start:s.start + s.size]
+        image[s.offset : s.offset + s.size] = module[s.start : s.start + s.size]
     return image
 
 
@@ -226,9 +227,9 @@ def core_modules(buf):
     modules = []
     for s in top:
         if s.id == COMPONENT_CORE_MODULE:
-            modules.append(CoreModule(len(modules), names.get(len(modules), ""), buf[s.start:s.end]))
+            modules.append(CoreModule(len(modules), names.get(len(modules), ""), buf[s.start : s.end]))
         elif s.id == COMPONENT_NESTED:
-            for m in core_modules(buf[s.start:s.end]):
+            for m in core_modules(buf[s.start : s.end]):
                 modules.append(CoreModule(len(modules), "", m.body))
     return modules
 
@@ -298,7 +299,7 @@ def rebuild_module(module, replace):
     for s in sections(module, CORE_VERSION):
         new = replace(s)
         if new is s:
-            out += frame(s.id, module[s.start:s.end])
+            out += frame(s.id, module[s.start : s.end])
         elif new is not None:
             out += frame(s.id, new)
     return bytes(out)
@@ -317,7 +318,7 @@ def map_core_modules(buf, change, _counter=None):
     buf = memoryview(buf)
     out = bytearray(buf[:8])
     for s in sections(buf, COMPONENT_VERSION):
-        body = buf[s.start:s.end]
+        body = buf[s.start : s.end]
         if s.id == COMPONENT_CORE_MODULE:
             body = change(counter[0], body)
             counter[0] += 1

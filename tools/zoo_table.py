@@ -7,6 +7,7 @@ the engine's op registry lacks, and whether engine.load_model (numpy kernels) ta
 
 Only exported files are listed (`make zoo ZOO_SET=all` for the bench's too).
 """
+
 import argparse
 import json
 import re
@@ -56,18 +57,24 @@ def family_table(results):
     lines = ["| family | files | op types | not in the op registry | load |", "|---|---|---|---|---|"]
     for family, (ops, loads, files) in families.items():
         missing = ", ".join(sorted(op for op in ops if op not in LOWERINGS)) or "-"
-        lines.append(f"| {family} | {len(files)} | {', '.join(sorted(ops))} | {missing} | {len(loads)} of {len(files)} |")
+        lines.append(
+            f"| {family} | {len(files)} | {', '.join(sorted(ops))} | {missing} | {len(loads)} of {len(files)} |"
+        )
     return "\n".join(lines)
 
 
 def table(results):
-    lines = ["| file | family | set | MB | ops (count) | not in the op registry | engine.load_model |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| file | family | set | MB | ops (count) | not in the op registry | engine.load_model |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for spec, meta, error in results:
         ops = ", ".join(f"{op} {n}" for op, n in meta["op_counts"].items())
         missing = ", ".join(op for op in meta["op_counts"] if op not in LOWERINGS) or "-"
-        lines.append(f"| {spec.name} | {spec.family} | {'bench' if spec.bench else 'ci'} | {meta['bytes'] / 1e6:.0f} "
-                     f"| {ops} | {missing} | {'loads' if error is None else error} |")
+        lines.append(
+            f"| {spec.name} | {spec.family} | {'bench' if spec.bench else 'ci'} | {meta['bytes'] / 1e6:.0f} "
+            f"| {ops} | {missing} | {'loads' if error is None else error} |"
+        )
     loads = sum(error is None for _, _, error in results)
     return "\n".join(lines + ["", f"{loads} of {len(results)} files load on this branch."])
 

@@ -10,6 +10,7 @@ the upstream tarball of a source package (`debsrc`) from the address `apt-get so
 (the system has no deb-src lines, and the .dsc of some packages is missing from the mirror,
 so `apt-get source` itself is not used). Nothing is installed into the system.
 """
+
 import hashlib
 import os
 import re
@@ -59,9 +60,12 @@ def fetch_pypi(name, filename, dest):
 
 def apt_options(state):
     return [
-        f"-oDir::Etc::SourceList={state}/sid.list", "-oDir::Etc::SourceParts=-",
-        f"-oDir::State::Lists={state}/lists", f"-oDir::Cache={state}/cache",
-        "-oDebug::NoLocking=1", "-oAPT::Sandbox::User=root",
+        f"-oDir::Etc::SourceList={state}/sid.list",
+        "-oDir::Etc::SourceParts=-",
+        f"-oDir::State::Lists={state}/lists",
+        f"-oDir::Cache={state}/cache",
+        "-oDebug::NoLocking=1",
+        "-oAPT::Sandbox::User=root",
     ]
 
 
@@ -106,11 +110,14 @@ def fetch_debsrc(name, version, filename, folder):
     state = apt_state(folder)
 
     def uris(spec):
-        listing = subprocess.run(["apt-get", *apt_options(state), "-qq", "source", "--print-uris", spec],
-                                 capture_output=True, text=True)
+        listing = subprocess.run(
+            ["apt-get", *apt_options(state), "-qq", "source", "--print-uris", spec], capture_output=True, text=True
+        )
         # lines: 'URL' FILENAME SIZE SHA256:HEX
-        return {f: (u.strip("'"), h.split(":", 1)[1]) for u, f, _, h in
-                (line.split() for line in listing.stdout.splitlines() if line.startswith("'"))}
+        return {
+            f: (u.strip("'"), h.split(":", 1)[1])
+            for u, f, _, h in (line.split() for line in listing.stdout.splitlines() if line.startswith("'"))
+        }
 
     files, exact, locked_name = uris(f"{name}={version}"), True, filename
     if filename not in files:
@@ -130,8 +137,11 @@ def fetch_debsrc(name, version, filename, folder):
     return exact
 
 
-FETCHERS = {"pypi": lambda name, version, filename, dest: fetch_pypi(name, filename, dest / filename),
-            "deb": fetch_deb, "debsrc": fetch_debsrc}
+FETCHERS = {
+    "pypi": lambda name, version, filename, dest: fetch_pypi(name, filename, dest / filename),
+    "deb": fetch_deb,
+    "debsrc": fetch_debsrc,
+}
 
 
 def main():

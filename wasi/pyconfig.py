@@ -9,6 +9,7 @@ compiling a probe for the target with CC (clang for wasm32-wasip1) and reading t
 from the assembly it emits, so nothing is typed in by hand. A few features that wasi-libc lacks
 are undefined.
 """
+
 import re
 import subprocess
 import sys
@@ -17,12 +18,25 @@ from pathlib import Path
 
 # SIZEOF_*/ALIGNOF_* macro -> C type, for every such macro in CPython 3.14's pyconfig.h.
 TYPES = {
-    "DOUBLE": "double", "FLOAT": "float", "FPOS_T": "fpos_t", "INT": "int", "LONG": "long",
-    "LONG_DOUBLE": "long double", "LONG_LONG": "long long", "MAX_ALIGN_T": "max_align_t",
+    "DOUBLE": "double",
+    "FLOAT": "float",
+    "FPOS_T": "fpos_t",
+    "INT": "int",
+    "LONG": "long",
+    "LONG_DOUBLE": "long double",
+    "LONG_LONG": "long long",
+    "MAX_ALIGN_T": "max_align_t",
     "OFF_T": "off_t",
-    "PID_T": "pid_t", "PTHREAD_KEY_T": "pthread_key_t", "PTHREAD_T": "pthread_t",
-    "SHORT": "short", "SIZE_T": "size_t", "TIME_T": "time_t", "UINTPTR_T": "uintptr_t",
-    "VOID_P": "void *", "WCHAR_T": "wchar_t", "_BOOL": "_Bool",
+    "PID_T": "pid_t",
+    "PTHREAD_KEY_T": "pthread_key_t",
+    "PTHREAD_T": "pthread_t",
+    "SHORT": "short",
+    "SIZE_T": "size_t",
+    "TIME_T": "time_t",
+    "UINTPTR_T": "uintptr_t",
+    "VOID_P": "void *",
+    "WCHAR_T": "wchar_t",
+    "_BOOL": "_Bool",
 }
 HEADERS = ["stddef.h", "pthread.h", "stdio.h", "stdint.h", "time.h", "sys/types.h", "wchar.h"]
 # wasi-libc has no backtrace() and no <execinfo.h> (numpy's temp_elide.c includes it otherwise).
@@ -39,8 +53,9 @@ def measure(cc, macros):
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp, "probe.c")
         src.write_text("\n".join(lines) + "\n")
-        asm = subprocess.run([*cc.split(), "-S", "-o", "-", str(src)], check=True,
-                             capture_output=True, text=True).stdout
+        asm = subprocess.run(
+            [*cc.split(), "-S", "-o", "-", str(src)], check=True, capture_output=True, text=True
+        ).stdout
     return {m: int(v) for m, v in re.findall(r"^(\w+):\n\s+\.int32\s+(\d+)", asm, re.M)}
 
 

@@ -10,6 +10,7 @@ residual Add folded into Conv) -> plan.py (layout choice (layout.py), constant f
 lowering per op (ops/) deciding what each node is, the plan's backend (backends/) emitting how,
 buffers.py for reused outputs) -> Plan.run, a plain loop over the steps.
 """
+
 from .errors import ModelError
 from .model import Model, load_model
 

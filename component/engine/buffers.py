@@ -18,6 +18,7 @@ Memory: the storages hold about the largest set of values alive at once (the sam
 fresh arrays freed after their last reader), allocated at the first pass (never at plan time:
 an embedded model's snapshot stays free of them), and grown if a larger batch comes.
 """
+
 from math import prod
 
 import numpy as np
@@ -38,9 +39,9 @@ class Storage:
     """One float32 buffer that several Outputs take turns in."""
 
     def __init__(self):
-        self.floats = 0       # per batch item: the largest Output that uses it
+        self.floats = 0  # per batch item: the largest Output that uses it
         self._array = None
-        self._views = {}      # shape -> view of _array: made once, not at every step
+        self._views = {}  # shape -> view of _array: made once, not at every step
 
     def view(self, shape):
         view = self._views.get(shape)
@@ -57,7 +58,7 @@ class Output:
 
     def __init__(self, shape):
         self.shape = tuple(shape)
-        self.storage = None   # set by share(); None: a fresh array each pass
+        self.storage = None  # set by share(); None: a fresh array each pass
 
     def array(self, batch):
         shape = (batch, *self.shape)
@@ -66,9 +67,9 @@ class Output:
 
 def share(steps, result):
     """Gives every Output in the steps' params a Storage (or none, if it reaches `result`)."""
-    roots = {}       # value slot -> the Outputs whose memory it may be (or view)
-    last_use = {}    # Output -> index of the last step that reads it, directly or through a view
-    outputs = []     # (index, Output) in step order
+    roots = {}  # value slot -> the Outputs whose memory it may be (or view)
+    last_use = {}  # Output -> index of the last step that reads it, directly or through a view
+    outputs = []  # (index, Output) in step order
     for index, step in enumerate(steps):
         for name in step.inputs:
             for output in roots.get(name, ()):
@@ -81,7 +82,7 @@ def share(steps, result):
         elif not fresh(step.kernel):
             roots[step.output] = tuple({o for name in step.inputs for o in roots.get(name, ())})
     kept = set(roots.get(result, ()))
-    busy = []        # (Output, Storage) whose value may still be read
+    busy = []  # (Output, Storage) whose value may still be read
     free = []
     for index, output in outputs:
         free += [storage for owner, storage in busy if last_use[owner] < index]

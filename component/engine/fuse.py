@@ -20,6 +20,7 @@ ops.conv.Epilogue (typed data the file cannot write, unlike its attributes):
 A pair is merged only when the producer's output has no other reader and is not a graph
 output, and when everything the merge needs is constant; otherwise both nodes stay.
 """
+
 from collections import ChainMap, Counter
 from dataclasses import replace
 
@@ -35,8 +36,9 @@ def fuse(graph, opset):
     """A new Graph with the merges done; the given one is left as it was."""
     # Initializers are read only when a merge needs one (statistics, pads, bounds: small ones),
     # not all at once (see onnx_reader.Initializers).
-    constants = ChainMap({n.outputs[0]: constant_value(n) for n in graph.nodes if n.op_type == "Constant"},
-                         graph.initializers)
+    constants = ChainMap(
+        {n.outputs[0]: constant_value(n) for n in graph.nodes if n.op_type == "Constant"}, graph.initializers
+    )
 
     def const_input(node):
         def const(i):  # like Planner.const: None if omitted, ModelError if not a constant
@@ -45,6 +47,7 @@ def fuse(graph, opset):
             if node.inputs[i] not in constants:
                 raise ModelError(f"input {i} of '{node.name}' is not constant")
             return constants[node.inputs[i]]
+
         return const
 
     def fold_batchnorm(conv, bn):
@@ -64,8 +67,9 @@ def fuse(graph, opset):
             return None
         top, left, bottom, right = conv.attrs.get("pads", (0, 0, 0, 0)) if auto_pad == "NOTSET" else (0, 0, 0, 0)
         (pad_top, pad_bottom), (pad_left, pad_right) = pads[2], pads[3]
-        attrs = dict(conv.attrs, auto_pad="NOTSET",
-                     pads=[top + pad_top, left + pad_left, bottom + pad_bottom, right + pad_right])
+        attrs = dict(
+            conv.attrs, auto_pad="NOTSET", pads=[top + pad_top, left + pad_left, bottom + pad_bottom, right + pad_right]
+        )
         return replace(conv, inputs=[pad.inputs[0], *conv.inputs[1:]], attrs=attrs)
 
     def fuse_activation(conv, activation):
@@ -113,8 +117,11 @@ def _gate(node):
     """The activation x * node(x) is, for a Sigmoid or a HardSigmoid node, else None."""
     if node.op_type == "Sigmoid":
         return "silu"
-    if node.op_type == "HardSigmoid" and abs(node.attrs.get("alpha", 0.2) - 1 / 6) < 1e-6 \
-            and node.attrs.get("beta", 0.5) == 0.5:
+    if (
+        node.op_type == "HardSigmoid"
+        and abs(node.attrs.get("alpha", 0.2) - 1 / 6) < 1e-6
+        and node.attrs.get("beta", 0.5) == 0.5
+    ):
         return "hardswish"
     return None
 
@@ -131,10 +138,18 @@ def _fuse_gates(nodes, graph_outputs):
             continue
         for conv_name, gate_name in (mul.inputs, mul.inputs[::-1]):
             conv, gate = producers.get(conv_name), producers.get(gate_name)
-            if (conv is None or gate is None or conv.op_type != "Conv" or len(conv.outputs) != 1
-                    or id(conv) in gone or gate.inputs[:1] != [conv_name] or _gate(gate) is None
-                    or readers[conv_name] != 2 or readers[gate_name] != 1
-                    or {conv_name, gate_name} & graph_outputs):
+            if (
+                conv is None
+                or gate is None
+                or conv.op_type != "Conv"
+                or len(conv.outputs) != 1
+                or id(conv) in gone
+                or gate.inputs[:1] != [conv_name]
+                or _gate(gate) is None
+                or readers[conv_name] != 2
+                or readers[gate_name] != 1
+                or {conv_name, gate_name} & graph_outputs
+            ):
                 continue
             epilogue = conv.fused or Epilogue()
             if epilogue.bounds is not None or epilogue.residual or epilogue.activation:
@@ -157,14 +172,20 @@ def _merge_pairs(nodes, graph_outputs, first, seconds, merge, operands=(0,)):
     nodes = list(nodes)
     producers = {n.outputs[0]: i for i, n in enumerate(nodes) if n.outputs}  # name -> index
     readers = Counter(name for n in nodes for name in n.inputs)
+
     def producer(b):
         """Index of the node that b merges with, or None."""
         for k in operands:
             name = b.inputs[k] if k < len(b.inputs) else ""
             j = producers.get(name)
             a = None if j is None else nodes[j]
-            if (a is not None and a.op_type == first and len(a.outputs) == 1
-                    and readers[name] == 1 and name not in graph_outputs):
+            if (
+                a is not None
+                and a.op_type == first
+                and len(a.outputs) == 1
+                and readers[name] == 1
+                and name not in graph_outputs
+            ):
                 return j
         return None
 

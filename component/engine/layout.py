@@ -2,6 +2,7 @@
 kernels want NHWC (channels innermost makes a 1x1 conv one GEMM over (pixels, channels) and a
 depthwise tap one vectorised multiply-add), so the planner may keep a 4-D value as NHWC
 (Value.nhwc, plan.py). Lowerings that index axes translate them here."""
+
 import numpy as np
 
 STORED_TO_LOGICAL = (0, 2, 3, 1)  # stored axis k of an NHWC value is logical axis STORED_TO_LOGICAL[k]

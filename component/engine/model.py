@@ -1,5 +1,6 @@
 """load_model: bytes -> parsed graph -> quantized groups as QOperators (qdq.py) -> fused graph
 -> plan, once; Model.run runs the plan."""
+
 from collections import Counter
 
 import numpy as np
@@ -38,11 +39,11 @@ class Model:
     def __init__(self, plan, info):
         self.plan = plan  # public: its steps and constants are what the plan is (tests, profilers)
         self.info = info
-        self.input_shape = plan.input_shape     # e.g. (N, C, H, W); N is None when symbolic
+        self.input_shape = plan.input_shape  # e.g. (N, C, H, W); N is None when symbolic
         # float32, or the int8/uint8 a quantized graph may take (a QLinearConv's input)
         declared = info["inputs"][0]["dtype"]
         self.input_dtype = np.dtype(declared if declared in ("int8", "uint8") else np.float32)
-        self.output_shape = plan.output_shape   # e.g. (N, 1000)
+        self.output_shape = plan.output_shape  # e.g. (N, 1000)
 
     def run(self, x, on_step=None):
         """x: float32 (int8/uint8 if the graph input is), e.g. (N, C, H, W) -> the graph output, float32.
@@ -77,9 +78,11 @@ def _info(model):
 
     def describe(value):
         dtype = DTYPES.get(value.elem_type)
-        return {"name": value.name,
-                "dtype": np.dtype(dtype).name if dtype else None,
-                "shape": None if value.shape is None else list(value.shape)}
+        return {
+            "name": value.name,
+            "dtype": np.dtype(dtype).name if dtype else None,
+            "shape": None if value.shape is None else list(value.shape),
+        }
 
     return {
         "producer": model.producer,

@@ -9,6 +9,7 @@ once, every node with an output) is checked here, so that a broken file is a Mod
 naming the problem. Initializers are read when the planner asks for them (Initializers), so
 from a file (read_model(open file)) the weights are never all in memory at once.
 """
+
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from math import prod
@@ -19,8 +20,20 @@ from .errors import ModelError
 from .protobuf import DecodeError, Message
 
 # TensorProto.DataType -> numpy dtype (little-endian, as ONNX stores raw_data).
-DTYPES = {1: "<f4", 2: "u1", 3: "i1", 4: "<u2", 5: "<i2", 6: "<i4", 7: "<i8", 9: "?",
-           10: "<f2", 11: "<f8", 12: "<u4", 13: "<u8"}
+DTYPES = {
+    1: "<f4",
+    2: "u1",
+    3: "i1",
+    4: "<u2",
+    5: "<i2",
+    6: "<i4",
+    7: "<i8",
+    9: "?",
+    10: "<f2",
+    11: "<f8",
+    12: "<u4",
+    13: "<u8",
+}
 _FLOAT, _INT64, _DOUBLE, _UINT32, _UINT64 = 1, 7, 11, 12, 13
 # TensorProto field holding the values of each data type when raw_data is not used.
 _TYPED_FIELD = {_FLOAT: 4, _INT64: 7, _DOUBLE: 10, _UINT32: 11, _UINT64: 11}  # else int32_data (5)
@@ -30,13 +43,13 @@ MAX_DIM = 2**31 - 1
 # AttributeProto.AttributeType -> (field number, reader). Graph, sparse-tensor and type-proto
 # attributes belong to control-flow ops the engine does not run, so they are not read.
 _ATTRIBUTE_READERS = {
-    1: (2, lambda m: m.float(2)),                              # FLOAT
-    2: (3, lambda m: m.int(3)),                                # INT
-    3: (4, lambda m: m.string(4)),                             # STRING
-    4: (5, lambda m: read_tensor(_required(m, 5))),            # TENSOR
-    6: (7, lambda m: [float(v) for v in m.fixed(7, "<f4")]),   # FLOATS
-    7: (8, lambda m: m.ints(8)),                               # INTS
-    8: (9, lambda m: m.strings(9)),                            # STRINGS
+    1: (2, lambda m: m.float(2)),  # FLOAT
+    2: (3, lambda m: m.int(3)),  # INT
+    3: (4, lambda m: m.string(4)),  # STRING
+    4: (5, lambda m: read_tensor(_required(m, 5))),  # TENSOR
+    6: (7, lambda m: [float(v) for v in m.fixed(7, "<f4")]),  # FLOATS
+    7: (8, lambda m: m.ints(8)),  # INTS
+    8: (9, lambda m: m.strings(9)),  # STRINGS
     9: (10, lambda m: [read_tensor(t) for t in m.messages(10)]),  # TENSORS
 }
 
@@ -45,9 +58,9 @@ _ATTRIBUTE_READERS = {
 class Node:
     op_type: str
     name: str
-    inputs: list       # value names; "" marks an omitted optional input
+    inputs: list  # value names; "" marks an omitted optional input
     outputs: list
-    attrs: dict        # attribute name -> float | int | str | ndarray | list, as the file has them
+    attrs: dict  # attribute name -> float | int | str | ndarray | list, as the file has them
     domain: str = ""
     fused: object = None  # what fuse.py merged into a Conv (ops.conv.Epilogue); never from the file
 
@@ -55,8 +68,8 @@ class Node:
 @dataclass
 class ValueInfo:
     name: str
-    elem_type: int     # TensorProto.DataType, 0 if not declared
-    shape: tuple       # each dim an int, a str (symbolic dim_param) or None; None if no shape
+    elem_type: int  # TensorProto.DataType, 0 if not declared
+    shape: tuple  # each dim an int, a str (symbolic dim_param) or None; None if no shape
 
 
 class Initializers(Mapping):
@@ -87,7 +100,7 @@ class Initializers(Mapping):
 class Graph:
     nodes: list
     initializers: Mapping  # name -> ndarray: Initializers, or a dict
-    inputs: list        # ValueInfo of the real inputs (initializers listed as inputs are dropped)
+    inputs: list  # ValueInfo of the real inputs (initializers listed as inputs are dropped)
     outputs: list
     name: str = ""
 
@@ -96,9 +109,9 @@ class Graph:
 class OnnxModel:
     graph: Graph
     ir_version: int
-    producer: str                                  # "name version"
-    opsets: dict                                   # domain -> version; "" is ai.onnx
-    metadata: dict = field(default_factory=dict)   # metadata_props
+    producer: str  # "name version"
+    opsets: dict  # domain -> version; "" is ai.onnx
+    metadata: dict = field(default_factory=dict)  # metadata_props
 
     @property
     def opset(self):
@@ -131,18 +144,21 @@ def _required(msg, number):
 @dataclass(frozen=True)
 class _Tensor:
     """A TensorProto whose declared size matches its data, values not read yet if raw_data."""
+
     name: str
     dtype: np.dtype
     shape: tuple
-    msg: object           # the TensorProto, to read raw_data from
+    msg: object  # the TensorProto, to read raw_data from
     values: object = None  # ndarray: the typed field's values, decoded (small in practice)
 
     @classmethod
     def check(cls, msg):
         name = msg.string(8)
         if msg.int(14) != 0:  # data_location: EXTERNAL, or a value ONNX does not define
-            raise ModelError(f"tensor '{name}' keeps its data in an external file (not supported: "
-                             "save the model with its weights inside, e.g. onnx.save(model, path))")
+            raise ModelError(
+                f"tensor '{name}' keeps its data in an external file (not supported: "
+                "save the model with its weights inside, e.g. onnx.save(model, path))"
+            )
         code = msg.int(2)
         if code not in DTYPES:
             raise ModelError(f"tensor '{name}' has unsupported data type {code}")
@@ -157,8 +173,10 @@ class _Tensor:
             if msg.has(typed):
                 raise ModelError(f"tensor '{name}' has both raw_data and typed values")
             if raw != count * dtype.itemsize:
-                raise ModelError(f"tensor '{name}' has {raw} bytes of data for dims {list(shape)} of "
-                                 f"{dtype.name} ({count * dtype.itemsize} bytes)")
+                raise ModelError(
+                    f"tensor '{name}' has {raw} bytes of data for dims {list(shape)} of "
+                    f"{dtype.name} ({count * dtype.itemsize} bytes)"
+                )
             return cls(name, dtype, shape, msg)
         values = _typed_values(msg, code, typed, dtype)
         if values.size != count:
@@ -233,8 +251,9 @@ def _check_single_assignment(graph):
             raise ModelError(f"{node.op_type} node '{node.name}' has no outputs")
         for name in filter(None, node.outputs):
             if name in origin:
-                raise ModelError(f"value '{name}' is written by {node.op_type} node '{node.name}' "
-                                 f"and by {origin[name]}")
+                raise ModelError(
+                    f"value '{name}' is written by {node.op_type} node '{node.name}' and by {origin[name]}"
+                )
             origin[name] = f"{node.op_type} node '{node.name}'"
 
 

@@ -23,6 +23,7 @@ Initializers become constants only when first read (they are views of the file's
 then), each constant is released once its last reader is lowered, and what steps keep is
 copied out of the file's bytes so that the plan does not keep them alive.
 """
+
 import heapq
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -43,21 +44,21 @@ MAX_ELEMENTS = 2**30
 
 @dataclass(frozen=True)
 class Value:
-    name: str                 # slot in the run-time environment
-    shape: tuple              # logical (ONNX) shape; None for a dim unknown until run time
-    nhwc: bool = False        # stored as NHWC; logically NCHW
-    const: object = None      # ndarray (in stored layout) when known at plan time
+    name: str  # slot in the run-time environment
+    shape: tuple  # logical (ONNX) shape; None for a dim unknown until run time
+    nhwc: bool = False  # stored as NHWC; logically NCHW
+    const: object = None  # ndarray (in stored layout) when known at plan time
 
 
 @dataclass
 class Step:
-    kernel: object            # function: kernel(*inputs, **params) -> ndarray
-    inputs: tuple             # slot names
+    kernel: object  # function: kernel(*inputs, **params) -> ndarray
+    inputs: tuple  # slot names
     output: str
     params: dict
-    label: str                # '<family>[<implementation>] <geometry>' for heavy kernels, else the kernel's name
+    label: str  # '<family>[<implementation>] <geometry>' for heavy kernels, else the kernel's name
     flops: int | None = None  # floating-point operations per batch item, where the lowering counts them
-    drop: tuple = ()          # slots last read by this step, freed after it
+    drop: tuple = ()  # slots last read by this step, freed after it
 
 
 class Planner:
@@ -67,9 +68,9 @@ class Planner:
         self.opset = opset
         self.backend = backend  # how heavy operations are computed (backends/)
         self.initializers = initializers  # graph name -> ndarray, made a Value when first read
-        self.values = {}      # graph value name -> Value, while a node still has to read it
+        self.values = {}  # graph value name -> Value, while a node still has to read it
         self.steps = []
-        self.constants = {}   # slot -> ndarray, for the constants that steps read at run time
+        self.constants = {}  # slot -> ndarray, for the constants that steps read at run time
         self._converted = {}  # (slot, "nhwc"|"plain") -> Value, so each conversion happens once
         self._count = 0
 
@@ -98,8 +99,10 @@ class Planner:
         if value is None:
             return None
         if value.const is None:
-            raise ModelError(f"{node.op_type} node '{node.name}': {what} '{node.inputs[i]}' must be a "
-                             "constant (initializer or Constant) for this engine")
+            raise ModelError(
+                f"{node.op_type} node '{node.name}': {what} '{node.inputs[i]}' must be a "
+                "constant (initializer or Constant) for this engine"
+            )
         return to_nchw(value.const) if value.nhwc else value.const
 
     def emit(self, kernel, inputs, shape, /, nhwc=False, label=None, flops=None, **params):
@@ -115,8 +118,9 @@ class Planner:
                 self.constants[v.name] = _own(v.const)
         params = {k: _own(a) if isinstance(a, np.ndarray) else a for k, a in params.items()}
         value = Value(self._slot(), tuple(shape), nhwc)
-        self.steps.append(Step(kernel, tuple(v.name for v in inputs), value.name, params,
-                               label or kernel.__name__, flops))
+        self.steps.append(
+            Step(kernel, tuple(v.name for v in inputs), value.name, params, label or kernel.__name__, flops)
+        )
         return value
 
     def lower(self, what, *args):
@@ -191,8 +195,9 @@ class Plan:
                 raise ModelError(f"{node.op_type} node '{node.name}': {err}") from err
             except (ValueError, TypeError, IndexError, KeyError, AttributeError, ArithmeticError) as err:
                 # Malformed graphs (wrong ranks, zero strides...) trip numpy or Python first.
-                raise ModelError(f"{node.op_type} node '{node.name}': cannot plan it: "
-                                 f"{type(err).__name__}: {err}") from err
+                raise ModelError(
+                    f"{node.op_type} node '{node.name}': cannot plan it: {type(err).__name__}: {err}"
+                ) from err
             for name, value in zip(node.outputs, made if isinstance(made, tuple) else (made,)):
                 planner.values[name] = value
             for name in node.inputs:
@@ -260,8 +265,8 @@ def _topological(graph):
     graphs, but not all tools comply). O(n log n) whatever order a file lists its nodes in (a
     pass per misplaced node would let a hostile file make loading hang)."""
     available = set(graph.initializers) | {v.name for v in graph.inputs} | {""}
-    waiting = {}                  # node index -> how many of its inputs are not available yet
-    readers = defaultdict(list)   # value name -> indices of the nodes waiting for it
+    waiting = {}  # node index -> how many of its inputs are not available yet
+    readers = defaultdict(list)  # value name -> indices of the nodes waiting for it
     for i, node in enumerate(graph.nodes):
         missing = set(node.inputs) - available
         waiting[i] = len(missing)

@@ -15,15 +15,16 @@ so a model's weights need not all be in memory at once (a wasm instance's memory
 and never shrinks). Only the fields the schema reads are ever split, so nesting depth is
 bounded by the schema, whatever the file nests.
 """
+
 import os
 
 import numpy as np
 
 VARINT, FIXED64, LEN, FIXED32 = 0, 1, 2, 5
 _FIXED_SIZE = {FIXED64: 8, FIXED32: 4}
-EAGER_BYTES = 1 << 16   # longer values of a file-backed message are read when asked for
-_WINDOW = 1 << 16       # how much of the file a split reads at once (at most)
-_HEAD = 21              # a key and a varint (length or value) take at most 20 bytes
+EAGER_BYTES = 1 << 16  # longer values of a file-backed message are read when asked for
+_WINDOW = 1 << 16  # how much of the file a split reads at once (at most)
+_HEAD = 21  # a key and a varint (length or value) take at most 20 bytes
 
 
 class DecodeError(ValueError):
@@ -79,7 +80,7 @@ def _split(buf):
                 size, pos = (size, pos + 1) if size < 0x80 else read_varint(buf, pos)
                 if pos + size > end:
                     raise DecodeError(f"field {number}: length {size} runs past the end")
-                value, pos = buf[pos:pos + size], pos + size
+                value, pos = buf[pos : pos + size], pos + size
             elif wire == VARINT:
                 value = buf[pos]
                 value, pos = (value, pos + 1) if value < 0x80 else read_varint(buf, pos)
@@ -87,7 +88,7 @@ def _split(buf):
                 size = _FIXED_SIZE[wire]
                 if pos + size > end:
                     raise DecodeError(f"field {number}: truncated fixed-size value")
-                value, pos = buf[pos:pos + size], pos + size
+                value, pos = buf[pos : pos + size], pos + size
             else:
                 raise DecodeError(f"field {number}: invalid wire type {wire}")
             if number in fields:
@@ -132,7 +133,7 @@ def _split_file(file, pos, end):
             window, start = file.read(max(size, min(_WINDOW, end - at))), at
             if len(window) < size:
                 raise DecodeError("the file ends early")
-        return memoryview(window)[at - start:at - start + size]
+        return memoryview(window)[at - start : at - start + size]
 
     def copy(at, size):  # a value of its own: the window is reused
         return memoryview(bytes(read(at, size)))

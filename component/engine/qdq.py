@@ -19,6 +19,7 @@ float32 between them, which is what QDQ means, only slower. DQ nodes left withou
 A DQ -> Flatten/Reshape/... -> Q with the same parameters on both sides moves the int8 tensor
 as it is (onnxruntime drops such pairs too).
 """
+
 from collections import defaultdict
 
 import numpy as np
@@ -66,8 +67,9 @@ def to_qoperators(graph, opset):
 
     def quantized_output(node, activations=False):
         """(Q node, the Relu/Clip between, or None) after node's output, or (None, None)."""
-        follower = only_reader(node.outputs[0], {"QuantizeLinear", "Relu", "Clip"} if activations
-                               else {"QuantizeLinear"})
+        follower = only_reader(
+            node.outputs[0], {"QuantizeLinear", "Relu", "Clip"} if activations else {"QuantizeLinear"}
+        )
         activation = None
         if follower is not None and follower.op_type != "QuantizeLinear":
             activation, follower = follower, only_reader(follower.outputs[0], {"QuantizeLinear"})
@@ -94,8 +96,9 @@ def to_qoperators(graph, opset):
 
     def bounds(activation):
         """(lo, hi) of a Relu or Clip whose bounds are constants."""
-        return activation_bounds(activation, opset,
-                                 lambda i: constants.get(activation.inputs[i]) if i < len(activation.inputs) else None)
+        return activation_bounds(
+            activation, opset, lambda i: constants.get(activation.inputs[i]) if i < len(activation.inputs) else None
+        )
 
     def rewrite(node):
         """The QOperator node for node's group, marking what it absorbs; None if no match."""
@@ -135,8 +138,14 @@ def to_qoperators(graph, opset):
             return new
         if op in _DATA_MOVES:  # the int8 tensor moved as it is, when Q undoes DQ exactly
             q, _ = quantized_output(node)
-            if ins[0] is None or q is None or not all(np.array_equal(constants.get(a, 0), constants.get(b, 0))
-                                                      for a, b in zip(qparams(ins[0]), qparams(q))):
+            if (
+                ins[0] is None
+                or q is None
+                or not all(
+                    np.array_equal(constants.get(a, 0), constants.get(b, 0))
+                    for a, b in zip(qparams(ins[0]), qparams(q))
+                )
+            ):
                 return None
             dropped.add(id(q))
             return Node(op, node.name, [ins[0].inputs[0], *node.inputs[1:]], q.outputs, dict(node.attrs))

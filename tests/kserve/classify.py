@@ -2,6 +2,7 @@
 protocol v2), the image as binary tensor data and as base64 in JSON; prints one JSON line per
 way: {"binary", "output", "shape", "probabilities"}. Runs in build/kserve-venv:
     build/kserve-venv/bin/python tests/kserve/classify.py BASE_URL MODEL_NAME IMAGE"""
+
 import asyncio
 import base64
 import json
@@ -20,8 +21,16 @@ async def classify(base, model, image):
         request = InferRequest(model_name=model, infer_inputs=[tensor], request_id=f"kserve-{binary}")
         answer = await client.infer(base, request, model_name=model)
         output = answer.outputs[0]
-        print(json.dumps({"binary": binary, "output": output.name, "shape": list(output.as_numpy().shape),
-                          "probabilities": output.as_numpy()[0].tolist()}))
+        print(
+            json.dumps(
+                {
+                    "binary": binary,
+                    "output": output.name,
+                    "shape": list(output.as_numpy().shape),
+                    "probabilities": output.as_numpy()[0].tolist(),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ It has numpy, Pillow and the project's modules (component/: the engine, the HTTP
 componentize-py snapshots this module after importing it at build time and bundles only the
 modules imported then, so every numpy submodule and Pillow's format plugins load here.
 """
+
 import encodings.cp437  # noqa: F401  zipfile decodes member names with it
 import io
 import json
@@ -32,8 +33,17 @@ Image.init()  # registers every format plugin now: they could not be imported at
 
 def run_snippet(source, data):
     """Runs `source` with `data` bound; returns the bytes it binds to `result`."""
-    scope = {"np": numpy, "Image": Image, "ImageOps": ImageOps, "io": io, "json": json, "os": os,
-             "socket": socket, "engine": engine, "data": data}
+    scope = {
+        "np": numpy,
+        "Image": Image,
+        "ImageOps": ImageOps,
+        "io": io,
+        "json": json,
+        "os": os,
+        "socket": socket,
+        "engine": engine,
+        "data": data,
+    }
     exec(source, scope)
     return scope["result"]
 
@@ -51,8 +61,11 @@ class IncomingHandler(exports.IncomingHandler):
 
     def handle(self, request, response_out):
         try:
-            response = api.Response(200, run_snippet(incoming_request(request).read_body(settings.DEFAULTS.max_body_bytes).decode(), b""),
-                                    "application/octet-stream")
+            response = api.Response(
+                200,
+                run_snippet(incoming_request(request).read_body(settings.DEFAULTS.max_body_bytes).decode(), b""),
+                "application/octet-stream",
+            )
         except Exception as e:
             response = api.Response(500, f"{type(e).__name__}: {e}".encode(), "text/plain")
         send(response_out, response)

@@ -8,6 +8,7 @@ array buffers are traced too, in numpy's own tracemalloc domain). Allocations ma
 `start()` (CPython's start-up, componentize-py's runtime) and those outside the Python allocator
 (C libraries' own malloc) are not traced: the footprint tool counts them as the rest of the heap.
 """
+
 import json
 import sys
 import tracemalloc
@@ -69,7 +70,7 @@ def start():
 def _charged_module(traceback):
     for frame in reversed(traceback):  # tracemalloc lists the outermost frame first
         if frame.filename.startswith(TAG):
-            return frame.filename[len(TAG):-1]
+            return frame.filename[len(TAG) : -1]
     return ""
 
 

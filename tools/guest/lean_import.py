@@ -6,10 +6,17 @@ Pillow and the standard library are a part of it that nothing reads at run time.
 `sys.flags.optimize` is fixed when componentize-py starts the interpreter, so the compile
 step itself is replaced, for source files only (extension modules load as usual).
 """
+
 import sys
-from importlib.machinery import (BYTECODE_SUFFIXES, EXTENSION_SUFFIXES, SOURCE_SUFFIXES,
-                                 ExtensionFileLoader, FileFinder, SourceFileLoader,
-                                 SourcelessFileLoader)
+from importlib.machinery import (
+    BYTECODE_SUFFIXES,
+    EXTENSION_SUFFIXES,
+    SOURCE_SUFFIXES,
+    ExtensionFileLoader,
+    FileFinder,
+    SourceFileLoader,
+    SourcelessFileLoader,
+)
 
 OPTIMIZE = 2  # -OO: no docstrings, no asserts, __debug__ is False
 
@@ -23,7 +30,12 @@ class LeanSourceLoader(SourceFileLoader):
 
 
 def install():
-    sys.path_hooks.insert(0, FileFinder.path_hook((ExtensionFileLoader, EXTENSION_SUFFIXES),
-                                                  (LeanSourceLoader, SOURCE_SUFFIXES),
-                                                  (SourcelessFileLoader, BYTECODE_SUFFIXES)))
+    sys.path_hooks.insert(
+        0,
+        FileFinder.path_hook(
+            (ExtensionFileLoader, EXTENSION_SUFFIXES),
+            (LeanSourceLoader, SOURCE_SUFFIXES),
+            (SourcelessFileLoader, BYTECODE_SUFFIXES),
+        ),
+    )
     sys.path_importer_cache.clear()

@@ -11,15 +11,14 @@ and a name-sake left off only costs a little speed, while a libjpeg function wro
 would break the unwind. Only names that MODULE (the linked _imaging) has are written: the
 linker drops unused functions, and Binaryen warns about each listed name it cannot find.
 """
+
 import subprocess
 import sys
 
 
 def defined_names(paths, types):
     """Names that the objects or archives define as symbols of the given nm types."""
-    out = subprocess.run(
-        ["llvm-nm-19", "--defined-only", *paths], check=True, capture_output=True, text=True
-    ).stdout
+    out = subprocess.run(["llvm-nm-19", "--defined-only", *paths], check=True, capture_output=True, text=True).stdout
     return {f[2] for f in (line.split() for line in out.splitlines()) if len(f) == 3 and f[1] in types}
 
 
@@ -27,7 +26,9 @@ def module_function_names(wasm_opt, module):
     """Function names as Binaryen sees them (it renames duplicates to name.1, name.2, ...)."""
     out = subprocess.run(
         [wasm_opt, module, "--print-function-map", "-o", "/dev/null"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     return {line.split(":", 1)[1] for line in out.splitlines()}
 

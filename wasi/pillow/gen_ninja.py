@@ -6,6 +6,7 @@ PILLOW_SRC is the unpacked Pillow sdist, PREFIX holds the static zlib, libjpeg a
 build.ninja, the objects and the modules. The C file lists are read from Pillow's setup.py, so
 that they follow its version.
 """
+
 import ast
 import re
 import sys
@@ -43,9 +44,11 @@ def main():
         "_imagingmorph": [src / "_imagingmorph.c", mode],
         "_webp": [src / "_webp.c", mode],
     }
-    libs = {"_imaging": [prefix / "lib/libjpeg.a", prefix / "lib/libz.a"],
-            # libwebp's own order: the mux/demux libraries use libwebp, which uses sharpyuv.
-            "_webp": [prefix / f"lib/lib{name}.a" for name in ("webpmux", "webpdemux", "webp", "sharpyuv")]}
+    libs = {
+        "_imaging": [prefix / "lib/libjpeg.a", prefix / "lib/libz.a"],
+        # libwebp's own order: the mux/demux libraries use libwebp, which uses sharpyuv.
+        "_webp": [prefix / f"lib/lib{name}.a" for name in ("webpmux", "webpdemux", "webp", "sharpyuv")],
+    }
     # The codec functions that call setjmp give their names to jpeg_unwind.c's wrappers.
     renames = {
         src / "libImaging/JpegDecode.c": "-DImagingJpegDecode=pillow_ImagingJpegDecode",

@@ -36,6 +36,7 @@ The interface, each method `(planner, ...) -> Value or None` (numpy's never retu
 Which one a plan gets, decided once per model at plan time by load_model(data, kernels=...):
 "xnnpack", "numpy", or "auto" (the default): XNNPACK's where the module imports, numpy's elsewhere.
 """
+
 from ..errors import ModelError
 from . import xnnpack
 from .numpy_backend import NUMPY

@@ -7,6 +7,7 @@ Weights are laid out once, at plan time, in the layout each kernel wants (Cout l
     depthwise  conv_numpy.conv_depthwise   (kh, kw, C)
     conv       conv_numpy.conv_im2col      (G, kh*kw*C/G, Cout/G)
 """
+
 from dataclasses import replace
 
 import numpy as np
@@ -42,8 +43,13 @@ def _layout(spec, w):
     # order im2col lays out patches.
     groups = spec.groups
     view = w.reshape(groups, cout // groups, cin_group, kh, kw).transpose(0, 3, 4, 2, 1)
-    return (conv_numpy.conv_im2col, dict(geometry, kernel=(kh, kw)), view,
-            (groups, kh * kw * cin_group, cout // groups), (groups, 1, 1, 1, cout // groups))
+    return (
+        conv_numpy.conv_im2col,
+        dict(geometry, kernel=(kh, kw)),
+        view,
+        (groups, kh * kw * cin_group, cout // groups),
+        (groups, 1, 1, 1, cout // groups),
+    )
 
 
 class NumpyBackend:
@@ -67,17 +73,37 @@ class NumpyBackend:
         w_zero = np.broadcast_to(np.asarray(w_zero, np.float64), (w.shape[0],))
         w_zero = w_zero.reshape(shape[0], 1, shape[2]) if spec.kind == "conv" else w_zero.reshape(-1)
         w = np.ascontiguousarray(view).reshape(shape)
-        return p.emit(quant_numpy.qconv, [spec.x], spec.shape, nhwc=True, label="q" + spec.label(self.name),
-                      flops=spec.flops, conv=kernel, w=w, w_zero=w_zero, bias=spec.bias, x_zero=x_zero, stage=stage,
-                      dtype=quant_numpy.exact_dtype(w, w_zero, spec.bias), **geometry)
+        return p.emit(
+            quant_numpy.qconv,
+            [spec.x],
+            spec.shape,
+            nhwc=True,
+            label="q" + spec.label(self.name),
+            flops=spec.flops,
+            conv=kernel,
+            w=w,
+            w_zero=w_zero,
+            bias=spec.bias,
+            x_zero=x_zero,
+            stage=stage,
+            dtype=quant_numpy.exact_dtype(w, w_zero, spec.bias),
+            **geometry,
+        )
 
     def qdense(self, p, a, w, w_zero, a_zero, bias, stage, shape):
         """(..., K) int activation times constant int (K, N) weights (zero points w_zero, (N,)
         or scalar), + int32 bias (N,), through the output stage (ops/quant_numpy.py)."""
-        return p.emit(quant_numpy.qmatmul, [a, p.constant(np.ascontiguousarray(w))], shape,
-                      b_zero=np.asarray(w_zero, np.float64), bias=bias, a_zero=a_zero, stage=stage,
-                      dtype=quant_numpy.exact_dtype(w, w_zero, bias),
-                      **describe(a.shape, w.shape, self.name, "qmatmul"))
+        return p.emit(
+            quant_numpy.qmatmul,
+            [a, p.constant(np.ascontiguousarray(w))],
+            shape,
+            b_zero=np.asarray(w_zero, np.float64),
+            bias=bias,
+            a_zero=a_zero,
+            stage=stage,
+            dtype=quant_numpy.exact_dtype(w, w_zero, bias),
+            **describe(a.shape, w.shape, self.name, "qmatmul"),
+        )
 
     def dense(self, p, a, w, transposed, alpha, bias, shape):
         w = np.asarray(w, np.float32)
@@ -94,22 +120,44 @@ class NumpyBackend:
         return p.emit(mean, [x], shape, nhwc=True, axes=(1, 2), keepdims=True)
 
     def max_pool(self, p, x, spec):
-        return p.emit(pool_numpy.max_pool, [p.nhwc(x)], spec.shape, nhwc=True, label=spec.label("maxpool", self.name),
-                      **_pool_geometry(spec))
+        return p.emit(
+            pool_numpy.max_pool,
+            [p.nhwc(x)],
+            spec.shape,
+            nhwc=True,
+            label=spec.label("maxpool", self.name),
+            **_pool_geometry(spec),
+        )
 
     def avg_pool(self, p, x, spec):
-        return p.emit(pool_numpy.avg_pool, [p.nhwc(x)], spec.shape, nhwc=True, label=spec.label("avgpool", self.name),
-                      divisors=spec.divisors()[:, :, None], **_pool_geometry(spec))
+        return p.emit(
+            pool_numpy.avg_pool,
+            [p.nhwc(x)],
+            spec.shape,
+            nhwc=True,
+            label=spec.label("avgpool", self.name),
+            divisors=spec.divisors()[:, :, None],
+            **_pool_geometry(spec),
+        )
 
     def unary(self, p, x, op, *params):
-        return p.emit(nn_numpy.unary, [x], x.shape, nhwc=x.nhwc, label=f"{op}[{self.name}]", op=op,
-                      params=tuple(params))
+        return p.emit(
+            nn_numpy.unary, [x], x.shape, nhwc=x.nhwc, label=f"{op}[{self.name}]", op=op, params=tuple(params)
+        )
 
     def channel_affine(self, p, x, scale, shift, bounds):
         rank, (lo, hi) = len(x.shape), bounds or (-np.inf, np.inf)
-        return p.emit(nn_numpy.affine, [x], x.shape, nhwc=x.nhwc, label=f"affine[{self.name}]",
-                      scale=layout.channel_vector(scale, rank, x.nhwc), shift=layout.channel_vector(shift, rank, x.nhwc),
-                      lo=lo, hi=hi)
+        return p.emit(
+            nn_numpy.affine,
+            [x],
+            x.shape,
+            nhwc=x.nhwc,
+            label=f"affine[{self.name}]",
+            scale=layout.channel_vector(scale, rank, x.nhwc),
+            shift=layout.channel_vector(shift, rank, x.nhwc),
+            lo=lo,
+            hi=hi,
+        )
 
     def channel_scale(self, p, x, gate):
         return p.emit(np.multiply, [p.nhwc(x), p.nhwc(gate)], x.shape, nhwc=True)
@@ -121,8 +169,14 @@ class NumpyBackend:
     def layer_norm(self, p, x, scale, bias, epsilon):
         x = p.plain(x)
         params = [p.constant(v) for v in (scale, bias) if v is not None]
-        return p.emit(norm.layer_norm, [x, *params], x.shape, label=f"layernorm[{self.name}]",
-                      axes=(len(x.shape) - 1,), epsilon=np.float32(epsilon))
+        return p.emit(
+            norm.layer_norm,
+            [x, *params],
+            x.shape,
+            label=f"layernorm[{self.name}]",
+            axes=(len(x.shape) - 1,),
+            epsilon=np.float32(epsilon),
+        )
 
     def matmul(self, p, a, b, shape):
         a, b = p.plain(a), p.plain(b)
@@ -130,13 +184,20 @@ class NumpyBackend:
 
     def transpose(self, p, x, perm):
         x = p.plain(x)
-        return p.emit(shape_ops.transpose, [x], tuple(x.shape[i] for i in perm), label=f"transpose[{self.name}]",
-                      perm=tuple(perm))
+        return p.emit(
+            shape_ops.transpose, [x], tuple(x.shape[i] for i in perm), label=f"transpose[{self.name}]", perm=tuple(perm)
+        )
 
 
 def _pool_geometry(spec):
-    return dict(kernel=spec.kernel, strides=spec.strides, pads=spec.pads, dilations=spec.dilations,
-                overhang=spec.overhang, out_hw=spec.out_hw)
+    return dict(
+        kernel=spec.kernel,
+        strides=spec.strides,
+        pads=spec.pads,
+        dilations=spec.dilations,
+        overhang=spec.overhang,
+        out_hw=spec.out_hw,
+    )
 
 
 NUMPY = NumpyBackend()

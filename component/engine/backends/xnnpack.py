@@ -27,6 +27,7 @@ bias and clip fused.
 
 Measured inside the component: docs/kernels.md.
 """
+
 import numpy as np
 
 from ..buffers import Output
@@ -150,8 +151,14 @@ class XnnpackBackend:
         w, scale = np.ascontiguousarray(w, np.float32), np.ascontiguousarray(scale, np.float64)
         common = dict(out=Output((ho, wo, cout)), bounds=spec.bounds or _NO_BOUNDS, act=_code(spec.activation))
         if spec.kind == "dwconv":
-            return spec.emit(p, xnn_dwconv, self.name, packed=xnn_kernels.pack_dwconv(w, scale, spec.bias),
-                             geometry=xnn_kernels.dwconv_geometry(*_geometry(spec)), **common)
+            return spec.emit(
+                p,
+                xnn_dwconv,
+                self.name,
+                packed=xnn_kernels.pack_dwconv(w, scale, spec.bias),
+                geometry=xnn_kernels.dwconv_geometry(*_geometry(spec)),
+                **common,
+            )
         packed = xnn_kernels.pack_conv(w, scale, spec.bias, spec.groups)
         if spec.kind == "conv1x1":
             return spec.emit(p, xnn_gemm, self.name, packed=packed, **common)
@@ -169,8 +176,15 @@ class XnnpackBackend:
             packed = xnn_kernels.pack_gemm(w, bias)
         else:
             return None
-        return p.emit(xnn_gemm, [a], shape, out=Output(shape[1:]), bounds=_NO_BOUNDS, packed=packed,
-                      **describe(a.shape, w.shape[::-1] if transposed else w.shape, self.name))
+        return p.emit(
+            xnn_gemm,
+            [a],
+            shape,
+            out=Output(shape[1:]),
+            bounds=_NO_BOUNDS,
+            packed=packed,
+            **describe(a.shape, w.shape[::-1] if transposed else w.shape, self.name),
+        )
 
     def qconv(self, p, spec, w, w_zero, x_zero, stage):
         return xnnpack_int8.qconv(self, p, spec, w, w_zero, x_zero, stage)
@@ -181,8 +195,9 @@ class XnnpackBackend:
     def to_nhwc(self, p, value, shape):
         if len(value.shape) != 4 or value.const is not None or None in shape[1:]:
             return None  # broadcast operands and constants: numpy's copy, folded at plan time
-        return p.emit(xnn_to_nhwc, [value], shape, nhwc=True, label="to_nhwc[xnnpack]",
-                      out=Output((shape[2], shape[3], shape[1])))
+        return p.emit(
+            xnn_to_nhwc, [value], shape, nhwc=True, label="to_nhwc[xnnpack]", out=Output((shape[2], shape[3], shape[1]))
+        )
 
     def mean_hw(self, p, x, shape):
         if shape[1] is None:
@@ -198,30 +213,71 @@ class XnnpackBackend:
     def _pool(self, p, x, spec, family, params):
         (h, w, c), (kh, kw), (ho, wo) = spec.in_hwc, spec.kernel, spec.out_hw
         top, left, bottom, right = spec.pads
-        geometry = xnn_kernels.dwconv_geometry(h, w, c, kh, kw, *spec.strides, *spec.dilations, top, left,
-                                               bottom + spec.overhang[0], right + spec.overhang[1])
-        return p.emit(xnn_pool, [p.nhwc(x)], spec.shape, nhwc=True, label=spec.label(family, self.name),
-                      geometry=geometry, out=Output((ho, wo, c)), **params)
+        geometry = xnn_kernels.dwconv_geometry(
+            h,
+            w,
+            c,
+            kh,
+            kw,
+            *spec.strides,
+            *spec.dilations,
+            top,
+            left,
+            bottom + spec.overhang[0],
+            right + spec.overhang[1],
+        )
+        return p.emit(
+            xnn_pool,
+            [p.nhwc(x)],
+            spec.shape,
+            nhwc=True,
+            label=spec.label(family, self.name),
+            geometry=geometry,
+            out=Output((ho, wo, c)),
+            **params,
+        )
 
     def unary(self, p, x, op, *params):
         stored = _stored(x)
         if stored is None:
             return None
-        return p.emit(xnn_unary, [x], x.shape, nhwc=x.nhwc, label=f"{op}[{self.name}]", out=Output(stored),
-                      act=_code(op), **dict(zip(("alpha", "beta"), params)))
+        return p.emit(
+            xnn_unary,
+            [x],
+            x.shape,
+            nhwc=x.nhwc,
+            label=f"{op}[{self.name}]",
+            out=Output(stored),
+            act=_code(op),
+            **dict(zip(("alpha", "beta"), params)),
+        )
 
     def channel_affine(self, p, x, scale, shift, bounds):
         if not (x.nhwc or len(x.shape) == 2) or _stored(x) is None:  # channels innermost only
             return None
-        return p.emit(xnn_channel_affine, [x], x.shape, nhwc=x.nhwc, label=f"affine[{self.name}]",
-                      out=Output(_stored(x)), scale=np.ascontiguousarray(scale, np.float32),
-                      shift=np.ascontiguousarray(shift, np.float32), bounds=bounds or _NO_BOUNDS)
+        return p.emit(
+            xnn_channel_affine,
+            [x],
+            x.shape,
+            nhwc=x.nhwc,
+            label=f"affine[{self.name}]",
+            out=Output(_stored(x)),
+            scale=np.ascontiguousarray(scale, np.float32),
+            shift=np.ascontiguousarray(shift, np.float32),
+            bounds=bounds or _NO_BOUNDS,
+        )
 
     def channel_scale(self, p, x, gate):
         if _stored(p.nhwc(x)) is None:
             return None
-        return p.emit(xnn_channel_scale, [p.nhwc(x), p.nhwc(gate)], x.shape, nhwc=True,
-                      label=f"channel_scale[{self.name}]", out=Output(_stored(p.nhwc(x))))
+        return p.emit(
+            xnn_channel_scale,
+            [p.nhwc(x), p.nhwc(gate)],
+            x.shape,
+            nhwc=True,
+            label=f"channel_scale[{self.name}]",
+            out=Output(_stored(p.nhwc(x))),
+        )
 
     def softmax(self, p, x):
         x = p.plain(x)
@@ -234,23 +290,43 @@ class XnnpackBackend:
         if None in x.shape[1:]:
             return None
         scale, bias = (None if v is None else np.ascontiguousarray(v, np.float32) for v in (scale, bias))
-        return p.emit(xnn_layer_norm, [x], x.shape, label=f"layernorm[{self.name}]", out=Output(x.shape[1:]),
-                      epsilon=float(epsilon), scale=scale, bias=bias)
+        return p.emit(
+            xnn_layer_norm,
+            [x],
+            x.shape,
+            label=f"layernorm[{self.name}]",
+            out=Output(x.shape[1:]),
+            epsilon=float(epsilon),
+            scale=scale,
+            bias=bias,
+        )
 
     def matmul(self, p, a, b, shape):
         a, b = p.plain(a), p.plain(b)
         if a.shape[:-2] != b.shape[:-2] or None in shape[1:]:  # broadcast batch dims: numpy's
             return None
-        return p.emit(xnn_bmm, [a, b], shape, label=f"bmm[{self.name}]", out=Output(shape[1:]),
-                      flops=batched_matmul_flops(a.shape, shape))
+        return p.emit(
+            xnn_bmm,
+            [a, b],
+            shape,
+            label=f"bmm[{self.name}]",
+            out=Output(shape[1:]),
+            flops=batched_matmul_flops(a.shape, shape),
+        )
 
     def transpose(self, p, x, perm):
         x = p.plain(x)
         shape = tuple(x.shape[i] for i in perm)
         if len(perm) > 6 or None in shape[1:]:
             return None
-        return p.emit(xnn_transpose, [x], shape, label=f"transpose[{self.name}]", out=Output(shape[1:]),
-                      perm=tuple(int(i) for i in perm))
+        return p.emit(
+            xnn_transpose,
+            [x],
+            shape,
+            label=f"transpose[{self.name}]",
+            out=Output(shape[1:]),
+            perm=tuple(int(i) for i in perm),
+        )
 
 
 def _code(activation):

@@ -17,6 +17,7 @@ grouped convs, int32 (ConvInteger, MatMulInteger) and float (QGemm) outputs.
 The weights are packed here, at plan time, into the kernel's layout (qs8.c) and kept as bytes
 in the plan: int8, so an embedded model's snapshot holds 1 byte a weight.
 """
+
 import numpy as np
 
 from ..ops.conv_numpy import _window, out_hw
@@ -28,7 +29,7 @@ except ImportError:  # natively: only the component has the cross-built module
     xnn_kernels = None
 
 NR, KR = 4, 8  # the GEMM's tile: 4 output channels, k-blocks of 8
-DW_TILE = 8    # the depthwise kernels' channels a pass (9p8c, 25p8c)
+DW_TILE = 8  # the depthwise kernels' channels a pass (9p8c, 25p8c)
 
 
 def pack(w, bias, scale, x_zero):
@@ -44,8 +45,9 @@ def pack(w, bias, scale, x_zero):
     scales = np.ones(np_, np.float32)
     scales[:n] = scale
     weights = padded.reshape(kp // KR, KR, blocks, NR).transpose(2, 0, 3, 1).reshape(blocks, kp * NR)
-    return np.concatenate([corrected.reshape(blocks, NR).view(np.int8), weights,
-                           scales.reshape(blocks, NR).view(np.int8)], axis=1).tobytes()
+    return np.concatenate(
+        [corrected.reshape(blocks, NR).view(np.int8), weights, scales.reshape(blocks, NR).view(np.int8)], axis=1
+    ).tobytes()
 
 
 def xnn_qs8_gemm(x, packed, columns, zero, lo, hi):
@@ -56,8 +58,13 @@ def xnn_qs8_gemm(x, packed, columns, zero, lo, hi):
 
 def _supported(w, w_zero, x_zero, stage):
     """What the qs8-qc8w kernel computes: int8 in, int8 weights with zero point 0, int8 out."""
-    return (w.dtype == np.int8 and not np.any(w_zero) and np.ndim(x_zero) == 0 and -128 <= x_zero <= 127
-            and getattr(stage, "dtype", None) is np.int8)
+    return (
+        w.dtype == np.int8
+        and not np.any(w_zero)
+        and np.ndim(x_zero) == 0
+        and -128 <= x_zero <= 127
+        and getattr(stage, "dtype", None) is np.int8
+    )
 
 
 def pack_dwconv(w, bias, scale, x_zero):
@@ -71,8 +78,9 @@ def pack_dwconv(w, bias, scale, x_zero):
     corrected = corrected.astype(np.int32)
     weights = by_tap.reshape(taps, tiles, DW_TILE).transpose(1, 0, 2).reshape(tiles, taps * DW_TILE)
     scale = np.ascontiguousarray(scale, np.float32).reshape(tiles, DW_TILE)
-    return np.concatenate([corrected.reshape(tiles, DW_TILE).view(np.int8), weights, scale.view(np.int8)],
-                          axis=1).tobytes()
+    return np.concatenate(
+        [corrected.reshape(tiles, DW_TILE).view(np.int8), weights, scale.view(np.int8)], axis=1
+    ).tobytes()
 
 
 def xnn_qs8_dwconv(x, packed, geometry, zero, lo, hi, hwc):
@@ -88,22 +96,57 @@ def qconv(backend, p, spec, w, w_zero, x_zero, stage):
         cout = spec.shape[1]
         scale = np.broadcast_to(np.asarray(stage.multiplier, np.float32), (cout,))
         packed = pack_dwconv(w, np.rint(spec.bias).astype(np.int64), scale, int(x_zero))
-        geometry = xnn_kernels.qs8_dwconv_geometry(*spec.in_hwc, *spec.kernel, *spec.strides, *spec.dilations,
-                                                   *spec.pads, int(x_zero))
-        return p.emit(xnn_qs8_dwconv, [spec.x], spec.shape, nhwc=True, label="q" + spec.label(backend.name),
-                      flops=spec.flops, packed=packed, geometry=geometry, zero=int(stage.zero), lo=int(stage.lo),
-                      hi=int(stage.hi), hwc=(spec.shape[2], spec.shape[3], cout))
+        geometry = xnn_kernels.qs8_dwconv_geometry(
+            *spec.in_hwc, *spec.kernel, *spec.strides, *spec.dilations, *spec.pads, int(x_zero)
+        )
+        return p.emit(
+            xnn_qs8_dwconv,
+            [spec.x],
+            spec.shape,
+            nhwc=True,
+            label="q" + spec.label(backend.name),
+            flops=spec.flops,
+            packed=packed,
+            geometry=geometry,
+            zero=int(stage.zero),
+            lo=int(stage.lo),
+            hi=int(stage.hi),
+            hwc=(spec.shape[2], spec.shape[3], cout),
+        )
     if spec.kind == "conv" and spec.groups == 1:  # the stem: im2col in numpy, then the GEMM over kh*kw*C
         cout, cin, kh, kw = w.shape
-        return _emit(backend, p, spec.x, w.transpose(2, 3, 1, 0).reshape(kh * kw * cin, cout), spec.bias, x_zero,
-                     stage, spec.shape, kernel=xnn_qs8_im2col_gemm, nhwc=True, label="q" + spec.label(backend.name),
-                     flops=spec.flops, pad_value=int(x_zero),
-                     window=(spec.kernel, spec.pads, spec.strides, spec.dilations))
+        return _emit(
+            backend,
+            p,
+            spec.x,
+            w.transpose(2, 3, 1, 0).reshape(kh * kw * cin, cout),
+            spec.bias,
+            x_zero,
+            stage,
+            spec.shape,
+            kernel=xnn_qs8_im2col_gemm,
+            nhwc=True,
+            label="q" + spec.label(backend.name),
+            flops=spec.flops,
+            pad_value=int(x_zero),
+            window=(spec.kernel, spec.pads, spec.strides, spec.dilations),
+        )
     if spec.kind != "conv1x1":
         return None
     cout, cin = w.shape[:2]
-    return _emit(backend, p, spec.x, w.reshape(cout, cin).T, spec.bias, x_zero, stage, spec.shape, nhwc=True,
-                 label="q" + spec.label(backend.name), flops=spec.flops)
+    return _emit(
+        backend,
+        p,
+        spec.x,
+        w.reshape(cout, cin).T,
+        spec.bias,
+        x_zero,
+        stage,
+        spec.shape,
+        nhwc=True,
+        label="q" + spec.label(backend.name),
+        flops=spec.flops,
+    )
 
 
 def qdense(backend, p, a, w, w_zero, a_zero, bias, stage, shape):
@@ -118,7 +161,7 @@ def xnn_qs8_im2col_gemm(x, packed, columns, zero, lo, hi, pad_value, window):
     (kh, kw), (top, left, bottom, right), strides, dilations = window
     n, h, w, c = x.shape
     padded = np.full((n, h + top + bottom, w + left + right, c), pad_value, np.int8)
-    padded[:, top:top + h, left:left + w] = x
+    padded[:, top : top + h, left : left + w] = x
     ho, wo = out_hw(padded.shape[1:3], (kh, kw), strides, dilations)
     cols = np.empty((n, ho, wo, kh, kw, c), np.int8)
     for i in range(kh):
@@ -131,5 +174,14 @@ def _emit(backend, p, x, w, bias, x_zero, stage, shape, kernel=None, **step):
     n = w.shape[1]
     scale = np.broadcast_to(np.asarray(stage.multiplier, np.float32), (n,))
     packed = pack(w, np.rint(bias).astype(np.int64), scale, int(x_zero))
-    return p.emit(kernel or xnn_qs8_gemm, [x], shape, packed=packed, columns=n, zero=int(stage.zero),
-                  lo=int(stage.lo), hi=int(stage.hi), **step)
+    return p.emit(
+        kernel or xnn_qs8_gemm,
+        [x],
+        shape,
+        packed=packed,
+        columns=n,
+        zero=int(stage.zero),
+        lo=int(stage.lo),
+        hi=int(stage.hi),
+        **step,
+    )

@@ -1,6 +1,7 @@
 """Comparisons, logic, selection and the variadic element-wise ops, with ONNX broadcasting.
 In exported transformers these mostly compute masks and shapes from constants, so they fold
 at plan time (Planner.emit); their kernels keep integer and bool dtypes as they are."""
+
 from functools import reduce
 
 import numpy as np
@@ -8,9 +9,16 @@ import numpy as np
 from .elementwise import emit_broadcast
 from .registry import lowering
 
-_COMPARE = {"Equal": np.equal, "Less": np.less, "Greater": np.greater, "LessOrEqual": np.less_equal,
-            "GreaterOrEqual": np.greater_equal, "And": np.logical_and, "Or": np.logical_or,
-            "Xor": np.logical_xor}
+_COMPARE = {
+    "Equal": np.equal,
+    "Less": np.less,
+    "Greater": np.greater,
+    "LessOrEqual": np.less_equal,
+    "GreaterOrEqual": np.greater_equal,
+    "And": np.logical_and,
+    "Or": np.logical_or,
+    "Xor": np.logical_xor,
+}
 _VARIADIC = {"Min": np.minimum, "Max": np.maximum, "Sum": np.add}
 
 

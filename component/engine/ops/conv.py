@@ -10,6 +10,7 @@ What fuse.py merged into a Conv is typed plan data on the node (`node.fused`, an
 never one of the file's attributes: a model whose Conv carries an attribute named like an
 engine internal gets the plain ONNX Conv.
 """
+
 from dataclasses import dataclass
 from math import ceil
 
@@ -23,11 +24,12 @@ from .registry import fail, lowering
 @dataclass(frozen=True)
 class Epilogue:
     """What follows the convolution itself, fused by fuse.py, applied in this order."""
+
     scale_shift: tuple | None = None  # (scale, shift), float64 (Cout,): a folded BatchNormalization
-    bounds: tuple | None = None       # (lo, hi): a following Relu/Clip
-    activation: str | None = None     # a following unary (backends: unary's op names): HardSwish,
-                                      # SiLU (x * Sigmoid(x)), Sigmoid
-    residual: bool = False      # an Add of the conv's output and the node's input 3
+    bounds: tuple | None = None  # (lo, hi): a following Relu/Clip
+    activation: str | None = None  # a following unary (backends: unary's op names): HardSwish,
+    # SiLU (x * Sigmoid(x)), Sigmoid
+    residual: bool = False  # an Add of the conv's output and the node's input 3
 
 
 def conv_pads(node, in_hw, kernel, strides, dilations):
@@ -56,22 +58,23 @@ def conv_pads(node, in_hw, kernel, strides, dilations):
 @dataclass(frozen=True)
 class ConvSpec:
     """One planned Conv, as the kernel modules see it (shapes logical, NCHW order)."""
-    x: object                 # the input Value, stored NHWC
-    residual: object          # a Value of the output's shape, stored NHWC, or None
-    shape: tuple              # output (N, Cout, Ho, Wo)
-    in_hwc: tuple             # (H, W, Cin)
-    kernel: tuple             # (kh, kw)
+
+    x: object  # the input Value, stored NHWC
+    residual: object  # a Value of the output's shape, stored NHWC, or None
+    shape: tuple  # output (N, Cout, Ho, Wo)
+    in_hwc: tuple  # (H, W, Cin)
+    kernel: tuple  # (kh, kw)
     groups: int
-    pads: tuple               # (top, left, bottom, right)
+    pads: tuple  # (top, left, bottom, right)
     strides: tuple
     dilations: tuple
-    bias: np.ndarray          # float32 (Cout,), the BatchNormalization folded in
-    bounds: tuple | None      # (lo, hi) or None
+    bias: np.ndarray  # float32 (Cout,), the BatchNormalization folded in
+    bounds: tuple | None  # (lo, hi) or None
     activation: str | None = None  # applied after the clip, before the residual (Epilogue.activation)
 
     @property
     def kind(self):
-        """"conv1x1", "dwconv" or "conv": what the backends tell apart (module docstring)."""
+        """ "conv1x1", "dwconv" or "conv": what the backends tell apart (module docstring)."""
         cout, c = self.shape[1], self.in_hwc[2]
         if self.groups == c == cout:
             return "dwconv"
@@ -88,8 +91,9 @@ class ConvSpec:
     def emit(self, p, kernel, implementation, /, **params):
         """Adds kernel(x[, residual], **params) as the conv's step."""
         inputs = [self.x] + ([self.residual] if self.residual is not None else [])
-        return p.emit(kernel, inputs, self.shape, nhwc=True, label=self.label(implementation), flops=self.flops,
-                      **params)
+        return p.emit(
+            kernel, inputs, self.shape, nhwc=True, label=self.label(implementation), flops=self.flops, **params
+        )
 
     def label(self, implementation):
         """A step's label, '<family>[<implementation>] HxWxC->HoxWoxCout[ +res]', e.g.
@@ -98,7 +102,7 @@ class ConvSpec:
         (kh, kw), (sh, sw) = self.kernel, self.strides
         if name != "conv1x1":
             name += f"{kh}x{kw}" + (f"s{sh}" if sh == sw else f"s{sh}x{sw}")
-            name += (f"g{self.groups}" if self.groups > 1 and name[:2] != "dw" else "")
+            name += f"g{self.groups}" if self.groups > 1 and name[:2] != "dw" else ""
             name += "d" if self.dilations != (1, 1) else ""
         (h, w, c), (_, cout, ho, wo) = self.in_hwc, self.shape
         residual = " +res" if self.residual is not None else ""
@@ -143,17 +147,31 @@ def lower_conv(p, node):
     bias = (shift if bias is None else bias * scale + shift).astype(np.float32)
     residual = p.input(node, 3) if epilogue.residual else None
     if residual is not None and residual.shape != shape:  # a broadcast Add: its own step after the conv
-        y = lower_conv_as(p, x, None, w, scale, bias, epilogue.bounds, shape, groups, pads, strides, dilations,
-                          epilogue.activation)
+        y = lower_conv_as(
+            p, x, None, w, scale, bias, epilogue.bounds, shape, groups, pads, strides, dilations, epilogue.activation
+        )
         return emit_binary(p, node, "Add", y, residual)
-    return lower_conv_as(p, x, residual, w, scale, bias, epilogue.bounds, shape, groups, pads, strides, dilations,
-                         epilogue.activation)
+    return lower_conv_as(
+        p, x, residual, w, scale, bias, epilogue.bounds, shape, groups, pads, strides, dilations, epilogue.activation
+    )
 
 
 def lower_conv_as(p, x, residual, w, scale, bias, bounds, shape, groups, pads, strides, dilations, activation=None):
     """Emits the conv with the plan's backend, which lays the weights out for its kernel."""
     cout, cin_group, kh, kw = w.shape
     residual = None if residual is None else p.nhwc(residual)
-    spec = ConvSpec(p.nhwc(x), residual, shape, (x.shape[2], x.shape[3], cin_group * groups), (kh, kw),
-                    groups, pads, strides, dilations, bias, bounds, activation)
+    spec = ConvSpec(
+        p.nhwc(x),
+        residual,
+        shape,
+        (x.shape[2], x.shape[3], cin_group * groups),
+        (kh, kw),
+        groups,
+        pads,
+        strides,
+        dilations,
+        bias,
+        bounds,
+        activation,
+    )
     return p.lower("conv", spec, w, scale)

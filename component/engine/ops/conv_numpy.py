@@ -12,6 +12,7 @@ that order, on the fresh output. Written for clarity and native speed: the trick
 paid inside wasm (operands tiled across the output width, clips into a spare buffer) went
 when XNNPACK's kernels took over there.
 """
+
 import numpy as np
 
 from ..buffers import makes_new_arrays
@@ -24,7 +25,7 @@ def pad_nhwc(x, pads):
     top, left, bottom, right = pads
     n, h, w, c = x.shape
     out = np.zeros((n, h + top + bottom, w + left + right, c), x.dtype)
-    out[:, top:top + h, left:left + w] = x
+    out[:, top : top + h, left : left + w] = x
     return out
 
 
@@ -36,7 +37,7 @@ def out_hw(padded_hw, kernel, strides, dilations):
 def _window(xp, i, j, hw, strides, dilations):
     """The input pixels that kernel tap (i, j) meets for every output pixel: (N, Ho, Wo, C) view."""
     (ho, wo), (sh, sw), (dh, dw) = hw, strides, dilations
-    return xp[:, i * dh:i * dh + sh * (ho - 1) + 1:sh, j * dw:j * dw + sw * (wo - 1) + 1:sw]
+    return xp[:, i * dh : i * dh + sh * (ho - 1) + 1 : sh, j * dw : j * dw + sw * (wo - 1) + 1 : sw]
 
 
 def _finish(y, bias, bounds, residual):
@@ -86,5 +87,5 @@ def conv_im2col(x, *residual, w, bias, bounds, pads, strides, dilations, kernel)
     # Rows grouped by conv group: (G, N*Ho*Wo, kh*kw*C/G); a free reshape when G == 1.
     cols = cols.reshape(n * ho * wo, kh, kw, groups, c // groups).transpose(3, 0, 1, 2, 4)
     y = np.matmul(cols.reshape(groups, n * ho * wo, -1), w)  # (G, N*Ho*Wo, Cout/G)
-    y = y.transpose(1, 0, 2).reshape(n, ho, wo, -1)         # (N, Ho, Wo, Cout), group-major channels
+    y = y.transpose(1, 0, 2).reshape(n, ho, wo, -1)  # (N, Ho, Wo, Cout), group-major channels
     return _finish(y, bias, bounds, *residual or (None,))

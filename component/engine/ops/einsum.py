@@ -1,5 +1,6 @@
 """Einsum (numpy's; vision transformers write attention and relative-position terms with it,
 e.g. 'bhid,bhjd->bhij'). The output shape is worked out from the equation at plan time."""
+
 import numpy as np
 
 from .registry import broadcast, fail, lowering
@@ -22,8 +23,8 @@ def output_shape(node, equation, shapes):
         extra = len(shape) - len(before) - len(after)
         if extra < 0 or (extra and not dots) or not (before + after).isalpha():
             raise fail(node, f"term '{term}' of '{equation}' does not fit an operand of shape {shape}")
-        ellipsis = broadcast(node, ellipsis, shape[len(before):len(before) + extra])
-        for letter, dim in zip(before + after, shape[:len(before)] + shape[len(shape) - len(after):]):
+        ellipsis = broadcast(node, ellipsis, shape[len(before) : len(before) + extra])
+        for letter, dim in zip(before + after, shape[: len(before)] + shape[len(shape) - len(after) :]):
             sizes[letter] = broadcast(node, (sizes.get(letter, 1),), (dim,))[0]
     if not arrow:  # implicit output: the ellipsis, then the letters used once, sorted
         letters = inputs.replace("...", "").replace(",", "")

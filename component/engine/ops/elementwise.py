@@ -1,5 +1,6 @@
 """Element-wise ops. They work in whatever layout their input is stored in, so a run of
 Conv/Clip/Add stays NHWC; only broadcast operands are rearranged (at plan time if constant)."""
+
 import numpy as np
 
 from ..buffers import makes_new_arrays

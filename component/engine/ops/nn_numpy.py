@@ -1,14 +1,21 @@
 """numpy kernels behind the backend methods unary and channel_affine (backends/numpy_backend.py;
 softmax, layer_norm, matmul and transpose use the kernels of their ops): the reference the
 XNNPACK kernels are tested against, and the path natively."""
+
 import numpy as np
 
 from ..buffers import makes_new_arrays
 from .unary import gelu, hard_sigmoid, hard_swish, sigmoid
 
 # The backend's unary ops, by name: ops/unary.py's kernels (the ONNX ops of the same names).
-UNARY = {"sigmoid": sigmoid, "silu": lambda x: x * sigmoid(x), "tanh": np.tanh, "gelu": gelu,
-         "hardswish": hard_swish, "hardsigmoid": hard_sigmoid}
+UNARY = {
+    "sigmoid": sigmoid,
+    "silu": lambda x: x * sigmoid(x),
+    "tanh": np.tanh,
+    "gelu": gelu,
+    "hardswish": hard_swish,
+    "hardsigmoid": hard_sigmoid,
+}
 
 
 @makes_new_arrays

@@ -1,5 +1,6 @@
 """LayerNormalization (opset 17; exporters for older opsets write it as ReduceMean, Sub, Pow,
 Sqrt and Div, which run as those ops). Only output 0 (Y) is made."""
+
 import numpy as np
 
 from ..buffers import makes_new_arrays
@@ -29,7 +30,11 @@ def lower_layer_norm(p, node):
     params = [p.plain(p.input(node, i)) for i in (1, 2) if p.input(node, i) is not None]
     epsilon = np.float32(node.attrs.get("epsilon", 1e-5))
     width = x.shape[-1]
-    if first == rank - 1 and width is not None and all(v.const is not None and v.const.size in (1, width) for v in params):
+    if (
+        first == rank - 1
+        and width is not None
+        and all(v.const is not None and v.const.size in (1, width) for v in params)
+    ):
         vectors = [np.ascontiguousarray(np.broadcast_to(v.const.reshape(-1), (width,)), np.float32) for v in params]
         return p.lower("layer_norm", x, vectors[0], vectors[1] if len(vectors) > 1 else None, epsilon)
     return p.emit(layer_norm, [x, *params], x.shape, axes=tuple(range(first, rank)), epsilon=epsilon)

@@ -1,6 +1,7 @@
 """Max and average pooling in numpy on NHWC values (ops.pool_spec.PoolSpec): the reference, and
 the path natively. One shifted window per kernel tap over the input padded with the value that
 cannot win (-inf for the max, 0 for the sum), as conv_numpy's depthwise taps."""
+
 import numpy as np
 
 from ..buffers import makes_new_arrays

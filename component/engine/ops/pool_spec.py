@@ -8,6 +8,7 @@ hangs over the end padding (never one that starts past the input and its begin p
 average divides by the taps inside the input (count_include_pad=0) or inside the input and
 its explicit pads (count_include_pad=1), never by taps past the pads.
 """
+
 from dataclasses import dataclass
 from math import ceil, floor
 
@@ -26,11 +27,12 @@ def pool_out_size(size, kernel, stride, pad_begin, pad_end, dilation, ceil_mode)
 @dataclass(frozen=True)
 class PoolSpec:
     """One planned pooling node."""
-    shape: tuple              # output (N, C, Ho, Wo): ceil_mode already resolved into Ho, Wo
-    in_hwc: tuple             # (H, W, C)
-    kernel: tuple             # (kh, kw)
-    strides: tuple            # (sh, sw)
-    pads: tuple               # (top, left, bottom, right), auto_pad resolved
+
+    shape: tuple  # output (N, C, Ho, Wo): ceil_mode already resolved into Ho, Wo
+    in_hwc: tuple  # (H, W, C)
+    kernel: tuple  # (kh, kw)
+    strides: tuple  # (sh, sw)
+    pads: tuple  # (top, left, bottom, right), auto_pad resolved
     dilations: tuple = (1, 1)
     count_include_pad: bool = False  # AveragePool only
 

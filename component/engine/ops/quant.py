@@ -8,6 +8,7 @@ points are plan-time constants (every quantizer writes them as initializers). We
 int8/uint8 in the plan. Heavy products go through the plan's backend (`qconv`, `qdense`);
 the arithmetic is quant_numpy.py's.
 """
+
 import numpy as np
 
 from ..layout import stored_axes
@@ -20,8 +21,18 @@ from .registry import axis, fail, lowering
 from .tensor import concat
 
 # The com.microsoft operators this engine runs; any other op of that domain is unsupported.
-MICROSOFT_OPS = frozenset({"QLinearAdd", "QLinearMul", "QLinearGlobalAveragePool", "QLinearAveragePool",
-                           "QGemm", "QLinearSigmoid", "QLinearLeakyRelu", "QLinearConcat"})
+MICROSOFT_OPS = frozenset(
+    {
+        "QLinearAdd",
+        "QLinearMul",
+        "QLinearGlobalAveragePool",
+        "QLinearAveragePool",
+        "QGemm",
+        "QLinearSigmoid",
+        "QLinearLeakyRelu",
+        "QLinearConcat",
+    }
+)
 
 
 def _params(p, node, scale, zero, what):
@@ -43,8 +54,10 @@ def _requantize(multiplier, zero, dtype, scale, bounds):
     info = np.iinfo(dtype)
     lo, hi = info.min, info.max
     if bounds is not None:  # quantization is monotonic: clipping before it is clipping after it
-        lo, hi = (max(lo, int(q.quantize(bounds[0], scale, zero, dtype))),
-                  min(hi, int(q.quantize(bounds[1], scale, zero, dtype))))
+        lo, hi = (
+            max(lo, int(q.quantize(bounds[0], scale, zero, dtype))),
+            min(hi, int(q.quantize(bounds[1], scale, zero, dtype))),
+        )
     return q.Requantize(np.asarray(multiplier, np.float32), zero, dtype, lo, hi)
 
 
@@ -68,8 +81,15 @@ def lower_quantize(p, node):
         if dtype is None:
             raise fail(node, "only int8 and uint8 outputs are supported")
     k = node.attrs.get("axis", 1)
-    return p.emit(q.quantize, [x], x.shape, nhwc=x.nhwc, scale=_per_axis(node, scale, x, k),
-                  zero=_per_axis(node, zero, x, k), dtype=dtype)
+    return p.emit(
+        q.quantize,
+        [x],
+        x.shape,
+        nhwc=x.nhwc,
+        scale=_per_axis(node, scale, x, k),
+        zero=_per_axis(node, zero, x, k),
+        dtype=dtype,
+    )
 
 
 @lowering("DequantizeLinear")
@@ -79,8 +99,14 @@ def lower_dequantize(p, node):
     s, z = p.const(node, 1, "scale"), p.const(node, 2, "zero point")
     k = node.attrs.get("axis", 1)
     zero = 0 if z is None else z.astype(np.int32)
-    return p.emit(q.dequantize, [x], x.shape, nhwc=x.nhwc, scale=_per_axis(node, np.asarray(s, np.float32), x, k),
-                  zero=_per_axis(node, zero, x, k))
+    return p.emit(
+        q.dequantize,
+        [x],
+        x.shape,
+        nhwc=x.nhwc,
+        scale=_per_axis(node, np.asarray(s, np.float32), x, k),
+        zero=_per_axis(node, zero, x, k),
+    )
 
 
 def _lower_qconv(p, node, x, w, bias, x_zero, w_zero, stage):
@@ -89,8 +115,19 @@ def _lower_qconv(p, node, x, w, bias, x_zero, w_zero, stage):
         raise fail(node, "a per-channel input zero point is not supported")
     cout = shape[1]
     bias = np.zeros(cout) if bias is None else np.asarray(bias, np.float64).reshape(cout)
-    spec = ConvSpec(p.nhwc(x), None, shape, (x.shape[2], x.shape[3], x.shape[1]), w.shape[2:], groups, pads,
-                    strides, dilations, bias, None)
+    spec = ConvSpec(
+        p.nhwc(x),
+        None,
+        shape,
+        (x.shape[2], x.shape[3], x.shape[1]),
+        w.shape[2:],
+        groups,
+        pads,
+        strides,
+        dilations,
+        bias,
+        None,
+    )
     return p.lower("qconv", spec, w, w_zero, x_zero, stage)
 
 
@@ -125,8 +162,16 @@ def _lower_qproduct(p, node, a, b, a_zero, b_zero, bias, stage):
     if b.const is not None and len(b.shape) == 2:
         return p.lower("qdense", a, b.const, b_zero, a_zero, bias, stage, shape)
     b_zero = np.asarray(b_zero, np.float64)
-    return p.emit(q.qmatmul, [a, p.plain(b)], shape, b_zero=b_zero, bias=bias, a_zero=a_zero, stage=stage,
-                  **describe(a.shape, b.shape, "numpy", "qmatmul"))
+    return p.emit(
+        q.qmatmul,
+        [a, p.plain(b)],
+        shape,
+        b_zero=b_zero,
+        bias=bias,
+        a_zero=a_zero,
+        stage=stage,
+        **describe(a.shape, b.shape, "numpy", "qmatmul"),
+    )
 
 
 @lowering("QLinearMatMul")
@@ -179,10 +224,20 @@ def lower_qlinear_binary(p, node):
     c_scale, c_zero, c_dtype = _params(p, node, 6, 7, "output")
     a, b, out = p.input(node, 0), p.input(node, 3), q.Quantizer(1.0, c_zero, c_dtype)
     if node.op_type == "QLinearAdd":
-        return emit_broadcast(p, node, q.qadd, [a, b], a_ratio=a_scale / c_scale, a_zero=a_zero,
-                           b_ratio=b_scale / c_scale, b_zero=b_zero, out=out)
-    return emit_broadcast(p, node, q.qmul, [a, b], ratio=a_scale * b_scale / c_scale, a_zero=a_zero, b_zero=b_zero,
-                       out=out)
+        return emit_broadcast(
+            p,
+            node,
+            q.qadd,
+            [a, b],
+            a_ratio=a_scale / c_scale,
+            a_zero=a_zero,
+            b_ratio=b_scale / c_scale,
+            b_zero=b_zero,
+            out=out,
+        )
+    return emit_broadcast(
+        p, node, q.qmul, [a, b], ratio=a_scale * b_scale / c_scale, a_zero=a_zero, b_zero=b_zero, out=out
+    )
 
 
 @lowering("QLinearGlobalAveragePool")
@@ -194,8 +249,9 @@ def lower_qlinear_global_average_pool(p, node):
     rank = len(x.shape)
     if node.attrs.get("channels_last", 0):  # (N, *spatial, C) as the file says
         x = p.plain(x)
-        return p.emit(q.qmean, [x], (x.shape[0],) + (1,) * (rank - 2) + x.shape[-1:], axes=tuple(range(1, rank - 1)),
-                      **params)
+        return p.emit(
+            q.qmean, [x], (x.shape[0],) + (1,) * (rank - 2) + x.shape[-1:], axes=tuple(range(1, rank - 1)), **params
+        )
     shape = x.shape[:2] + (1,) * (rank - 2)
     if x.nhwc:
         return p.emit(q.qmean, [x], shape, nhwc=True, axes=(1, 2), **params)
@@ -213,9 +269,19 @@ def lower_qlinear_average_pool(p, node):
     strides = tuple(node.attrs.get("strides", (1, 1)))
     pads = conv_pads(node, x.shape[2:], kernel, strides, (1, 1))
     ho, wo = out_hw((x.shape[2] + pads[0] + pads[2], x.shape[3] + pads[1] + pads[3]), kernel, strides, (1, 1))
-    return p.emit(q.qavgpool, [p.nhwc(x)], (x.shape[0], x.shape[1], ho, wo), nhwc=True, x_zero=x_zero,
-                  ratio=x_scale / y_scale, out=q.Quantizer(1.0, y_zero, y_dtype), kernel=kernel, pads=pads,
-                  strides=strides, count_include_pad=node.attrs.get("count_include_pad", 0))
+    return p.emit(
+        q.qavgpool,
+        [p.nhwc(x)],
+        (x.shape[0], x.shape[1], ho, wo),
+        nhwc=True,
+        x_zero=x_zero,
+        ratio=x_scale / y_scale,
+        out=q.Quantizer(1.0, y_zero, y_dtype),
+        kernel=kernel,
+        pads=pads,
+        strides=strides,
+        count_include_pad=node.attrs.get("count_include_pad", 0),
+    )
 
 
 def _sigmoid(x):
@@ -239,8 +305,9 @@ def lower_qlinear_activation(p, node):
     if node.fused is not None:  # a Clip of a QDQ graph (qdq.py): LeakyRelu of alpha 1 and these bounds
         activation, (lo, hi) = function, node.fused.bounds
         function = lambda x: np.clip(activation(x), lo, hi)  # noqa: E731
-    return _emit_lookup(p, node, p.input(node, 0), function, _params(p, node, 1, 2, "input"),
-                        _params(p, node, 3, 4, "output"))
+    return _emit_lookup(
+        p, node, p.input(node, 0), function, _params(p, node, 1, 2, "input"), _params(p, node, 3, 4, "output")
+    )
 
 
 @lowering("QLinearConcat")

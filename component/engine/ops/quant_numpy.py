@@ -18,6 +18,7 @@ Arithmetic as onnxruntime's CPU kernels (MLAS) do it, so that results match thei
 Weights stay int8/uint8 in the plan (4x smaller than float32; an embedded model's snapshot
 holds them so); a step widens them for its product.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,10 +48,11 @@ def dequantize(x, scale, zero):
 @dataclass(frozen=True)
 class Requantize:
     """The output stage of an integer product: int32 accumulator -> int8/uint8."""
-    multiplier: np.ndarray    # float32, scalar or per output channel (last axis)
+
+    multiplier: np.ndarray  # float32, scalar or per output channel (last axis)
     zero: int
     dtype: object
-    lo: int                   # saturation bounds, in the output's integer domain
+    lo: int  # saturation bounds, in the output's integer domain
     hi: int
 
     def __call__(self, acc):
@@ -65,6 +67,7 @@ class Requantize:
 @dataclass(frozen=True)
 class Rescale:
     """The output stage of QGemm without an output scale: the accumulator as float32."""
+
     multiplier: np.ndarray
 
     def __call__(self, acc):
@@ -84,7 +87,7 @@ def exact_dtype(w, w_zero, bias):
     within float32's 24-bit integers; float64 otherwise. Weights constant, so decided once."""
     per_channel = np.abs(w.astype(np.int32) - w_zero).reshape(-1, w.shape[-1]).sum(axis=0)
     bound = 255 * int(per_channel.max(initial=0)) + float(np.abs(bias).max(initial=0))
-    return np.float32 if bound < 2 ** 24 else np.float64
+    return np.float32 if bound < 2**24 else np.float64
 
 
 def _widened(w, w_zero, dtype):
@@ -94,8 +97,9 @@ def _widened(w, w_zero, dtype):
 
 def qconv(x, conv, w, w_zero, bias, x_zero, stage, dtype, **geometry):
     # x: (N, H, W, C) int, w: the conv kernel's weight layout, int -> stage(accumulator)
-    acc = conv(centered(x, x_zero, dtype), w=_widened(w, w_zero, dtype), bias=bias.astype(dtype), bounds=None,
-               **geometry)
+    acc = conv(
+        centered(x, x_zero, dtype), w=_widened(w, w_zero, dtype), bias=bias.astype(dtype), bounds=None, **geometry
+    )
     return stage(acc)
 
 

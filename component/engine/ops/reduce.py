@@ -1,4 +1,5 @@
 """Averages, Softmax and LogSoftmax."""
+
 import numpy as np
 
 from ..buffers import makes_new_arrays

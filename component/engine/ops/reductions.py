@@ -1,6 +1,7 @@
 """ReduceSum/Max/Min/Prod/L2 and ArgMax (ReduceMean, with its XNNPACK path, is in reduce.py).
 They keep integer dtypes (ReduceProd of a shape folds at plan time). With keepdims, an NHWC
 input is reduced as stored and stays NHWC."""
+
 import numpy as np
 
 from ..layout import LOGICAL_TO_STORED
@@ -44,8 +45,9 @@ def lower_reduce(p, node):
     shape = tuple(1 if a in axes else d for a, d in enumerate(x.shape) if keepdims or a not in axes)
     how = _REDUCE[node.op_type]
     if keepdims and x.nhwc:
-        return p.emit(reduction, [x], shape, nhwc=True, how=how, axes=tuple(LOGICAL_TO_STORED[a] for a in axes),
-                      keepdims=True)
+        return p.emit(
+            reduction, [x], shape, nhwc=True, how=how, axes=tuple(LOGICAL_TO_STORED[a] for a in axes), keepdims=True
+        )
     return p.emit(reduction, [p.plain(x)], shape, how=how, axes=tuple(axes), keepdims=keepdims)
 
 

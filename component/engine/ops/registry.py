@@ -5,6 +5,7 @@ checks and computes the output shape, prepares constants (weights) in the layout
 wants, and emits the kernel call through `planner.emit`. Kernels are plain numpy functions
 defined next to their lowering.
 """
+
 from math import prod
 
 import numpy as np
@@ -19,6 +20,7 @@ def lowering(*op_types):
         for op_type in op_types:
             LOWERINGS[op_type] = function
         return function
+
     return register
 
 

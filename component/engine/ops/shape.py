@@ -6,6 +6,7 @@ plan time, Planner.emit), so the kernels keep integer and bool dtypes; float typ
 become float32, the engine's one float type (a Cast to float16 computes on in float32).
 Each works on the logical layout (Planner.plain), except Transpose, which reads an NHWC
 value directly and Cast, which is element-wise."""
+
 import numpy as np
 
 from ..onnx_reader import DTYPES
@@ -114,7 +115,9 @@ def lower_slice(p, node):
     if p.opset < 10:
         starts, ends, axes, steps = (node.attrs.get(k) for k in ("starts", "ends", "axes", "steps"))
     else:
-        starts, ends, axes, steps = (p.const(node, i, name) for i, name in enumerate(("starts", "ends", "axes", "steps"), 1))
+        starts, ends, axes, steps = (
+            p.const(node, i, name) for i, name in enumerate(("starts", "ends", "axes", "steps"), 1)
+        )
     if starts is None or ends is None:
         raise fail(node, "no starts or ends")
     axes = range(len(starts)) if axes is None else axes
@@ -171,7 +174,7 @@ def lower_split(p, node):
     outputs, begin = [], 0
     for s in sizes:
         slices = (slice(None),) * k + (slice(begin, begin + s),)
-        outputs.append(p.emit(take, [x], x.shape[:k] + (s,) + x.shape[k + 1:], slices=slices))
+        outputs.append(p.emit(take, [x], x.shape[:k] + (s,) + x.shape[k + 1 :], slices=slices))
         begin += s
     return tuple(outputs)
 
@@ -230,7 +233,7 @@ def lower_scatter_nd(p, node):
     if len(indices.shape) < 1 or (indices.shape[-1] is not None and indices.shape[-1] > len(data.shape)):
         raise fail(node, f"indices {indices.shape} do not index data {data.shape}")
     if indices.const is not None and indices.const.size and None not in data.shape:
-        bounds = np.array(data.shape[:indices.shape[-1]])
+        bounds = np.array(data.shape[: indices.shape[-1]])
         if (indices.const >= bounds).any() or (indices.const < -bounds).any():
             raise fail(node, f"indices out of range for data {data.shape}")
     return p.emit(scatter_nd, [data, indices, updates], data.shape, reduction=ufuncs[reduction])

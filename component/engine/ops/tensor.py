@@ -1,6 +1,7 @@
 """Ops that move data without arithmetic. In torch exports Shape/Gather/Unsqueeze/Concat
 only compute a Reshape target; with a static input shape they all fold away at plan time
 (see Planner.emit), with a symbolic batch they run, on tiny int64 vectors."""
+
 import numpy as np
 
 from ..buffers import makes_new_arrays
@@ -48,8 +49,12 @@ def constant_value(node):
     attrs = node.attrs
     if "value" in attrs:
         return attrs["value"]
-    for name, dtype in (("value_float", np.float32), ("value_floats", np.float32),
-                        ("value_int", np.int64), ("value_ints", np.int64)):
+    for name, dtype in (
+        ("value_float", np.float32),
+        ("value_floats", np.float32),
+        ("value_int", np.int64),
+        ("value_ints", np.int64),
+    ):
         if name in attrs:
             return np.array(attrs[name], dtype)
     raise fail(node, f"unsupported attribute(s) {sorted(attrs)}")
@@ -145,7 +150,7 @@ def lower_gather(p, node):
     """axis; int indices, negative too."""
     data, indices = p.plain(p.input(node, 0)), p.plain(p.input(node, 1))
     k = axis(node, node.attrs.get("axis", 0), len(data.shape))
-    shape = data.shape[:k] + indices.shape + data.shape[k + 1:]
+    shape = data.shape[:k] + indices.shape + data.shape[k + 1 :]
     return p.emit(gather, [data, indices], shape, axis=k)
 
 

@@ -3,6 +3,7 @@ work in whatever layout their input is stored in, so they never add a layout cha
 
 Each kernel is one numpy expression in the input's own dtype (float32 for activations);
 numpy has no erf, so `erf` is computed here, in float32 (4.5x faster than in float64)."""
+
 from math import factorial
 
 import numpy as np
@@ -14,8 +15,21 @@ _SQRT_HALF = np.sqrt(0.5)
 # erf's Taylor series at |x| <= 0.5 in powers of x^2 (8 terms: the next is below 1e-9), highest first
 _ERF_SERIES = [np.float32((-1) ** n * 2 / np.sqrt(np.pi) / (factorial(n) * (2 * n + 1))) for n in range(7, -1, -1)]
 # Numerical Recipes' Chebyshev fit of erfc(z) = t exp(-z^2 + poly(t)), t = 1 / (1 + z/2), highest first
-_ERFC_FIT = [np.float32(c) for c in (0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806,
-                                     0.09678418, 0.37409196, 1.00002368, -1.26551223)]
+_ERFC_FIT = [
+    np.float32(c)
+    for c in (
+        0.17087277,
+        -0.82215223,
+        1.48851587,
+        -1.13520398,
+        0.27886807,
+        -0.18628806,
+        0.09678418,
+        0.37409196,
+        1.00002368,
+        -1.26551223,
+    )
+]
 
 
 def _horner(coefficients, x):
@@ -76,16 +90,27 @@ def gelu(x):
 
 @makes_new_arrays
 def gelu_tanh(x):
-    return x * np.float32(0.5) * (1 + np.tanh(np.float32(np.sqrt(2 / np.pi)) * (x + np.float32(0.044715) * x ** 3)))
+    return x * np.float32(0.5) * (1 + np.tanh(np.float32(np.sqrt(2 / np.pi)) * (x + np.float32(0.044715) * x**3)))
 
 
 def reciprocal(x):
     return np.float32(1) / x if x.dtype == np.float32 else 1 / x
 
 
-_PLAIN = {"Exp": np.exp, "Sqrt": np.sqrt, "Neg": np.negative, "Abs": np.abs,
-          "Log": np.log, "Reciprocal": reciprocal, "Erf": erf, "Softplus": softplus, "Not": np.logical_not,
-          "Round": np.round, "Floor": np.floor, "Ceil": np.ceil}
+_PLAIN = {
+    "Exp": np.exp,
+    "Sqrt": np.sqrt,
+    "Neg": np.negative,
+    "Abs": np.abs,
+    "Log": np.log,
+    "Reciprocal": reciprocal,
+    "Erf": erf,
+    "Softplus": softplus,
+    "Not": np.logical_not,
+    "Round": np.round,
+    "Floor": np.floor,
+    "Ceil": np.ceil,
+}
 # Activations the backends compute (their `unary` op names): XNNPACK's kernels inside the component.
 _ACTIVATIONS = {"Sigmoid": "sigmoid", "Tanh": "tanh", "HardSwish": "hardswish"}
 
