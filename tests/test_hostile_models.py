@@ -96,9 +96,12 @@ def test_sorting_the_nodes_takes_linear_time():
     seconds = {}
     for count in (1000, 8000):
         data = model_cases.reversed_chain(count)
-        started = time.perf_counter()
-        assert outcome(data) == "runs"
-        seconds[count] = time.perf_counter() - started
+        times = []
+        for _ in range(3):  # the fastest of three: another process's burst is not the sort's cost
+            started = time.perf_counter()
+            assert outcome(data) == "runs"
+            times.append(time.perf_counter() - started)
+        seconds[count] = min(times)
     print(seconds)
     assert seconds[8000] < 24 * seconds[1000]
 
