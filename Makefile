@@ -269,8 +269,9 @@ build/.chromium:
 	mkdir -p build && touch $@
 
 # The tests that need no component, server or browser (pytest -m native; pyproject.toml).
-check: venv model
+check: venv model $(MODELS)/efficientnet-lite0-int8.onnx
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q -m native
 

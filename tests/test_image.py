@@ -16,6 +16,8 @@ import pytest
 from conftest import ROOT, STARTUP_SECONDS, WASM, free_port, require
 from photos import CAT_CLASSES, CHELSEA_JPEG
 
+pytestmark = pytest.mark.served
+
 TAG = "localhost/image-classifier:test"
 SIZE_GOAL = 120 * 10**6  # bytes, as podman counts them (uncompressed layers)
 CONF = ROOT / "build" / "container" / "containers.conf"  # written by deploy/container/podman.sh

@@ -6,8 +6,12 @@ import json
 import subprocess
 import urllib.request
 
+import pytest
+
 from conftest import ROOT, serving
 from photos import CAT_CLASSES, CHELSEA_JPEG
+
+pytestmark = pytest.mark.served
 
 VENV_PYTHON = ROOT / "build" / "kserve-venv" / "bin" / "python"
 

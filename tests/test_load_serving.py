@@ -16,10 +16,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
+import pytest
 from PIL import Image
 from skimage import data
 
 from conftest import ARTIFACTS, serving
+
+pytestmark = pytest.mark.served
 
 CLIENTS, PHOTOS_EACH = 256, 2
 RSS_BOUND = 1.5 * 2**30  # bytes: docs/operations.md's bound for `make serve` on this machine

@@ -18,6 +18,7 @@ from models.zoo import folder, selected
 import engine
 
 ZOO = selected("ci")
+pytestmark = pytest.mark.zoo  # the exports come from `make zoo` (conftest: the kind of a test)
 
 # name -> the error load_model gives on this branch (the first unsupported operator it meets).
 EXPECTED_FAILURES: dict = {}
