@@ -107,6 +107,27 @@ def test_channels_last_block_keeps_the_nhwc_layout():
     check(model.run(x), onnxruntime_run(data, x))
 
 
+@pytest.mark.parametrize("extra_reader", [False, True])
+def test_decomposed_gelu_is_one_gelu_step(extra_reader):
+    """x * 0.5 * (1 + erf(x / sqrt 2)), as exporters below opset 20 write GELU, plans as one
+    gelu step (the backends' unary); with another reader of the Erf's output it stays as is."""
+    init = {"sqrt2": np.float32(2**0.5), "one": np.float32(1.0), "half": np.float32(0.5)}
+    nodes = [
+        N("Div", ["x", "sqrt2"], ["d"]),
+        N("Erf", ["d"], ["e"]),
+        N("Add", ["e", "one"], ["a"]),
+        N("Mul", ["x", "a"], ["m"]),
+        N("Mul", ["m", "half"], ["g" if extra_reader else "y"]),
+    ]
+    if extra_reader:
+        nodes.append(N("Add", ["g", "e"], ["y"]))
+    data = graph(nodes, init=init)
+    model, x = x_for(data)
+    check(model.run(x * 3), onnxruntime_run(data, x * 3), label="gelu")
+    steps = labels(data)
+    assert ("erf" in steps) == extra_reader and any(label.startswith("gelu") for label in steps) != extra_reader
+
+
 def test_shape_subgraphs_fold_at_plan_time():
     """Shape -> ConstantOfShape/Range/Equal/Where/Expand/Mod/ScatterND/Not on constants: no step
     of them is left in the plan; only the Add that reads x runs."""
