@@ -114,6 +114,27 @@ QUANTIZED = {
 }  # asymmetric uint8 weights
 
 
+# A QLinearConv of a uint8 input and an int8 output: legal ONNX that onnxruntime has no kernel
+# for, so its reference is the formula (mixed_reference).
+MIXED = "QLinearConv uint8 input, int8 output, 1x1 per-channel"
+MIXED_INIT = {
+    "xs": np.float32(0.05),
+    "xz": np.uint8(120),
+    "w": RNG.integers(-128, 128, (8, 3, 1, 1), dtype=np.int8),
+    "ws": (RNG.random(8) * 0.02 + 0.005).astype(np.float32),
+    "wz": np.zeros(8, np.int8),
+    "ys": np.float32(0.05),
+    "yz": np.int8(-5),
+}
+
+
+def mixed_reference(x):
+    i = MIXED_INIT
+    acc = np.einsum("nchw,oc->nohw", x.astype(np.int64) - int(i["xz"]), i["w"][:, :, 0, 0].astype(np.int64))
+    multiplier = (i["xs"] * i["ws"] / i["ys"]).astype(np.float32)[None, :, None, None]
+    return np.clip(np.rint(acc.astype(np.float32) * multiplier) + int(i["yz"]), -128, 127).astype(np.int8)
+
+
 def qop_models():
     """QOperator nodes as onnx.helper writes them: name -> (model bytes, input, output step)."""
     u8 = lambda *shape: RNG.integers(0, 256, shape, dtype=np.uint8)  # noqa: E731
@@ -206,7 +227,14 @@ def qop_models():
         "ws": (RNG.random(16) * 0.02 + 0.005).astype(np.float32),
         "wz": np.zeros(16, np.int8),
     }
+    mixed = [helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz"], ["y"])]
     return {
+        # The form XNNPACK's int8 GEMM takes but for the input's type: a uint8 input is not int8.
+        MIXED: (
+            model(mixed, MIXED_INIT, X_SHAPE, TensorProto.UINT8, TensorProto.INT8),
+            xq,
+            1.0,
+        ),
         "QLinearConv int8 depthwise 5x5 s2 per-channel, 16 channels": (
             model(dw8, dw8_init, (2, 16, 11, 12), TensorProto.INT8, TensorProto.INT8),
             s8(2, 16, 11, 12),
@@ -271,7 +299,9 @@ def cases(tmp_path_factory):
     return out
 
 
-def reference(data, x):
+def reference(name, data, x):
+    if name == MIXED:
+        return mixed_reference(x)
     session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
     return session.run(None, {"x": x})[0]
 
@@ -284,7 +314,7 @@ def test_native(cases, name):
     """numpy's integer kernels match onnxruntime; the weights stay integers in the plan."""
     data, x, tolerance = cases[name]
     model = engine.load_model(data, kernels="numpy")
-    got, want = model.run(x), reference(data, x)
+    got, want = model.run(x), reference(name, data, x)
     assert got.shape == want.shape
     print(name, "max |diff|", float(np.abs(got - want).max()), "tolerance", tolerance)
     assert np.abs(got - want.astype(np.float32)).max() <= tolerance
@@ -351,18 +381,22 @@ def inside(probe, cases):
 @pytest.mark.parametrize("name", NAMES)
 def test_inside_component(inside, cases, name):
     """The same models inside the component match onnxruntime within 2 quantization steps, and
-    XNNPACK's integer GEMM (int8 activations and weights) gives numpy's integer results exactly."""
+    XNNPACK's integer kernels (int8 weights; int8 or uint8 activations) give numpy's integer
+    results exactly."""
     data, x, tolerance = cases[name]
-    want = reference(data, x).astype(np.float32)
+    want = reference(name, data, x).astype(np.float32)
     xnnpack, numpy_ = inside[f"{name}/xnnpack"], inside[f"{name}/numpy"]
     labels = json.loads(inside[f"{name}/xnnpack/labels"].tobytes())
     print(name, labels)
     assert xnnpack.shape == numpy_.shape == want.shape
     assert np.abs(numpy_ - want).max() <= tolerance
     assert np.array_equal(xnnpack, numpy_)
-    if "act QInt8 w QInt8" in name or "QLinearMatMul int8" in name:
+    # int8 weights, int8 or uint8 activations (stored as int8: plan.py): XNNPACK's int8 kernels
+    if " w QInt8" in name or "QLinearMatMul int8" in name:
         assert any("[xnnpack]" in label and label.startswith(("qconv1x1", "qmatmul")) for label in labels)
-    if "act QInt8 w QInt8" in name or "int8 depthwise" in name:
+    if " w QInt8" in name or "int8 depthwise" in name:
         assert any(label.startswith("qdwconv") and "[xnnpack]" in label for label in labels)
-    if "act QInt8 w QInt8" in name:  # the stem: im2col, then the GEMM
+    if " w QInt8" in name:  # the stem: im2col, then the GEMM
         assert any(label.startswith("qconv3x3s2[xnnpack]") for label in labels)
+    if "act QUInt8 w QInt8" in name:  # uint8 tensors stay int8 from the quantize to the dequantize
+        assert not any(label.startswith(("to_signed", "to_unsigned")) for label in labels), labels

@@ -13,6 +13,12 @@ numpy's natively or on request); a lowering decides what a node is and `Planner.
 backend emit it, numpy's where the plan's backend has no kernel for that form. Steps that write
 into reused buffers get them from buffers.py once all steps are known.
 
+Integer types: a uint8 tensor that quantized ops make or read is stored as int8, each value
+minus 128 (`signed=True`; ops/quant.py shifts its zero point alike, so every difference the
+arithmetic takes is the same): the integer kernels then only ever see int8, and uint8 models run
+on XNNPACK's int8 kernels too. A lowering that is not integer-aware gets the uint8 tensor back
+from `Planner.input` (a conversion step, once per value), as it gets a layout it asked for.
+
 Constant folding falls out of `Planner.emit`: a step whose inputs are all known at plan time
 is run there and then, so weight transforms, shape subgraphs (Shape -> Gather -> Concat ->
 Reshape) and layout conversions of constants cost nothing at run time.
@@ -26,7 +32,7 @@ copied out of the file's bytes so that the plan does not keep them alive.
 
 import heapq
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import prod
 from time import perf_counter
 
@@ -36,6 +42,7 @@ from . import backends, buffers
 from .errors import ModelError
 from .layout import to_nchw
 from .ops import LOWERINGS
+from .ops.quant_numpy import to_signed, to_unsigned
 
 # No value a wasm32 instance can hold has more elements (4 GiB of float32); a file declaring
 # one is refused before anything tries to allocate it.
@@ -48,6 +55,7 @@ class Value:
     shape: tuple  # logical (ONNX) shape; None for a dim unknown until run time
     nhwc: bool = False  # stored as NHWC; logically NCHW
     const: object = None  # ndarray (in stored layout) when known at plan time
+    signed: bool = False  # logically uint8, stored as int8 (minus 128); see the module doc
 
 
 @dataclass
@@ -84,7 +92,13 @@ class Planner:
         return self.values.get(name)
 
     def input(self, node, i):
-        """The Value of the node's i-th input, or None if it is omitted."""
+        """The Value of the node's i-th input, or None if it is omitted (a uint8 stored signed
+        is given back as uint8: see `stored_input`)."""
+        value = self.stored_input(node, i)
+        return self.unsigned(value) if value is not None and value.signed else value
+
+    def stored_input(self, node, i):
+        """The node's i-th input as stored, `signed` or not (for integer-aware lowerings)."""
         if i >= len(node.inputs) or not node.inputs[i]:
             return None
         name = node.inputs[i]
@@ -150,7 +164,7 @@ class Planner:
         key = (value.name, "nhwc")
         if key not in self._converted:
             shape = (1,) * (4 - len(value.shape)) + value.shape
-            self._converted[key] = self.lower("to_nhwc", value, shape)
+            self._converted[key] = replace(self.lower("to_nhwc", value, shape), signed=value.signed)
         return self._converted[key]
 
     def plain(self, value):
@@ -159,7 +173,29 @@ class Planner:
             return value
         key = (value.name, "plain")
         if key not in self._converted:
-            self._converted[key] = self.emit(to_nchw, [value], value.shape)
+            self._converted[key] = replace(self.emit(to_nchw, [value], value.shape), signed=value.signed)
+        return self._converted[key]
+
+    def carried(self, source, made):
+        """`made`, the values of `source` rearranged (Reshape, Flatten), stored as source is:
+        a uint8 tensor stays signed on its way between two quantized ops."""
+        return replace(made, signed=source.signed)
+
+    def signed(self, value):
+        """A uint8 value stored signed (int8, minus 128)."""
+        if value.signed:
+            return value
+        key = (value.name, "signed")
+        if key not in self._converted:
+            made = self.emit(to_signed, [value], value.shape, nhwc=value.nhwc)
+            self._converted[key] = replace(made, signed=True)
+        return self._converted[key]
+
+    def unsigned(self, value):
+        """A value stored signed, back as the uint8 it is."""
+        key = (value.name, "unsigned")
+        if key not in self._converted:
+            self._converted[key] = self.emit(to_unsigned, [value], value.shape, nhwc=value.nhwc)
         return self._converted[key]
 
 
@@ -208,7 +244,7 @@ class Plan:
         result = planner.value(output)
         if result is None:
             raise ModelError(f"graph output '{output}' is not produced by any node")
-        result = planner.plain(result)
+        result = planner.plain(planner.unsigned(result) if result.signed else result)
         if result.const is not None:
             raise ModelError(f"graph output '{output}' does not depend on the input")
         self.output_shape = result.shape

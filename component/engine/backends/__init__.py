@@ -13,10 +13,12 @@ The interface, each method `(planner, ...) -> Value or None` (numpy's never retu
                                                 scale float64 (Cout,), a BatchNormalization to fold in
     dense(p, a, w, transposed, alpha, bias, shape)  a (..., K) activation times constant weights
                                                 (N, K) if transposed else (K, N), * alpha, + bias (N,)
-    qconv(p, spec, w, w_zero, x_zero, stage)   the integer conv (ops/quant.py): w the file's int8/uint8
-                                                weights, spec.bias int32; stage requantizes (quant_numpy)
-    qdense(p, a, w, w_zero, a_zero, bias, stage, shape)  an int (..., K) activation times constant int
-                                                (K, N) weights, + int32 bias, through the output stage
+    qconv(p, spec, w, w_zero, x_zero, x_type, stage)  the integer conv (ops/quant.py): w the file's
+                                                int8/uint8 weights, spec.bias int32, x_type the input's
+                                                int8/uint8 (None: unknown); stage requantizes (quant_numpy)
+    qdense(p, a, w, w_zero, a_zero, a_type, bias, stage, shape)  an int (..., K) activation times
+                                                constant int (K, N) weights, + int32 bias, through the
+                                                output stage
     to_nhwc(p, value, shape)                    a run-time (N, C, H, W) value stored NHWC
     mean_hw(p, x, shape)                        the mean over H and W of an NHWC value, kept NHWC
     max_pool(p, x, spec), avg_pool(p, x, spec)  MaxPool / AveragePool, ops.pool_spec.PoolSpec; NHWC out

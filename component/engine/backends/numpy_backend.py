@@ -66,7 +66,7 @@ class NumpyBackend:
         w = _scaled(view, scale.reshape(per_channel)).reshape(shape)  # a free reshape: fresh and C-contiguous
         return spec.emit(p, kernel, self.name, w=w, bias=spec.bias, bounds=spec.bounds, **geometry)
 
-    def qconv(self, p, spec, w, w_zero, x_zero, stage):
+    def qconv(self, p, spec, w, w_zero, x_zero, x_type, stage):
         """The integer conv (ops/quant.py): w the file's int8/uint8 (Cout, C/G, kh, kw), kept
         so in the plan; w_zero its zero points, (Cout,) or scalar; spec.bias the int32 bias."""
         kernel, geometry, view, shape, _ = _layout(spec, w)
@@ -90,7 +90,7 @@ class NumpyBackend:
             **geometry,
         )
 
-    def qdense(self, p, a, w, w_zero, a_zero, bias, stage, shape):
+    def qdense(self, p, a, w, w_zero, a_zero, a_type, bias, stage, shape):
         """(..., K) int activation times constant int (K, N) weights (zero points w_zero, (N,)
         or scalar), + int32 bias (N,), through the output stage (ops/quant_numpy.py)."""
         return p.emit(

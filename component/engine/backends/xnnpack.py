@@ -186,11 +186,11 @@ class XnnpackBackend:
             **describe(a.shape, w.shape[::-1] if transposed else w.shape, self.name),
         )
 
-    def qconv(self, p, spec, w, w_zero, x_zero, stage):
-        return xnnpack_int8.qconv(self, p, spec, w, w_zero, x_zero, stage)
+    def qconv(self, p, spec, w, w_zero, x_zero, x_type, stage):
+        return xnnpack_int8.qconv(self, p, spec, w, w_zero, x_zero, x_type, stage)
 
-    def qdense(self, p, a, w, w_zero, a_zero, bias, stage, shape):
-        return xnnpack_int8.qdense(self, p, a, w, w_zero, a_zero, bias, stage, shape)
+    def qdense(self, p, a, w, w_zero, a_zero, a_type, bias, stage, shape):
+        return xnnpack_int8.qdense(self, p, a, w, w_zero, a_zero, a_type, bias, stage, shape)
 
     def to_nhwc(self, p, value, shape):
         if len(value.shape) != 4 or value.const is not None or None in shape[1:]:

@@ -56,13 +56,14 @@ def xnn_qs8_gemm(x, packed, columns, zero, lo, hi):
     return xnn_kernels.qs8_gemm(np.ascontiguousarray(x), packed, out, zero, lo, hi)
 
 
-def _supported(w, w_zero, x_zero, stage):
-    """What the qs8-qc8w kernel computes: int8 in, int8 weights with zero point 0, int8 out."""
+def _supported(w, w_zero, x_zero, x_type, stage):
+    """What the qs8-qc8w kernel computes: int8 in (as the input's zero point types it: a uint8
+    input is not read as int8), int8 weights with zero point 0, int8 out."""
     return (
-        w.dtype == np.int8
+        x_type is np.int8
+        and w.dtype == np.int8
         and not np.any(w_zero)
         and np.ndim(x_zero) == 0
-        and -128 <= x_zero <= 127
         and getattr(stage, "dtype", None) is np.int8
     )
 
@@ -89,8 +90,8 @@ def xnn_qs8_dwconv(x, packed, geometry, zero, lo, hi, hwc):
     return xnn_kernels.qs8_dwconv(np.ascontiguousarray(x), packed, geometry, out, zero, lo, hi)
 
 
-def qconv(backend, p, spec, w, w_zero, x_zero, stage):
-    if not _supported(w, w_zero, x_zero, stage):
+def qconv(backend, p, spec, w, w_zero, x_zero, x_type, stage):
+    if not _supported(w, w_zero, x_zero, x_type, stage):
         return None
     if spec.kind == "dwconv" and spec.kernel[0] * spec.kernel[1] in (9, 25) and spec.shape[1] % DW_TILE == 0:
         cout = spec.shape[1]
@@ -149,8 +150,8 @@ def qconv(backend, p, spec, w, w_zero, x_zero, stage):
     )
 
 
-def qdense(backend, p, a, w, w_zero, a_zero, bias, stage, shape):
-    if w.ndim != 2 or not _supported(w, w_zero, a_zero, stage):
+def qdense(backend, p, a, w, w_zero, a_zero, a_type, bias, stage, shape):
+    if w.ndim != 2 or not _supported(w, w_zero, a_zero, a_type, stage):
         return None
     return _emit(backend, p, a, w, bias, a_zero, stage, shape, **describe(a.shape, w.shape, backend.name, "qmatmul"))
 

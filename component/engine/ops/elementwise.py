@@ -99,4 +99,4 @@ def lower_batchnorm(p, node):
 @lowering("Identity", "Dropout")
 def lower_identity(p, node):
     """Dropout at inference is the identity; neither needs a step."""
-    return p.input(node, 0)
+    return p.stored_input(node, 0)

@@ -4,10 +4,16 @@ and the model zoo's int8 classifiers use (MICROSOFT_OPS). QDQ graphs reach these
 too: qdq.py rewrites their DequantizeLinear -> op -> QuantizeLinear groups into these ops.
 
 Quantized activations are int8/uint8 arrays, NHWC like float ones; their scales and zero
-points are plan-time constants (every quantizer writes them as initializers). Weights stay
-int8/uint8 in the plan. Heavy products go through the plan's backend (`qconv`, `qdense`);
+points are plan-time constants (every quantizer writes them as initializers). A uint8 tensor
+is stored as int8, each value minus 128, and its zero point read minus 128 (`_stored`,
+plan.py's `signed`): (x - zero) is the same number, so the arithmetic is unchanged and the
+integer kernels -- XNNPACK's qs8 ones too -- only ever see int8. uint8 weights are turned so
+at plan time (a uint8 weight with zero point 128 is then a symmetric int8 one). Weights stay
+integers in the plan. Heavy products go through the plan's backend (`qconv`, `qdense`);
 the arithmetic is quant_numpy.py's.
 """
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -49,6 +55,41 @@ def _params(p, node, scale, zero, what):
     return np.asarray(s, np.float32).reshape(-1) if s.size > 1 else np.float32(s.reshape(())), zero, z.dtype.type
 
 
+def _stored(params):
+    """(scale, zero point, type) of a tensor as the plan stores it: uint8 as int8, its zero
+    point minus 128."""
+    scale, zero, dtype = params
+    return (scale, zero - 128, np.int8) if dtype is np.uint8 else params
+
+
+def _qinput(p, node, i, params):
+    """Input i as the integer kernels read it, and its (scale, zero point, type) as stored;
+    params are the file's (type None: an omitted zero point, 0 of the input's own type)."""
+    x = p.stored_input(node, i)
+    scale, zero, dtype = params
+    if dtype is np.uint8 or (dtype is None and x.signed):
+        return p.signed(x), (scale, zero - 128, np.int8)
+    return (p.unsigned(x) if x.signed else x), params
+
+
+def _made(value, params):
+    """The output of an op whose output the file types as params say (uint8: stored signed)."""
+    return replace(value, signed=True) if params[2] is np.uint8 else value
+
+
+def _signed_weights(w, zero):
+    """Constant weights and their zero points as the kernels take them: uint8 ones as int8."""
+    return (q.to_signed(w), zero - 128) if w.dtype == np.uint8 else (w, zero)
+
+
+def _integer_zero(p, node, i):
+    """ConvInteger's and MatMulInteger's optional zero point i as params (no scale)."""
+    z = p.const(node, i, "zero point")
+    if z is None:
+        return None, 0, None
+    return None, int(z.reshape(-1)[0]) if z.size == 1 else z.reshape(-1).astype(np.int32), z.dtype.type
+
+
 def _requantize(multiplier, zero, dtype, scale, bounds):
     """Requantize to (scale, zero, dtype), saturating to a fused Relu/Clip's float bounds too."""
     info = np.iinfo(dtype)
@@ -80,25 +121,29 @@ def lower_quantize(p, node):
         dtype = {2: np.uint8, 3: np.int8}.get(node.attrs.get("output_dtype", 2))
         if dtype is None:
             raise fail(node, "only int8 and uint8 outputs are supported")
+    out = (scale, zero, dtype)
+    _, zero, stored = _stored(out)
     k = node.attrs.get("axis", 1)
-    return p.emit(
+    made = p.emit(
         q.quantize,
         [x],
         x.shape,
         nhwc=x.nhwc,
         scale=_per_axis(node, scale, x, k),
         zero=_per_axis(node, zero, x, k),
-        dtype=dtype,
+        dtype=stored,
     )
+    return _made(made, out)
 
 
 @lowering("DequantizeLinear")
 def lower_dequantize(p, node):
     """Also the int32 biases and int8 weights that no quantized op took: folded at plan time."""
-    x = p.input(node, 0)
+    x = p.stored_input(node, 0)
     s, z = p.const(node, 1, "scale"), p.const(node, 2, "zero point")
     k = node.attrs.get("axis", 1)
     zero = 0 if z is None else z.astype(np.int32)
+    zero = zero - 128 if x.signed else zero
     return p.emit(
         q.dequantize,
         [x],
@@ -109,7 +154,7 @@ def lower_dequantize(p, node):
     )
 
 
-def _lower_qconv(p, node, x, w, bias, x_zero, w_zero, stage):
+def _lower_qconv(p, node, x, w, bias, x_zero, x_type, w_zero, stage):
     shape, groups, pads, strides, dilations = conv_geometry(node, x.shape, w.shape)
     if np.ndim(x_zero):
         raise fail(node, "a per-channel input zero point is not supported")
@@ -128,31 +173,31 @@ def _lower_qconv(p, node, x, w, bias, x_zero, w_zero, stage):
         bias,
         None,
     )
-    return p.lower("qconv", spec, w, w_zero, x_zero, stage)
+    return p.lower("qconv", spec, w, w_zero, x_zero, x_type, stage)
 
 
 @lowering("QLinearConv")
 def lower_qlinear_conv(p, node):
-    x, w = p.input(node, 0), p.const(node, 3, "weight")
-    x_scale, x_zero, _ = _params(p, node, 1, 2, "input")
+    x, (x_scale, x_zero, x_type) = _qinput(p, node, 0, _params(p, node, 1, 2, "input"))
     w_scale, w_zero, _ = _params(p, node, 4, 5, "weight")
-    y_scale, y_zero, y_dtype = _params(p, node, 6, 7, "output")
+    w, w_zero = _signed_weights(p.const(node, 3, "weight"), w_zero)
+    out = _params(p, node, 6, 7, "output")
+    y_scale, y_zero, y_dtype = _stored(out)
     multiplier = np.float32(x_scale) * np.float32(w_scale) / np.float32(y_scale)  # as onnxruntime: in float32
     stage = _requantize(multiplier, y_zero, y_dtype, y_scale, (node.fused or Epilogue()).bounds)
-    return _lower_qconv(p, node, x, w, p.const(node, 8, "bias"), x_zero, w_zero, stage)
+    return _made(_lower_qconv(p, node, x, w, p.const(node, 8, "bias"), x_zero, x_type, w_zero, stage), out)
 
 
 @lowering("ConvInteger")
 def lower_conv_integer(p, node):
-    x, w = p.input(node, 0), p.const(node, 1, "weight")
-    x_zero, w_zero = (p.const(node, i, "zero point") for i in (2, 3))
-    x_zero = 0 if x_zero is None else int(x_zero.reshape(-1)[0]) if x_zero.size == 1 else x_zero
-    w_zero = 0 if w_zero is None else w_zero.astype(np.int32).reshape(-1)
-    return _lower_qconv(p, node, x, w, None, x_zero, w_zero, q.Accumulator())
+    x, (_, x_zero, x_type) = _qinput(p, node, 0, _integer_zero(p, node, 2))
+    w, w_zero = _signed_weights(p.const(node, 1, "weight"), _integer_zero(p, node, 3)[1])
+    return _lower_qconv(p, node, x, w, None, x_zero, x_type, w_zero, q.Accumulator())
 
 
-def _lower_qproduct(p, node, a, b, a_zero, b_zero, bias, stage):
-    """a (..., K) x b (K, N) in integers, + bias (N,), through `stage`."""
+def _lower_qproduct(p, node, a, b, a_zero, a_type, b_zero, bias, stage):
+    """a (..., K) x b (K, N) in integers, + bias (N,), through `stage`; a_type: a's integer
+    type as its zero point says (None: not given)."""
     a = p.plain(a)
     if np.ndim(a_zero):
         raise fail(node, "a per-row zero point of A is not supported")
@@ -160,7 +205,7 @@ def _lower_qproduct(p, node, a, b, a_zero, b_zero, bias, stage):
     bias = np.zeros(n) if bias is None else np.broadcast_to(np.asarray(bias, np.float64).reshape(-1), (n,))
     shape = a.shape[:-1] + (n,)
     if b.const is not None and len(b.shape) == 2:
-        return p.lower("qdense", a, b.const, b_zero, a_zero, bias, stage, shape)
+        return p.lower("qdense", a, b.const, b_zero, a_zero, a_type, bias, stage, shape)
     b_zero = np.asarray(b_zero, np.float64)
     return p.emit(
         q.qmatmul,
@@ -176,55 +221,57 @@ def _lower_qproduct(p, node, a, b, a_zero, b_zero, bias, stage):
 
 @lowering("QLinearMatMul")
 def lower_qlinear_matmul(p, node):
-    a, b = p.input(node, 0), p.input(node, 3)
-    a_scale, a_zero, _ = _params(p, node, 1, 2, "A")
-    b_scale, b_zero, _ = _params(p, node, 4, 5, "B")
-    y_scale, y_zero, y_dtype = _params(p, node, 6, 7, "output")
+    a, (a_scale, a_zero, a_type) = _qinput(p, node, 0, _params(p, node, 1, 2, "A"))
+    b, (b_scale, b_zero, _) = _qinput(p, node, 3, _params(p, node, 4, 5, "B"))
+    out = _params(p, node, 6, 7, "output")
+    y_scale, y_zero, y_dtype = _stored(out)
     multiplier = np.float32(a_scale) * np.float32(b_scale) / np.float32(y_scale)
     stage = _requantize(multiplier, y_zero, y_dtype, y_scale, (node.fused or Epilogue()).bounds)
-    return _lower_qproduct(p, node, a, b, a_zero, b_zero, None, stage)
+    return _made(_lower_qproduct(p, node, a, b, a_zero, a_type, b_zero, None, stage), out)
 
 
 @lowering("MatMulInteger")
 def lower_matmul_integer(p, node):
-    a, b = p.input(node, 0), p.input(node, 1)
-    a_zero, b_zero = (p.const(node, i, "zero point") for i in (2, 3))
-    a_zero = 0 if a_zero is None else int(a_zero.reshape(-1)[0]) if a_zero.size == 1 else a_zero
-    b_zero = 0 if b_zero is None else b_zero.astype(np.int32).reshape(-1)
-    return _lower_qproduct(p, node, a, b, a_zero, b_zero, None, q.Accumulator())
+    a, (_, a_zero, a_type) = _qinput(p, node, 0, _integer_zero(p, node, 2))
+    b, (_, b_zero, _) = _qinput(p, node, 1, _integer_zero(p, node, 3))
+    return _lower_qproduct(p, node, a, b, a_zero, a_type, b_zero, None, q.Accumulator())
 
 
 @lowering("QGemm")
 def lower_qgemm(p, node):
     """com.microsoft QGemm: alpha * (A - a_zero)(B - b_zero) + C, C int32 of scale
     alpha * a_scale * b_scale; quantized to (y_scale, y_zero) if given, else float32."""
-    a, b = p.plain(p.input(node, 0)), p.input(node, 3)
-    a_scale, a_zero, _ = _params(p, node, 1, 2, "A")
-    b_scale, b_zero, _ = _params(p, node, 4, 5, "B")
+    a, (a_scale, a_zero, a_type) = _qinput(p, node, 0, _params(p, node, 1, 2, "A"))
+    b, (b_scale, b_zero, _) = _qinput(p, node, 3, _params(p, node, 4, 5, "B"))
+    a = p.plain(a)
     alpha = np.float32(node.attrs.get("alpha", 1.0))
     if node.attrs.get("transA", 0):
-        a = p.emit(transpose, [a], a.shape[::-1])
+        a = replace(p.emit(transpose, [a], a.shape[::-1]), signed=a.signed)
     if b.const is None:
         raise fail(node, "B must be a constant")
     w = b.const.T if node.attrs.get("transB", 0) else b.const  # (K, N)
     multiplier = alpha * np.float32(a_scale) * np.float32(b_scale)
+    out = (None, None, None)  # float32 output
     if len(node.inputs) > 7 and node.inputs[7]:
-        y_scale, y_zero, y_dtype = _params(p, node, 7, 8, "output")
+        out = _params(p, node, 7, 8, "output")
+        y_scale, y_zero, y_dtype = _stored(out)
         bounds = (node.fused or Epilogue()).bounds
         stage = _requantize(multiplier / np.float32(y_scale), y_zero, y_dtype, y_scale, bounds)
     else:
         stage = q.Rescale(np.asarray(multiplier, np.float32))
-    return _lower_qproduct(p, node, a, p.constant(w), a_zero, b_zero, p.const(node, 6, "C"), stage)
+    made = _lower_qproduct(p, node, a, p.constant(w), a_zero, a_type, b_zero, p.const(node, 6, "C"), stage)
+    return _made(made, out)
 
 
 @lowering("QLinearAdd", "QLinearMul")
 def lower_qlinear_binary(p, node):
-    a_scale, a_zero, _ = _params(p, node, 1, 2, "A")
-    b_scale, b_zero, _ = _params(p, node, 4, 5, "B")
-    c_scale, c_zero, c_dtype = _params(p, node, 6, 7, "output")
-    a, b, out = p.input(node, 0), p.input(node, 3), q.Quantizer(1.0, c_zero, c_dtype)
+    a, (a_scale, a_zero, _) = _qinput(p, node, 0, _params(p, node, 1, 2, "A"))
+    b, (b_scale, b_zero, _) = _qinput(p, node, 3, _params(p, node, 4, 5, "B"))
+    params = _params(p, node, 6, 7, "output")
+    c_scale, c_zero, c_dtype = _stored(params)
+    out = q.Quantizer(1.0, c_zero, c_dtype)
     if node.op_type == "QLinearAdd":
-        return emit_broadcast(
+        made = emit_broadcast(
             p,
             node,
             q.qadd,
@@ -235,41 +282,40 @@ def lower_qlinear_binary(p, node):
             b_zero=b_zero,
             out=out,
         )
-    return emit_broadcast(
-        p, node, q.qmul, [a, b], ratio=a_scale * b_scale / c_scale, a_zero=a_zero, b_zero=b_zero, out=out
-    )
+    else:
+        made = emit_broadcast(
+            p, node, q.qmul, [a, b], ratio=a_scale * b_scale / c_scale, a_zero=a_zero, b_zero=b_zero, out=out
+        )
+    return _made(made, params)
 
 
 @lowering("QLinearGlobalAveragePool")
 def lower_qlinear_global_average_pool(p, node):
-    x = p.input(node, 0)
-    x_scale, x_zero, _ = _params(p, node, 1, 2, "input")
-    y_scale, y_zero, y_dtype = _params(p, node, 3, 4, "output")
+    x, (x_scale, x_zero, _) = _qinput(p, node, 0, _params(p, node, 1, 2, "input"))
+    out = _params(p, node, 3, 4, "output")
+    y_scale, y_zero, y_dtype = _stored(out)
     params = dict(x_zero=x_zero, ratio=x_scale / y_scale, out=q.Quantizer(1.0, y_zero, y_dtype))
     rank = len(x.shape)
     if node.attrs.get("channels_last", 0):  # (N, *spatial, C) as the file says
         x = p.plain(x)
-        return p.emit(
-            q.qmean, [x], (x.shape[0],) + (1,) * (rank - 2) + x.shape[-1:], axes=tuple(range(1, rank - 1)), **params
-        )
-    shape = x.shape[:2] + (1,) * (rank - 2)
-    if x.nhwc:
-        return p.emit(q.qmean, [x], shape, nhwc=True, axes=(1, 2), **params)
-    return p.emit(q.qmean, [x], shape, axes=tuple(range(2, rank)), **params)
+        shape, axes, nhwc = (x.shape[0],) + (1,) * (rank - 2) + x.shape[-1:], tuple(range(1, rank - 1)), False
+    else:
+        shape, axes, nhwc = x.shape[:2] + (1,) * (rank - 2), (1, 2) if x.nhwc else tuple(range(2, rank)), x.nhwc
+    return _made(p.emit(q.qmean, [x], shape, nhwc=nhwc, axes=axes, **params), out)
 
 
 @lowering("QLinearAveragePool")
 def lower_qlinear_average_pool(p, node):
-    x = p.input(node, 0)
+    x, (x_scale, x_zero, _) = _qinput(p, node, 0, _params(p, node, 1, 2, "input"))
     if len(x.shape) != 4 or node.attrs.get("channels_last", 0) or node.attrs.get("ceil_mode", 0):
         raise fail(node, "only 2-D NCHW pooling without ceil_mode is supported")
-    x_scale, x_zero, _ = _params(p, node, 1, 2, "input")
-    y_scale, y_zero, y_dtype = _params(p, node, 3, 4, "output")
+    out = _params(p, node, 3, 4, "output")
+    y_scale, y_zero, y_dtype = _stored(out)
     kernel = tuple(node.attrs["kernel_shape"])
     strides = tuple(node.attrs.get("strides", (1, 1)))
     pads = conv_pads(node, x.shape[2:], kernel, strides, (1, 1))
     ho, wo = out_hw((x.shape[2] + pads[0] + pads[2], x.shape[3] + pads[1] + pads[3]), kernel, strides, (1, 1))
-    return p.emit(
+    made = p.emit(
         q.qavgpool,
         [p.nhwc(x)],
         (x.shape[0], x.shape[1], ho, wo),
@@ -282,6 +328,7 @@ def lower_qlinear_average_pool(p, node):
         strides=strides,
         count_include_pad=node.attrs.get("count_include_pad", 0),
     )
+    return _made(made, out)
 
 
 def _sigmoid(x):
@@ -289,10 +336,11 @@ def _sigmoid(x):
 
 
 def _emit_lookup(p, node, x, function, in_params, out_params):
-    """A one-input op of an int8/uint8 tensor as the table of its 256 answers."""
-    (in_scale, in_zero, in_dtype), out = in_params, q.Quantizer(*out_params)
+    """A one-input op of an int8/uint8 tensor as the table of its 256 answers; x and in_params
+    as stored (_qinput), out_params as the file types the output."""
+    (in_scale, in_zero, in_dtype), out = in_params, q.Quantizer(*_stored(out_params))
     table = q.lookup_table(function, in_dtype, in_scale, in_zero, out)
-    return p.emit(q.lookup, [x], x.shape, nhwc=x.nhwc, table=table)
+    return _made(p.emit(q.lookup, [x], x.shape, nhwc=x.nhwc, table=table), out_params)
 
 
 @lowering("QLinearSigmoid", "QLinearLeakyRelu")
@@ -305,9 +353,8 @@ def lower_qlinear_activation(p, node):
     if node.fused is not None:  # a Clip of a QDQ graph (qdq.py): LeakyRelu of alpha 1 and these bounds
         activation, (lo, hi) = function, node.fused.bounds
         function = lambda x: np.clip(activation(x), lo, hi)  # noqa: E731
-    return _emit_lookup(
-        p, node, p.input(node, 0), function, _params(p, node, 1, 2, "input"), _params(p, node, 3, 4, "output")
-    )
+    x, in_params = _qinput(p, node, 0, _params(p, node, 1, 2, "input"))
+    return _emit_lookup(p, node, x, function, in_params, _params(p, node, 3, 4, "output"))
 
 
 @lowering("QLinearConcat")
@@ -317,8 +364,8 @@ def lower_qlinear_concat(p, node):
     out_params = _params(p, node, 0, 1, "output")
     xs = []
     for i in range(2, len(node.inputs), 3):
-        x, in_params = p.input(node, i), _params(p, node, i + 1, i + 2, "input")
-        same = all(np.array_equal(a, b) for a, b in zip(in_params, out_params))
+        x, in_params = _qinput(p, node, i, _params(p, node, i + 1, i + 2, "input"))
+        same = all(np.array_equal(a, b) for a, b in zip(in_params, _stored(out_params)))
         xs.append(x if same else _emit_lookup(p, node, x, lambda v: v, in_params, out_params))
     rank = len(xs[0].shape)
     k = axis(node, node.attrs.get("axis", 0), rank)
@@ -327,4 +374,4 @@ def lower_qlinear_concat(p, node):
     shape = list(xs[0].shape)
     sizes = [x.shape[k] for x in xs]
     shape[k] = None if None in sizes else sum(sizes)
-    return p.emit(concat, xs, shape, nhwc=nhwc, axis=stored_axes([k], nhwc)[0])
+    return _made(p.emit(concat, xs, shape, nhwc=nhwc, axis=stored_axes([k], nhwc)[0]), out_params)

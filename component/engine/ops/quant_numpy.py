@@ -23,7 +23,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..buffers import makes_new_arrays
 from .conv_numpy import _window, out_hw, pad_nhwc
+
+
+@makes_new_arrays
+def to_signed(x):
+    # x: uint8 -> int8, x - 128 (plan.py: how uint8 tensors are stored)
+    if x.dtype != np.uint8:
+        raise TypeError(f"a uint8 tensor was expected, not {x.dtype}")
+    return np.bitwise_xor(x, np.uint8(0x80)).view(np.int8)
+
+
+@makes_new_arrays
+def to_unsigned(x):
+    # x: int8 (a uint8 tensor stored signed) -> uint8, x + 128
+    if x.dtype != np.int8:
+        raise TypeError(f"an int8 tensor was expected, not {x.dtype}")
+    return np.bitwise_xor(x.view(np.uint8), np.uint8(0x80))
 
 
 def quantize(x, scale, zero, dtype):

@@ -101,21 +101,21 @@ def lower_pad(p, node):
 @lowering("Flatten")
 def lower_flatten(p, node):
     """axis (negative too)."""
-    x = p.plain(p.input(node, 0))
+    x = p.plain(p.stored_input(node, 0))
     k = node.attrs.get("axis", 1)
     k = k + len(x.shape) if k < 0 else k  # axis == rank is allowed: (prod, 1)
     if not 0 <= k <= len(x.shape):
         raise fail(node, f"axis {node.attrs['axis']} out of range for rank {len(x.shape)}")
-    return p.emit(flatten, [x], (size(x.shape[:k]), size(x.shape[k:])), axis=k)
+    return p.carried(x, p.emit(flatten, [x], (size(x.shape[:k]), size(x.shape[k:])), axis=k))
 
 
 @lowering("Reshape")
 def lower_reshape(p, node):
     """allowzero, 0 and -1 in the shape; the shape may come from run time."""
-    x, target = p.plain(p.input(node, 0)), p.input(node, 1)
+    x, target = p.plain(p.stored_input(node, 0)), p.input(node, 1)
     allowzero = node.attrs.get("allowzero", 0)
     if target.const is None:  # computed at run time (symbolic batch): only its length is known
-        return p.emit(reshape, [x, target], (None,) * target.shape[0], allowzero=allowzero)
+        return p.carried(x, p.emit(reshape, [x, target], (None,) * target.shape[0], allowzero=allowzero))
     dims = [x.shape[i] if d == 0 and not allowzero else int(d) for i, d in enumerate(target.const)]
     if dims.count(-1) > 1:
         raise fail(node, f"shape {target.const.tolist()} has more than one -1")
@@ -130,7 +130,7 @@ def lower_reshape(p, node):
         dims[dims.index(-1)] = inferred
     elif None not in dims and None not in x.shape and size(dims) != size(x.shape):
         raise fail(node, f"cannot reshape {x.shape} to {target.const.tolist()}")
-    return p.emit(reshape, [x, target], dims, allowzero=allowzero)
+    return p.carried(x, p.emit(reshape, [x, target], dims, allowzero=allowzero))
 
 
 @lowering("Shape")
