@@ -259,7 +259,9 @@ $(ZOO_VENV)/.done: models/zoo-requirements.txt
 # build/bench/baseline.wasm and measures its size, cold compile and memory beside ours.
 BENCH_ARGS ?=
 BASELINE ?=
+# Also the int8 build (issue 16): its model against the float32 one, its size.
 bench: $(WASM) $(MODEL) $(if $(findstring --zoo,$(BENCH_ARGS)),$(ZOO_VENV)/.done)
+	$(if $(QUANT),,$(MAKE) --no-print-directory component QUANT=int8)
 	$(if $(BASELINE),$(PY) tools/baseline.py $(BASELINE) build/bench/baseline.wasm)
 	$(PY) bench/bench.py $(if $(BASELINE),--baseline build/bench/baseline.wasm) $(BENCH_ARGS)
 

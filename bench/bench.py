@@ -26,7 +26,9 @@ embeds in its build-time snapshot, if any, without MODEL_PATH ("[embedded]"):
 plus, per model, where the engine's time goes inside the component (each plan step timed,
 grouped by kernel, against the same walk natively), and the footprint and cold start of
 build/classifier.wasm (size, code vs snapshot, cold compile, instantiate, peak memory), beside
-those of another build given with --baseline.
+those of build/classifier-int8.wasm if built (`make component QUANT=int8`) and of another build
+given with --baseline. The int8 models (issue 16): the int8 default beside the float32 one, and
+an int8 MobileNetV2 (mobilenetv2-torch through models/quantize_int8.py) against ort-web.
 
 Prints a table, flags the targets that are missed, and writes build/bench/results.json.
 The jobs live in modules of their own: model_cache.py (the models), peers.py (the peers'
@@ -56,7 +58,7 @@ from interface_timings import interface_cases, run_e2e, run_load, run_memory  # 
 from model_cache import MODELS, ZOO_MODELS, prepare_models  # noqa: E402
 from peers import run_component, run_component_load, run_native_numpy, run_ort_native, run_ort_web  # noqa: E402
 from report import PEERS, report  # noqa: E402
-from bench_common import BUSY_LOADAVG, OUT, ROOT, SHAPE, WASM, log, stats  # noqa: E402
+from bench_common import BUSY_LOADAVG, INT8_WASM, OUT, ROOT, SHAPE, WASM, log, stats  # noqa: E402
 from targets import evaluate_targets  # noqa: E402
 from tools.probe import SITE, Probe, probe_wasm  # noqa: E402
 from wasm_calls import Runtime  # noqa: E402
@@ -240,7 +242,8 @@ def main():
         res["memory"] = run_memory(runtime, cases, CHELSEA_JPEG)
     if "footprint" not in skip and WASM.exists():
         log("footprint and cold start")
-        wasms = {"ours": WASM} | ({"baseline": args.baseline} if args.baseline else {})
+        wasms = {"ours": WASM} | ({"int8": INT8_WASM} if INT8_WASM.exists() else {})
+        wasms |= {"baseline": args.baseline} if args.baseline else {}
         res["footprint"] = cold_start.run(wasms, CHELSEA_JPEG, args.compile_runs, args.load_instances)
     if "http" not in skip:
         res["http"] = http_timings.run(OUT, args.runs, log)

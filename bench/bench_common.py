@@ -11,6 +11,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = ROOT / "build" / "bench"
 WASM = ROOT / "build" / "classifier.wasm"
+INT8_WASM = ROOT / "build" / "classifier-int8.wasm"  # make component QUANT=int8
 SHAPE = (1, 3, 224, 224)
 MiB = 1024 * 1024
 # 1-minute load average above which another job shares the 2 cores (ours uses one).

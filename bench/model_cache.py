@@ -2,6 +2,7 @@
 build/bench/models, keyed on their generators' sources, and the zoo's representatives
 (models/zoo.py, exported in its own venv on first use into build/zoo)."""
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -11,11 +12,16 @@ from bench_common import OUT, ROOT, digest, log
 from models import zoo
 
 DEFAULT_MODEL = ROOT / "build" / "models" / "efficientnet-lite0.onnx"
+INT8_MODEL = ROOT / "build" / "models" / "efficientnet-lite0-int8.onnx"
 MODELS = {
     "mobilenetv2-zoo": "MobileNetV2, zoo-style graph (opset 10, explicit BN), seeded random weights (seed 1)",
     "mobilenetv2-torch": "MobileNetV2, torch.onnx.export of a torchvision-style net (opset 13), seeded random (seed 0)",
     "efficientnet-lite0": "EfficientNet-Lite0, ImageNet weights (the default model, build/models)",
+    "efficientnet-lite0-int8": "EfficientNet-Lite0 in int8 (make model QUANT=int8: QDQ, per-channel weights)",
+    "mobilenetv2-int8": "mobilenetv2-torch quantized as models/quantize_int8.py quantizes (issue 16's int8 MobileNetV2)",
 }
+# Issue 16: int8 files made from float ones by models/quantize_int8.py (quantize_static, QDQ).
+QUANTIZED = {"mobilenetv2-int8": "mobilenetv2-torch"}
 # --zoo: one representative per family (issue 15), random weights, measured by the inference peers only.
 ZOO_MODELS = {arch: zoo.by_name(f"{arch}-ts17") for arch in zoo.BENCH}
 MODELS |= {
@@ -60,10 +66,15 @@ def prepare_models(names):
     }
     paths = {}
     for name in names:
-        if name == "efficientnet-lite0":
-            if not DEFAULT_MODEL.exists():
-                sys.exit(f"missing {DEFAULT_MODEL.relative_to(ROOT)}: run `make model`")
-            paths[name] = (DEFAULT_MODEL, DEFAULT_MODEL.parent)
+        built = {"efficientnet-lite0": (DEFAULT_MODEL, ""), "efficientnet-lite0-int8": (INT8_MODEL, " QUANT=int8")}
+        if name in built:
+            path, quant = built[name]
+            if not path.exists():
+                sys.exit(f"missing {path.relative_to(ROOT)}: run `make model{quant}`")
+            paths[name] = (path, path.parent)
+            continue
+        if name in QUANTIZED:
+            paths[name] = (quantized(folder, name, prepare_models([QUANTIZED[name]])[QUANTIZED[name]][0]), folder)
             continue
         if name in ZOO_MODELS:
             paths[name] = zoo_model(name)
@@ -85,3 +96,20 @@ def prepare_models(names):
     if not (folder / labels.name).exists():
         shutil.copyfile(labels, folder / labels.name)
     return paths
+
+
+def quantized(folder, name, source):
+    """`source` quantized by models/quantize_int8.py into folder/name.onnx (cached on both)."""
+    from models import quantize_int8
+
+    out = folder / f"{name}.onnx"
+    key_file = folder / f".{name}.key"
+    key = digest(source, ROOT / "models" / "quantize_int8.py")
+    sidecar = json.loads(source.with_suffix(".json").read_text())
+    if not out.exists() or not key_file.exists() or key_file.read_text() != key:
+        log(f"quantizing {source.name} into {out.relative_to(ROOT)}")
+        with contextlib.redirect_stdout(sys.stderr):  # stdout carries the table
+            quantize_int8.quantize(source, out, sidecar)
+        key_file.write_text(key)
+    out.with_suffix(".json").write_text(json.dumps(dict(sidecar, name=name)))
+    return out
