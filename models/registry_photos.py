@@ -3,7 +3,7 @@
 hundreds of real photos of ImageNet-like subjects (animals, fruit, tools, instruments, vehicles,
 monuments) as game or sample data; the table below names them, pinned, with the files taken.
 
-    photos()                      -> [(name, path or HxWx3 uint8 array)], fetched on first use
+    photos()   -> [(name, image file path, or uint8 array HxW or HxWx3)], fetched on first use
     python models/registry_photos.py   # fetch into build/photos/ and print the counts
 
 Debian packages come with `apt-get download PKG=VERSION` through a private apt state folder
