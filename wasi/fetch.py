@@ -58,9 +58,10 @@ def fetch_pypi(name, filename, dest):
     sys.exit(f"fetch: {filename} is not listed on {page_url}")
 
 
-def apt_options(state):
+def apt_options(state, sources="sid.list"):
+    """apt-get options for a private state folder (models/registry_photos.py uses one for bookworm)."""
     return [
-        f"-oDir::Etc::SourceList={state}/sid.list",
+        f"-oDir::Etc::SourceList={state}/{sources}",
         "-oDir::Etc::SourceParts=-",
         f"-oDir::State::Lists={state}/lists",
         f"-oDir::Cache={state}/cache",
