@@ -34,7 +34,7 @@ KIND_OF_FIXTURE = {
     "component_codecs": "component",
     "figures": "component",
 }
-KINDS = ("browser", "served", "component", "zoo", "native")  # the first that applies
+KINDS = ("browser", "served", "component", "zoo", "photos", "native")  # the first that applies
 
 
 def pytest_collection_modifyitems(items):

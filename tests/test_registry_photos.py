@@ -15,6 +15,8 @@ from conftest import ROOT
 sys.path.insert(0, str(ROOT / "models"))
 import registry_photos
 
+pytestmark = pytest.mark.photos
+
 # What the pinned packages gave (photos() prints the same counts).
 COUNTS = {"skimage": 14, "interiors": 39, "gcompris": 278, "tuxpaint": 199, "opencv": 33}
 
