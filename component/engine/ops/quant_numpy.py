@@ -130,9 +130,15 @@ def qmatmul(a, b, b_zero, bias, a_zero, stage, dtype=np.float64):
 def qadd(a, b, a_ratio, a_zero, b_ratio, b_zero, out):
     # a, b: int, broadcastable -> out(a_ratio * (a - a_zero) + b_ratio * (b - b_zero)), the ratios
     # a_scale / c_scale and b_scale / c_scale in float32, as MLAS's QLinearAdd computes
-    y = centered(a, a_zero) * np.float32(a_ratio)
-    y += centered(b, b_zero) * np.float32(b_ratio)
-    return out(y)
+    y, t = centered(a, a_zero), centered(b, b_zero)
+    y *= np.float32(a_ratio)
+    t *= np.float32(b_ratio)
+    return out(_add(y, t))
+
+
+def _add(y, t):
+    """y + t, into y when the result has y's shape (a pass and an allocation fewer)."""
+    return np.add(y, t, out=y) if y.shape == np.broadcast_shapes(y.shape, t.shape) else y + t
 
 
 def qmul(a, b, ratio, a_zero, b_zero, out):
@@ -168,13 +174,20 @@ def qavgpool(x, x_zero, ratio, out, kernel, pads, strides, count_include_pad):
 
 class Quantizer:
     """float32 -> int by a scale and zero point, rounded half to even and saturated (the last
-    step of the element-wise kernels)."""
+    step of the element-wise kernels), as `quantize` computes it."""
 
     def __init__(self, scale, zero, dtype):
         self.scale, self.zero, self.dtype = np.float32(scale), zero, dtype
 
     def __call__(self, y):
-        return quantize(y, self.scale, self.zero, self.dtype)
+        # y: a float32 array the step made: quantized in place (the passes allocate nothing)
+        info, y = np.iinfo(self.dtype), np.asarray(y, np.float32)
+        if self.scale != 1:
+            y /= self.scale
+        np.rint(y, out=y)
+        y += np.float32(self.zero)
+        np.clip(y, info.min, info.max, out=y)
+        return y.astype(self.dtype)
 
 
 def lookup(x, table):
