@@ -77,6 +77,24 @@ def test_data_section_roundtrip():
     assert decoded == image.rstrip(b"\0")
 
 
+def test_data_section_keeps_the_longest_zero_runs_out_under_a_segment_cap():
+    image = bytearray(10_000)
+    runs = [12, 40, 11, 300, 25, 13]  # zero runs between single non-zero bytes
+    at = 0
+    for run in runs:
+        image[at] = 1
+        at += run + 1
+    image[at] = 1
+    body, count = wb.encode_data_section(bytes(image[: at + 1]), max_segments=4)
+    module = wb.MAGIC + wb.CORE_VERSION + wb.frame(11, body)
+    section = wb.sections(module, wb.CORE_VERSION)[0]
+    segments = wb.data_segments(module, section)
+    assert count == len(segments) == 4
+    assert wb.memory_image(module, section) == image[: at + 1]
+    stored_zeros = sum(s.size for s in segments) - (len(runs) + 1)
+    assert stored_zeros == 12 + 11 + 13  # the three longest runs (300, 40, 25) split segments
+
+
 def test_custom_sections_are_the_only_ones_dropped():
     module = (
         wb.MAGIC
@@ -167,6 +185,58 @@ def test_lean_imports_drop_docstrings_and_asserts(tmp_path):
         tmp_path,
     )
     assert done.stdout.split() == ["None", "None", "42"], done.stderr
+
+
+def test_lean_imports_tell_numpy_to_skip_docstrings_until_finished(tmp_path):
+    done = run_python(
+        """
+        import sys, types
+        import lean_import
+        lean_import.install()
+        during = sys.flags.optimize, sys.flags.dont_write_bytecode == sys.flags.real.dont_write_bytecode
+        ext = types.ModuleType("ext", "a C module's doc, a str on the heap")
+        sys.modules["ext"] = ext
+        lean_import.finish()
+        print(during, type(sys.flags).__name__, sys.flags.optimize, ext.__doc__)
+    """,
+        tmp_path,
+    )
+    assert done.stdout.split() == ["(2,", "True)", "flags", "0", "None"], done.stderr
+
+
+def test_lean_imports_keep_every_line_of_a_traceback(tmp_path):
+    """Columns go from the location tables; each instruction keeps its line."""
+    source = ROOT / "component" / "engine" / "plan.py"
+    sys.path.insert(0, str(ROOT / "tools" / "guest"))
+    try:
+        from line_table import lines_only
+    finally:
+        sys.path.pop(0)
+
+    def codes(code):
+        yield code
+        for c in code.co_consts:
+            if isinstance(c, type(code)):
+                yield from codes(c)
+
+    full = compile(source.read_text(), str(source), "exec")
+    lean = lines_only(full)
+    for a, b in zip(codes(full), codes(lean), strict=True):
+        assert [p[0] for p in a.co_positions()] == [p[0] for p in b.co_positions()], a.co_name
+        assert all(p[2] is None for p in b.co_positions())
+    size = lambda code: sum(len(c.co_linetable) for c in codes(code))  # noqa: E731
+    assert size(lean) < 0.5 * size(full)
+    (tmp_path / "sample.py").write_text("def f(d):\n    x = 1\n    return d['missing'] + x\n")
+    done = run_python(
+        """
+        import lean_import
+        lean_import.install()
+        import sample
+        sample.f({})
+    """,
+        tmp_path,
+    )
+    assert 'sample.py", line 3, in f' in done.stderr and "KeyError: 'missing'" in done.stderr
 
 
 def test_heap_trace_charges_the_importing_module(tmp_path):
