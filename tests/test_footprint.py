@@ -1,6 +1,7 @@
-"""The component's footprint (issue 11): what `make component` builds stays under its size limit
-and runs within its memory, and the tools that shrink it (tools/shrink.py: custom sections,
-freed heap memory in the snapshot; tools/guest/lean_import.py: docstrings) change nothing else.
+"""The component's footprint (issues 11, 16): what `make component` builds stays under its size
+limit and runs within its memory, and the tools that shrink it (tools/shrink.py: custom sections,
+freed heap memory in the snapshot, wasm-opt over the libraries; tools/guest/lean_import.py:
+docstrings, location-table columns) change nothing else.
 The suite's other tests run the shrunk build, so they check its behaviour too."""
 
 import json
@@ -259,3 +260,30 @@ def test_heap_trace_charges_the_importing_module(tmp_path):
         charged[module, kind] = charged.get((module, kind), 0) + size
     assert charged[("big", "object")] >= 3_000_000
     assert charged[("big", "array")] >= 2_000_000
+
+
+@pytest.mark.component  # needs binaryen, which the cross-build installs (tools/apt-install.sh cross)
+def test_wasm_opt_keeps_what_a_module_computes(tmp_path, monkeypatch):
+    """tools/wasm_opt.py (run over the component's libraries by shrink): a function folding
+    constants answers the same after -O2, in less code; the second call is the cache's."""
+    import wasmtime
+
+    from tools import wasm_opt
+
+    monkeypatch.setattr(wasm_opt, "CACHE", tmp_path)
+    body = b"\x00" + b"\x41\x07\x41\x23\x6a\x41\x02\x6c" + b"\x0b"  # (7 + 35) * 2
+    module = (
+        wb.MAGIC
+        + wb.CORE_VERSION
+        + wb.frame(1, b"\x01\x60\x00\x01\x7f")  # () -> i32
+        + wb.frame(3, b"\x01\x00")
+        + wb.frame(7, b"\x01\x01f\x00\x00")
+        + wb.frame(10, b"\x01" + wb.write_u32(len(body)) + body)
+    )
+    optimized = wasm_opt.optimized(module, "test")
+    assert wasm_opt.optimized(module, "test") == optimized and len(list(tmp_path.iterdir())) == 1
+    code = lambda m: next(s for s in wb.sections(m, wb.CORE_VERSION) if s.id == 10).size  # noqa: E731
+    assert code(optimized) < code(module)
+    store = wasmtime.Store()
+    instance = wasmtime.Instance(store, wasmtime.Module(store.engine, optimized), [])
+    assert instance.exports(store)["f"](store) == 84

@@ -85,4 +85,3 @@ def lines_only(code):
     """`code` and the code objects among its constants, with line-only location tables."""
     consts = tuple(lines_only(c) if isinstance(c, CodeType) else c for c in code.co_consts)
     return code.replace(co_linetable=without_columns(code.co_linetable), co_consts=consts)
-
