@@ -95,7 +95,7 @@ UNUSED := numpy/random numpy/fft numpy/linalg PIL/_imagingmath PIL/_imagingmorph
 componentize_app = $(PY) tools/componentize.py wit/classifier.wit $(2) component app \
   $(1) -p $(SITE) --embed-model $(EMBED_MODEL) $(addprefix --drop ,$(UNUSED)) --lean
 COMPONENT_DEPS := $(W)/.numpy $(W)/.pillow $(W)/.kernels $(EMBED_MODEL) wit/classifier.wit \
-  $(addprefix tools/,componentize.py shrink.py dlmalloc.py wasm_binary.py) \
+  $(addprefix tools/,componentize.py shrink.py dlmalloc.py wasm_binary.py wasm_opt.py) \
   $(wildcard tools/guest/*.py) $(shell find component -name "*.py" -o -path "component/upload_page/*")
 component: $(WASM)
 $(WASM): $(COMPONENT_DEPS)

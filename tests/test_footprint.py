@@ -1,6 +1,7 @@
-"""The component's footprint (issue 11): what `make component` builds stays under its size limit
-and runs within its memory, and the tools that shrink it (tools/shrink.py: custom sections,
-freed heap memory in the snapshot; tools/guest/lean_import.py: docstrings) change nothing else.
+"""The component's footprint (issues 11, 16): what `make component` builds stays under its size
+limit and runs within its memory, and the tools that shrink it (tools/shrink.py: custom sections,
+freed heap memory in the snapshot, wasm-opt over the libraries; tools/guest/lean_import.py:
+docstrings, location-table columns) change nothing else.
 The suite's other tests run the shrunk build, so they check its behaviour too."""
 
 import json
@@ -75,6 +76,24 @@ def test_data_section_roundtrip():
     assert len(wb.data_segments(module, section)) == count > 1
     decoded = wb.memory_image(module, section)
     assert decoded == image.rstrip(b"\0")
+
+
+def test_data_section_keeps_the_longest_zero_runs_out_under_a_segment_cap():
+    image = bytearray(10_000)
+    runs = [12, 40, 11, 300, 25, 13]  # zero runs between single non-zero bytes
+    at = 0
+    for run in runs:
+        image[at] = 1
+        at += run + 1
+    image[at] = 1
+    body, count = wb.encode_data_section(bytes(image[: at + 1]), max_segments=4)
+    module = wb.MAGIC + wb.CORE_VERSION + wb.frame(11, body)
+    section = wb.sections(module, wb.CORE_VERSION)[0]
+    segments = wb.data_segments(module, section)
+    assert count == len(segments) == 4
+    assert wb.memory_image(module, section) == image[: at + 1]
+    stored_zeros = sum(s.size for s in segments) - (len(runs) + 1)
+    assert stored_zeros == 12 + 11 + 13  # the three longest runs (300, 40, 25) split segments
 
 
 def test_custom_sections_are_the_only_ones_dropped():
@@ -169,6 +188,58 @@ def test_lean_imports_drop_docstrings_and_asserts(tmp_path):
     assert done.stdout.split() == ["None", "None", "42"], done.stderr
 
 
+def test_lean_imports_tell_numpy_to_skip_docstrings_until_finished(tmp_path):
+    done = run_python(
+        """
+        import sys, types
+        import lean_import
+        lean_import.install()
+        during = sys.flags.optimize, sys.flags.dont_write_bytecode == sys.flags.real.dont_write_bytecode
+        ext = types.ModuleType("ext", "a C module's doc, a str on the heap")
+        sys.modules["ext"] = ext
+        lean_import.finish()
+        print(during, type(sys.flags).__name__, sys.flags.optimize, ext.__doc__)
+    """,
+        tmp_path,
+    )
+    assert done.stdout.split() == ["(2,", "True)", "flags", "0", "None"], done.stderr
+
+
+def test_lean_imports_keep_every_line_of_a_traceback(tmp_path):
+    """Columns go from the location tables; each instruction keeps its line."""
+    source = ROOT / "component" / "engine" / "plan.py"
+    sys.path.insert(0, str(ROOT / "tools" / "guest"))
+    try:
+        from line_table import lines_only
+    finally:
+        sys.path.pop(0)
+
+    def codes(code):
+        yield code
+        for c in code.co_consts:
+            if isinstance(c, type(code)):
+                yield from codes(c)
+
+    full = compile(source.read_text(), str(source), "exec")
+    lean = lines_only(full)
+    for a, b in zip(codes(full), codes(lean), strict=True):
+        assert [p[0] for p in a.co_positions()] == [p[0] for p in b.co_positions()], a.co_name
+        assert all(p[2] is None for p in b.co_positions())
+    size = lambda code: sum(len(c.co_linetable) for c in codes(code))  # noqa: E731
+    assert size(lean) < 0.5 * size(full)
+    (tmp_path / "sample.py").write_text("def f(d):\n    x = 1\n    return d['missing'] + x\n")
+    done = run_python(
+        """
+        import lean_import
+        lean_import.install()
+        import sample
+        sample.f({})
+    """,
+        tmp_path,
+    )
+    assert 'sample.py", line 3, in f' in done.stderr and "KeyError: 'missing'" in done.stderr
+
+
 def test_heap_trace_charges_the_importing_module(tmp_path):
     (tmp_path / "big.py").write_text("import numpy\nBLOB = bytearray(3_000_000)\nARRAY = numpy.ones(250_000)\n")
     done = run_python(
@@ -189,3 +260,30 @@ def test_heap_trace_charges_the_importing_module(tmp_path):
         charged[module, kind] = charged.get((module, kind), 0) + size
     assert charged[("big", "object")] >= 3_000_000
     assert charged[("big", "array")] >= 2_000_000
+
+
+@pytest.mark.component  # needs binaryen, which the cross-build installs (tools/apt-install.sh cross)
+def test_wasm_opt_keeps_what_a_module_computes(tmp_path, monkeypatch):
+    """tools/wasm_opt.py (run over the component's libraries by shrink): a function folding
+    constants answers the same after -O2, in less code; the second call is the cache's."""
+    import wasmtime
+
+    from tools import wasm_opt
+
+    monkeypatch.setattr(wasm_opt, "CACHE", tmp_path)
+    body = b"\x00" + b"\x41\x07\x41\x23\x6a\x41\x02\x6c" + b"\x0b"  # (7 + 35) * 2
+    module = (
+        wb.MAGIC
+        + wb.CORE_VERSION
+        + wb.frame(1, b"\x01\x60\x00\x01\x7f")  # () -> i32
+        + wb.frame(3, b"\x01\x00")
+        + wb.frame(7, b"\x01\x01f\x00\x00")
+        + wb.frame(10, b"\x01" + wb.write_u32(len(body)) + body)
+    )
+    optimized = wasm_opt.optimized(module, "test")
+    assert wasm_opt.optimized(module, "test") == optimized and len(list(tmp_path.iterdir())) == 1
+    code = lambda m: next(s for s in wb.sections(m, wb.CORE_VERSION) if s.id == 10).size  # noqa: E731
+    assert code(optimized) < code(module)
+    store = wasmtime.Store()
+    instance = wasmtime.Instance(store, wasmtime.Module(store.engine, optimized), [])
+    assert instance.exports(store)["f"](store) == 84

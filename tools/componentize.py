@@ -92,10 +92,12 @@ the imports left unreachable, so that the snapshot does not keep it.
 import gc
 {before}
 from {module} import *  # noqa: F401,F403
+{imported}
 gc.collect()
 {after}
 '''
 LEAN = ("import lean_import", "lean_import.install()")
+LEAN_DONE = "lean_import.finish()"
 TRACE = ("import heap_trace", "heap_trace.start()")
 GUEST_TOOLS = ROOT / "tools" / "guest"
 
@@ -108,7 +110,12 @@ def entry_folder(staging, module, lean, trace):
     before = (LEAN if lean else ()) + (TRACE if trace else ())
     after = ("heap_trace.report()",) if trace else ()
     (folder / "snapshot_entry.py").write_text(
-        ENTRY_MODULE.format(module=module, before="\n".join(before), after="\n".join(after))
+        ENTRY_MODULE.format(
+            module=module,
+            before="\n".join(before),
+            imported=LEAN_DONE if lean else "",
+            after="\n".join(after),
+        )
     )
     return folder
 

@@ -1,5 +1,6 @@
 """Shrink a component componentize-py built, without changing what it runs:
 
+- the code of the libraries it links goes through binaryen's optimizer (tools/wasm_opt.py);
 - the custom sections of its core modules go (function names, DWARF, producers, dylink:
   wasmtime needs none of them to run the component; a trap's backtrace then shows function
   indices instead of names: build with `--keep-names` to debug one);
@@ -14,7 +15,7 @@
 import argparse
 from pathlib import Path
 
-from tools import dlmalloc
+from tools import dlmalloc, wasm_opt
 from tools import wasm_binary as wb
 
 DATA = 11
@@ -49,12 +50,23 @@ def scrub_snapshot(module):
     return wb.rebuild_module(module.body, lambda s: body if s.id == DATA else s)
 
 
+def is_library(module):
+    """A shared library clang linked (named `*.so` by componentize-py), not its glue modules."""
+    return module.name.endswith(".so")
+
+
 def shrink(component, keep_names=False):
-    owner = memory_owner(wb.core_modules(component))
+    modules = wb.core_modules(component)
+    owner = memory_owner(modules)
+    libraries = {m.index: m.name for m in modules if is_library(m)}
     strip = (lambda m: m) if keep_names else wb.without_custom_sections
 
     def change(index, module):
-        return strip(scrub_snapshot(owner) if index == owner.index else module)
+        if index == owner.index:
+            module = scrub_snapshot(owner)
+        elif index in libraries:
+            return wasm_opt.optimized(strip(module), libraries[index], keep_names)
+        return strip(module)
 
     return wb.map_core_modules(component, change)
 

