@@ -228,7 +228,25 @@ def qop_models():
         "wz": np.zeros(16, np.int8),
     }
     mixed = [helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz"], ["y"])]
+    gathered = [
+        helper.make_node(
+            "QLinearConv",
+            ["x", "xs", "xz8", "w", "ws", "wz", "ys8", "yz8"],
+            ["y"],
+            pads=[2, 0, 1, 3],
+            strides=[2, 1],
+            dilations=[2, 1],
+        )
+    ]
+    gathered_init = dict(dw8_init, w=s8(6, 5, 3, 3), ws=(RNG.random(6) * 0.02 + 0.005).astype(np.float32))
+    gathered_init["wz"] = np.zeros(6, np.int8)
     return {
+        # XNNPACK's GEMM over the windows qs8_im2col gathers (padding = the input's zero point)
+        "QLinearConv int8 3x3 s(2,1) dilated, asymmetric pads, 5 channels": (
+            model(gathered, gathered_init, (2, 5, 11, 9), TensorProto.INT8, TensorProto.INT8),
+            s8(2, 5, 11, 9),
+            1.0,
+        ),
         # The form XNNPACK's int8 GEMM takes but for the input's type: a uint8 input is not int8.
         MIXED: (
             model(mixed, MIXED_INIT, X_SHAPE, TensorProto.UINT8, TensorProto.INT8),
@@ -396,7 +414,9 @@ def test_inside_component(inside, cases, name):
         assert any("[xnnpack]" in label and label.startswith(("qconv1x1", "qmatmul")) for label in labels)
     if " w QInt8" in name or "int8 depthwise" in name:
         assert any(label.startswith("qdwconv") and "[xnnpack]" in label for label in labels)
-    if " w QInt8" in name:  # the stem: im2col, then the GEMM
+    if " w QInt8" in name:  # the stem: its windows gathered, then the GEMM
         assert any(label.startswith("qconv3x3s2[xnnpack]") for label in labels)
+    if "dilated, asymmetric pads" in name:
+        assert any(label.startswith("qconv3x3") and "[xnnpack]" in label for label in labels), labels
     if "act QUInt8 w QInt8" in name:  # uint8 tensors stay int8 from the quantize to the dequantize
         assert not any(label.startswith(("to_signed", "to_unsigned")) for label in labels), labels

@@ -111,3 +111,41 @@ done:
   release(a, 4);
   return result;
 }
+
+/* qs8_im2col(x (N, H, W, C) int8, geometry, out (N, Ho, Wo, kw*kh*C) int8) -> out: each output
+ * pixel's window, tap by tap in the geometry's order (column-major: tap kx*kh + ky), C values a
+ * tap, the padding read from the zero row (the input's zero point). The windows of a conv that
+ * the GEMM then multiplies (the stem: C = 3 is too few channels for the IGEMM's k-blocks of 8);
+ * the geometry is qs8_dwconv_geometry's, made once at plan time. */
+PyObject* qs8_im2col(PyObject* self, PyObject* args) {
+  PyObject *xo, *go, *oo, *result = NULL;
+  arg a[3] = {{0}};
+  const geometry* g;
+  if (!PyArg_ParseTuple(args, "OOO", &xo, &go, &oo) || get_i8(xo, &a[0], 0, "x") < 0
+      || !(g = get_geometry(go, &a[1], GEO_QS8_DWCONV)) || get_i8(oo, &a[2], 1, "out") < 0)
+    goto done;
+  const Py_buffer *x = &a[0].view, *o = &a[2].view;
+  size_t c = g->c, taps = g->taps, image = (size_t) g->h * g->w * c, n = x->len / image;
+  size_t window = taps * c, pixels = (size_t) g->ho * g->wo;
+  if ((size_t) x->len != n * image || (size_t) o->len != n * pixels * window) {
+    mismatch("qs8_im2col(x, geometry, out)");
+    goto done;
+  }
+  const int8_t* const* p = (const int8_t* const*) pointers(g);
+  const int8_t* zero = (const int8_t*) g->zero;
+  int8_t* out = o->buf;
+  Py_BEGIN_ALLOW_THREADS
+  for (size_t i = 0; i < n; i++) {
+    size_t offset = (uintptr_t) ((const int8_t*) x->buf + i * image) - base(g);
+    for (size_t oy = 0; oy < g->ho; oy++)
+      for (size_t ox = 0; ox < g->wo; ox++) {
+        const int8_t* const* tap = p + oy * g->row_step + ox * g->pixel_step;
+        for (size_t t = 0; t < taps; t++, out += c) memcpy(out, tap[t] == zero ? zero : tap[t] + offset, c);
+      }
+  }
+  Py_END_ALLOW_THREADS
+  result = Py_NewRef(oo);
+done:
+  release(a, 3);
+  return result;
+}

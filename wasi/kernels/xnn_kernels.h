@@ -110,3 +110,4 @@ PyObject* transpose(PyObject* self, PyObject* args);
 PyObject* qs8_dwconv_geometry(PyObject* self, PyObject* args);  /* geometry.c, for qs8.c's depthwise */
 PyObject* qs8_gemm(PyObject* self, PyObject* args);  /* qs8.c: the integer GEMM and depthwise conv */
 PyObject* qs8_dwconv(PyObject* self, PyObject* args);
+PyObject* qs8_im2col(PyObject* self, PyObject* args);  /* qs8.c: a conv's windows, for the GEMM */

@@ -7,7 +7,7 @@ reference (quant_numpy.py) and onnxruntime compute it -- for
             depthwise 3x3 and 5x5 convs (any stride, padding, dilation) of a multiple of 8
             channels: unipass 9p8c / 25p8c over an indirection buffer whose zero row holds
             the input's zero point; other ungrouped convs (the stem): the windows gathered by
-            numpy (im2col), then the GEMM
+            qs8_im2col over the same indirection buffer, then the GEMM
     qdense  products by constant (K, N) weights, any leading dims
 
 with int8 output. Everything else returns None and runs on numpy's integer kernels: uint8
@@ -20,7 +20,6 @@ in the plan: int8, so an embedded model's snapshot holds 1 byte a weight.
 
 import numpy as np
 
-from ..ops.conv_numpy import _window, out_hw
 from ..ops.linear import describe
 
 try:
@@ -97,9 +96,7 @@ def qconv(backend, p, spec, w, w_zero, x_zero, x_type, stage):
         cout = spec.shape[1]
         scale = np.broadcast_to(np.asarray(stage.multiplier, np.float32), (cout,))
         packed = pack_dwconv(w, np.rint(spec.bias).astype(np.int64), scale, int(x_zero))
-        geometry = xnn_kernels.qs8_dwconv_geometry(
-            *spec.in_hwc, *spec.kernel, *spec.strides, *spec.dilations, *spec.pads, int(x_zero)
-        )
+        geometry = _geometry(spec, x_zero)
         return p.emit(
             xnn_qs8_dwconv,
             [spec.x],
@@ -114,13 +111,14 @@ def qconv(backend, p, spec, w, w_zero, x_zero, x_type, stage):
             hi=int(stage.hi),
             hwc=(spec.shape[2], spec.shape[3], cout),
         )
-    if spec.kind == "conv" and spec.groups == 1:  # the stem: im2col in numpy, then the GEMM over kh*kw*C
+    if spec.kind == "conv" and spec.groups == 1:  # the stem: its windows gathered (qs8_im2col), then the GEMM
         cout, cin, kh, kw = w.shape
+        ho, wo = spec.shape[2], spec.shape[3]
         return _emit(
             backend,
             p,
             spec.x,
-            w.transpose(2, 3, 1, 0).reshape(kh * kw * cin, cout),
+            w.transpose(3, 2, 1, 0).reshape(kw * kh * cin, cout),  # the geometry's tap order: column-major
             spec.bias,
             x_zero,
             stage,
@@ -129,8 +127,8 @@ def qconv(backend, p, spec, w, w_zero, x_zero, x_type, stage):
             nhwc=True,
             label="q" + spec.label(backend.name),
             flops=spec.flops,
-            pad_value=int(x_zero),
-            window=(spec.kernel, spec.pads, spec.strides, spec.dilations),
+            geometry=_geometry(spec, x_zero),
+            window=(ho, wo, kh * kw * cin),
         )
     if spec.kind != "conv1x1":
         return None
@@ -156,19 +154,18 @@ def qdense(backend, p, a, w, w_zero, a_zero, a_type, bias, stage, shape):
     return _emit(backend, p, a, w, bias, a_zero, stage, shape, **describe(a.shape, w.shape, backend.name, "qmatmul"))
 
 
-def xnn_qs8_im2col_gemm(x, packed, columns, zero, lo, hi, pad_value, window):
-    # x: (N, H, W, C) int8 -> (N, Ho, Wo, Cout) int8: the kh*kw windows gathered (the padding is
-    # the input's zero point), then one GEMM over kh*kw*C
-    (kh, kw), (top, left, bottom, right), strides, dilations = window
-    n, h, w, c = x.shape
-    padded = np.full((n, h + top + bottom, w + left + right, c), pad_value, np.int8)
-    padded[:, top : top + h, left : left + w] = x
-    ho, wo = out_hw(padded.shape[1:3], (kh, kw), strides, dilations)
-    cols = np.empty((n, ho, wo, kh, kw, c), np.int8)
-    for i in range(kh):
-        for j in range(kw):
-            cols[:, :, :, i, j] = _window(padded, i, j, (ho, wo), strides, dilations)
-    return xnn_qs8_gemm(cols.reshape(n, ho, wo, kh * kw * c), packed, columns, zero, lo, hi)
+def _geometry(spec, x_zero):
+    """The conv's int8 indirection buffer (taps column-major; the padding reads x_zero)."""
+    return xnn_kernels.qs8_dwconv_geometry(
+        *spec.in_hwc, *spec.kernel, *spec.strides, *spec.dilations, *spec.pads, int(x_zero)
+    )
+
+
+def xnn_qs8_im2col_gemm(x, packed, columns, zero, lo, hi, geometry, window):
+    # x: (N, H, W, C) int8 -> (N, Ho, Wo, Cout) int8: each pixel's kw*kh*C window gathered
+    # (the padding is the input's zero point), then one GEMM over it
+    cols = xnn_kernels.qs8_im2col(np.ascontiguousarray(x), geometry, np.empty((x.shape[0], *window), np.int8))
+    return xnn_qs8_gemm(cols, packed, columns, zero, lo, hi)
 
 
 def _emit(backend, p, x, w, bias, x_zero, stage, shape, kernel=None, **step):
