@@ -112,6 +112,15 @@ QUANTIZED = {
         (QuantType.QUInt8, QuantType.QUInt8, True, False),
     ]
 }  # asymmetric uint8 weights
+# The Gemm's output left float (what models/quantize_int8.py does): DQ -> Gemm -> y, a QGemm
+# with a float output.
+QUANTIZED["QDQ act QInt8 w QInt8 per-channel symmetric, float Gemm output"] = dict(
+    quant_format=QuantFormat.QDQ,
+    activation_type=QuantType.QInt8,
+    weight_type=QuantType.QInt8,
+    per_channel=True,
+    extra_options={**SYMMETRIC, "OpTypesToExcludeOutputQuantization": ["Gemm"]},
+)
 
 
 # A QLinearConv of a uint8 input and an int8 output: legal ONNX that onnxruntime has no kernel
@@ -308,10 +317,16 @@ def cases(tmp_path_factory):
     for name, options in QUANTIZED.items():
         data = quantized(float_model, tmp_path_factory.mktemp("q"), **options)
         graph = onnx.load_from_string(data).graph
-        last = next(n for n in graph.node if n.output[0] == graph.output[0].name)
+        init = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+        producer = {o: n for n in graph.node for o in n.output}
+        last = producer[graph.output[0].name]
+        if last.op_type == "Gemm":  # float output: 2 steps of its input, times its largest weight
+            x_dq, w_dq = producer[last.input[0]], producer[last.input[1]]
+            w = init[w_dq.input[0]] * init[w_dq.input[1]].reshape(-1, 1)
+            out[name] = (data, x, 2 * float(init[x_dq.input[1]]) * float(np.abs(w).max()))
+            continue
         assert last.op_type == "DequantizeLinear"
-        scale = next(i for i in graph.initializer if i.name == last.input[1])
-        out[name] = (data, x, 2 * float(numpy_helper.to_array(scale)))
+        out[name] = (data, x, 2 * float(init[last.input[1]]))
     for name, (data, xq, steps) in qop_models().items():
         out[name] = (data, x if xq is None else xq, steps if xq is None else 2 * steps)
     return out
@@ -351,6 +366,9 @@ def test_qdq_groups_become_integer_steps(cases):
     assert labels.count("quantize") == 1 and labels.count("dequantize") == 1, labels
     assert sum(label.startswith(("qconv", "qdwconv")) for label in labels) == 5
     assert {"qadd", "qmul", "qavgpool", "lookup", "qmean", "concat"} <= set(labels)
+    data = cases["QDQ act QInt8 w QInt8 per-channel symmetric, float Gemm output"][0]
+    labels = [s.label.split()[0] for s in engine.load_model(data, kernels="numpy").plan.steps]
+    assert "dequantize" not in labels and labels[-1].startswith("qmatmul"), labels  # a QGemm, float out
 
 
 @pytest.mark.parametrize(

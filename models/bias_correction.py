@@ -1,0 +1,68 @@
+"""Empirical bias correction of a QDQ model against the float model it was quantized from.
+
+Rounding weights to int8 (and activations between layers) shifts the mean of each output
+channel; ReLU6 and the layers after it turn those shifts into errors that grow through the
+network (Nagel et al. 2019, "Data-Free Quantization Through Weight Equalization and Bias
+Correction", section 4.2). Here each Conv/Gemm in graph order gets the mean difference between
+its float output in the float model and in the quantized model (the layers before it already
+corrected), measured over the calibration images, added to its int32 bias. Only the int32
+bias initializers change: the weights stay the int8 values quantize_static chose, the graph
+and its size stay the same.
+
+EfficientNet-Lite0 (docs/int8.md): top-1 agreement with float32 from 59% to 84% on 253 photos.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+BATCH = 16
+
+
+def channel_means(model: onnx.ModelProto, tensors: list[str], images: np.ndarray) -> list[np.ndarray]:
+    """Per-channel means (over images and positions) of the NCHW or NC `tensors` of `model`."""
+    import onnxruntime
+
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    known = {o.name for o in probe.graph.output}
+    probe.graph.output.extend(
+        helper.make_tensor_value_info(t, onnx.TensorProto.FLOAT, None) for t in tensors if t not in known
+    )
+    session = onnxruntime.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    feed = session.get_inputs()[0].name
+    sums = [0.0] * len(tensors)
+    for i in range(0, len(images), BATCH):
+        for j, value in enumerate(session.run(tensors, {feed: images[i : i + BATCH]})):
+            sums[j] = sums[j] + value.reshape(value.shape[0], value.shape[1], -1).mean(2).sum(0, dtype=np.float64)
+    return [s / len(images) for s in sums]
+
+
+def correct_biases(float_model: onnx.ModelProto, qdq_model: onnx.ModelProto, images: np.ndarray) -> None:
+    """Shift the int32 biases of qdq_model's Conv/Gemm nodes (in place) so that each one's mean
+    output over `images` equals float_model's. Nodes are matched by name (quantize_static keeps them)."""
+    float_nodes = {n.name: n for n in float_model.graph.node}
+    initializers = {i.name: i for i in qdq_model.graph.initializer}
+    producer = {o: n for n in qdq_model.graph.node for o in n.output}
+    layers = [
+        n
+        for n in qdq_model.graph.node
+        if n.op_type in ("Conv", "Gemm")
+        and n.name in float_nodes
+        and len(n.input) > 2
+        and producer.get(n.input[2]) is not None
+        and producer[n.input[2]].op_type == "DequantizeLinear"
+    ]
+    targets = channel_means(float_model, [float_nodes[n.name].output[0] for n in layers], images)
+    for k, (node, target) in enumerate(zip(layers, targets)):
+        (mean,) = channel_means(qdq_model, [node.output[0]], images)
+        bias_dq = producer[node.input[2]]
+        bias = initializers[bias_dq.input[0]]
+        scale = numpy_helper.to_array(initializers[bias_dq.input[1]]).astype(np.float64)
+        shifted = numpy_helper.to_array(bias) + np.round((target - mean) / scale)
+        info = np.iinfo(np.int32)
+        bias.CopyFrom(numpy_helper.from_array(shifted.clip(info.min, info.max).astype(np.int32), bias.name))
+        if k % 10 == 9 or k == len(layers) - 1:
+            print(f"  bias correction: {k + 1}/{len(layers)} layers", flush=True)
