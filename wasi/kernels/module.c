@@ -68,6 +68,8 @@ static PyMethodDef METHODS[] = {
    "qs8_gemm(x (..., K) int8, packed, out (..., N) int8, out_zero, out_min, out_max) -> out (qs8.c)"},
   {"qs8_dwconv_geometry", qs8_dwconv_geometry, METH_VARARGS,
    "qs8_dwconv_geometry(H, W, C, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, x_zero) -> geometry bytes"},
+  {"qs8_gemm_f32", qs8_gemm_f32, METH_VARARGS,
+   "qs8_gemm_f32(x (..., K) int8, packed, out (..., N) float32) -> out (qs8.c)"},
   {"qs8_im2col", qs8_im2col, METH_VARARGS,
    "qs8_im2col(x (N, H, W, C) int8, qs8 dwconv geometry, out (N, Ho, Wo, kw*kh*C) int8) -> out (qs8.c)"},
   {"qs8_dwconv", qs8_dwconv, METH_VARARGS,

@@ -9,6 +9,8 @@
  * of 8 per channel (K padded to a multiple of 8 with zeros), 4 float32 requantization scales. */
 #include "xnn_kernels.h"
 
+#include <math.h>
+
 #define QS8_MR 3
 #define QS8_NR 4
 #define QS8_KR 8
@@ -62,6 +64,41 @@ PyObject* qs8_gemm(PyObject* self, PyObject* args) {
     xnn_qs8_qc8w_gemm_minmax_fp32_ukernel_3x4c8__wasmsimd_dot16x2_ld128(
         mr, n, k, x + i * k, k, a[1].view.buf, y + i * n, n, QS8_NR, &params);
   }
+  result = Py_NewRef(out_obj);
+done:
+  release(a, 3);
+  return result;
+}
+
+/* qs8_gemm_f32(x (..., K) int8, packed, out (..., N) float32) -> out: XNNPACK's qd8-f32-qc8w 1x4c8
+ * kernel, for products whose output stays float (QGemm without an output scale: a classifier's
+ * float logits). Packed as for qs8_gemm plus 4 float32 zeros a block (the kernel's float bias),
+ * with the row's zero point given as 1: the kernel's starting sum, column sum x zero point, is
+ * then the int32 bias the engine packs (the file's bias - x_zero * the column's weight sum), the
+ * sum stays exact in int32, and the result is float32(sum) * the column's scale, as numpy's
+ * reference computes it. */
+PyObject* qs8_gemm_f32(PyObject* self, PyObject* args) {
+  PyObject *x_obj, *packed_obj, *out_obj;
+  if (!PyArg_ParseTuple(args, "OOO", &x_obj, &packed_obj, &out_obj)) return NULL;
+  arg a[3] = {{0}};
+  PyObject* result = NULL;
+  if (get_i8(x_obj, &a[0], 0, "x") < 0 || get_bytes(packed_obj, &a[1], "packed") < 0 ||
+      get_f32(out_obj, &a[2], 1, "out") < 0)
+    goto done;
+  size_t k = last_dim(&a[0].view), n = last_dim(&a[2].view);
+  size_t m = k ? a[0].view.len / k : 0;
+  if (k == 0 || n == 0 || m * n * sizeof(float) != (size_t) a[2].view.len ||
+      qs8_packed_bytes(k, n) + (n + QS8_NR - 1) / QS8_NR * QS8_NR * sizeof(float) != (size_t) a[1].view.len) {
+    mismatch("qs8_gemm_f32");
+    goto done;
+  }
+  union xnn_f32_minmax_params params = {.scalar = {-INFINITY, INFINITY}};
+  const struct xnn_qd8_quantization_params row = {.zero_point = 1, .inv_scale = 1.0f};
+  const int8_t* x = a[0].view.buf;
+  float* y = a[2].view.buf;
+  for (size_t i = 0; i < m; i++)
+    xnn_qd8_f32_qc8w_gemm_minmax_ukernel_1x4c8__wasmsimd_dot16x2_ld128(
+        1, n, k, x + i * k, k, a[1].view.buf, y + i * n, n * sizeof(float), QS8_NR * sizeof(float), &params, &row);
   result = Py_NewRef(out_obj);
 done:
   release(a, 3);

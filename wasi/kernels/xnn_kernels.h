@@ -110,4 +110,5 @@ PyObject* transpose(PyObject* self, PyObject* args);
 PyObject* qs8_dwconv_geometry(PyObject* self, PyObject* args);  /* geometry.c, for qs8.c's depthwise */
 PyObject* qs8_gemm(PyObject* self, PyObject* args);  /* qs8.c: the integer GEMM and depthwise conv */
 PyObject* qs8_dwconv(PyObject* self, PyObject* args);
+PyObject* qs8_gemm_f32(PyObject* self, PyObject* args);  /* qs8.c: int8 products with a float output */
 PyObject* qs8_im2col(PyObject* self, PyObject* args);  /* qs8.c: a conv's windows, for the GEMM */

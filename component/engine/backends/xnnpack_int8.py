@@ -8,11 +8,13 @@ reference (quant_numpy.py) and onnxruntime compute it -- for
             channels: unipass 9p8c / 25p8c over an indirection buffer whose zero row holds
             the input's zero point; other ungrouped convs (the stem): the windows gathered by
             qs8_im2col over the same indirection buffer, then the GEMM
-    qdense  products by constant (K, N) weights, any leading dims
+    qdense  products by constant (K, N) weights, any leading dims; with an int8 output, or a
+            float32 one (QGemm without an output scale: float logits) through the qd8-f32
+            variant of the same GEMM
 
-with int8 output. Everything else returns None and runs on numpy's integer kernels: uint8
-activations or outputs (the qu8 kernels are not built), weights with non-zero zero points,
-grouped convs, int32 (ConvInteger, MatMulInteger) and float (QGemm) outputs.
+with int8 output but where said. uint8 tensors reach them as int8 (plan.py's `signed`).
+Everything else returns None and runs on numpy's integer kernels: weights with non-zero zero
+points, grouped convs, int32 (ConvInteger, MatMulInteger) outputs.
 
 The weights are packed here, at plan time, into the kernel's layout (qs8.c) and kept as bytes
 in the plan: int8, so an embedded model's snapshot holds 1 byte a weight.
@@ -21,6 +23,7 @@ in the plan: int8, so an embedded model's snapshot holds 1 byte a weight.
 import numpy as np
 
 from ..ops.linear import describe
+from ..ops.quant_numpy import Rescale
 
 try:
     import xnn_kernels
@@ -63,7 +66,7 @@ def _supported(w, w_zero, x_zero, x_type, stage):
         and w.dtype == np.int8
         and not np.any(w_zero)
         and np.ndim(x_zero) == 0
-        and getattr(stage, "dtype", None) is np.int8
+        and (getattr(stage, "dtype", None) is np.int8 or isinstance(stage, Rescale))
     )
 
 
@@ -151,7 +154,21 @@ def qconv(backend, p, spec, w, w_zero, x_zero, x_type, stage):
 def qdense(backend, p, a, w, w_zero, a_zero, a_type, bias, stage, shape):
     if w.ndim != 2 or not _supported(w, w_zero, a_zero, a_type, stage):
         return None
-    return _emit(backend, p, a, w, bias, a_zero, stage, shape, **describe(a.shape, w.shape, backend.name, "qmatmul"))
+    step = describe(a.shape, w.shape, backend.name, "qmatmul")
+    if isinstance(stage, Rescale):  # a float output: the qd8-f32 kernel, 4 float zeros (its bias) a block
+        n = w.shape[1]
+        scale = np.broadcast_to(np.asarray(stage.multiplier, np.float32), (n,))
+        blocks = pack(w, np.rint(bias).astype(np.int64), scale, int(a_zero))
+        blocks = np.frombuffer(blocks, np.int8).reshape(-(-n // NR), -1)
+        packed = np.concatenate([blocks, np.zeros((len(blocks), NR * 4), np.int8)], axis=1).tobytes()
+        return p.emit(xnn_qs8_gemm_f32, [a], shape, packed=packed, columns=n, **step)
+    return _emit(backend, p, a, w, bias, a_zero, stage, shape, **step)
+
+
+def xnn_qs8_gemm_f32(x, packed, columns):
+    # x: (..., K) int8 -> (..., N) float32
+    out = np.empty(x.shape[:-1] + (columns,), np.float32)
+    return xnn_kernels.qs8_gemm_f32(np.ascontiguousarray(x), packed, out)
 
 
 def _geometry(spec, x_zero):
