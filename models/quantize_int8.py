@@ -42,40 +42,20 @@ import onnx
 try:
     from .bias_correction import correct_biases
     from .efficientnet_lite0 import NAME, app_preprocess, read_labels, top_k
+    from .registry_photos import SKIMAGE_PHOTOS, skimage_photo
 except ImportError:  # run as a script: models/ is on sys.path
     from bias_correction import correct_biases
     from efficientnet_lite0 import NAME, app_preprocess, read_labels, top_k
+    from registry_photos import SKIMAGE_PHOTOS, skimage_photo
 
 INT8_NAME = f"{NAME}-int8"
-# scikit-image's photographs (skimage.data functions): colour, then greyscale.
-CALIBRATION = (
-    "astronaut",
-    "chelsea",
-    "coffee",
-    "rocket",
-    "hubble_deep_field",
-    "immunohistochemistry",
-    "retina",
-    "stereo_motorcycle",
-    "camera",
-    "moon",
-    "coins",
-    "brick",
-    "grass",
-    "gravel",
-)
+CALIBRATION = SKIMAGE_PHOTOS  # scikit-image's photographs: colour, then greyscale
 
 
 def photo(name: str) -> np.ndarray:
-    """skimage.data's photo `name` as HxWx3 uint8 RGB."""
-    from skimage import data
-
-    image = getattr(data, name)()
-    image = image[0] if isinstance(image, tuple) else image  # stereo_motorcycle: (left, right, disparity)
-    image = np.asarray(image)
-    if image.dtype != np.uint8:
-        image = (image * 255).astype(np.uint8) if image.max() <= 1 else image.astype(np.uint8)
-    return np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image[..., :3]
+    """scikit-image's photo `name` as HxWx3 uint8 RGB."""
+    image = skimage_photo(name)
+    return np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
 
 
 def calibration_images(sidecar: dict) -> np.ndarray:
