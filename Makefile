@@ -278,6 +278,7 @@ check: venv model $(MODELS)/efficientnet-lite0-int8.onnx
 	$(PY) -m pytest -q -m native
 
 test: venv wasi-deps component spin-component model $(MODELS)/efficientnet-lite0-int8.onnx jco web build/.chromium zoo
+	$(if $(QUANT),,$(MAKE) --no-print-directory component QUANT=int8)
 	$(PY) -m pytest -q tests
 
 clean:

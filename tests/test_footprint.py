@@ -1,9 +1,10 @@
-"""The component's footprint (issues 11, 16): what `make component` builds stays under its size
-limit and runs within its memory, and the tools that shrink it (tools/shrink.py: custom sections,
+"""The component's footprint (issues 11, 16): what `make component` (and `make component
+QUANT=int8`) builds stays under its size limit and runs within its memory, and the tools that shrink it (tools/shrink.py: custom sections,
 freed heap memory in the snapshot, wasm-opt over the libraries; tools/guest/lean_import.py:
 docstrings, location-table columns) change nothing else.
 The suite's other tests run the shrunk build, so they check its behaviour too."""
 
+import hashlib
 import json
 import random
 import struct
@@ -21,6 +22,9 @@ from tools import dlmalloc, footprint, shrink
 from tools import wasm_binary as wb
 
 SIZE_LIMIT_MIB = 50  # with the default model embedded (wasmCloud's default limit)
+INT8_WASM = ROOT / "build" / "classifier-int8.wasm"  # make component QUANT=int8
+INT8_MODEL = ROOT / "build" / "models" / "efficientnet-lite0-int8.onnx"
+INT8_SIZE_LIMIT_MIB = 32  # issue 16's target for the int8 build
 PEAK_LIMIT_MIB = 76  # one instance's memory before issue 11: classifying must fit in it
 
 
@@ -287,3 +291,17 @@ def test_wasm_opt_keeps_what_a_module_computes(tmp_path, monkeypatch):
     store = wasmtime.Store()
     instance = wasmtime.Instance(store, wasmtime.Module(store.engine, optimized), [])
     assert instance.exports(store)["f"](store) == 84
+
+
+@pytest.mark.component
+def test_int8_component_is_under_its_limit_and_classifies():
+    """`make component QUANT=int8`: the int8 EfficientNet-Lite0 embedded, <= 32 MiB, a cat a cat."""
+    require(INT8_WASM, INT8_MODEL)
+    mib = INT8_WASM.stat().st_size / 2**20
+    assert mib <= INT8_SIZE_LIMIT_MIB, f"build/classifier-int8.wasm is {mib:.1f} MiB (limit {INT8_SIZE_LIMIT_MIB})"
+    classifier = ComponentClassifier(INT8_WASM)
+    info = classifier.info()
+    assert info["name"] == "efficientnet-lite0-int8"
+    assert info["sha256"] == hashlib.sha256(INT8_MODEL.read_bytes()).hexdigest()
+    assert info["op_counts"]["QuantizeLinear"] >= 1 and "BatchNormalization" not in info["op_counts"]
+    assert classifier.classify(CHELSEA_JPEG, 3)[0]["index"] in CAT_CLASSES

@@ -9,6 +9,7 @@ per-axis QuantizeLinear on an NHWC activation). Outputs within 2 quantization st
 import io
 import json
 import logging
+import sys
 
 import numpy as np
 import onnx
@@ -18,11 +19,14 @@ from onnx import TensorProto, helper, numpy_helper
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
 import engine
+from conftest import ROOT, require
 from engine.errors import ModelError
+from photos import CAT_CLASSES
 
 logging.getLogger().setLevel(logging.ERROR)  # the quantizer's "consider pre-processing" advice
 RNG = np.random.default_rng(20261203)
 X_SHAPE = (3, 3, 32, 32)
+INT8_DEFAULT = ROOT / "build" / "models" / "efficientnet-lite0-int8.onnx"
 
 
 def tiny_net():
@@ -438,3 +442,29 @@ def test_inside_component(inside, cases, name):
         assert any(label.startswith("qconv3x3") and "[xnnpack]" in label for label in labels), labels
     if "act QUInt8 w QInt8" in name:  # uint8 tensors stay int8 from the quantize to the dequantize
         assert not any(label.startswith(("to_signed", "to_unsigned")) for label in labels), labels
+
+
+def test_default_int8_model_inside_component(probe):
+    """The int8 default (`make model QUANT=int8`) inside the component, batch 4: XNNPACK's plan
+    (its stem, 1x1, depthwise and float-logit kernels) gives numpy's logits natively bit for
+    bit, and the right classes for chelsea and coffee."""
+    sys.path.insert(0, str(ROOT / "models"))
+    from efficientnet_lite0 import app_preprocess
+    from registry_photos import skimage_photo
+
+    require(INT8_DEFAULT)
+    sidecar = json.loads(INT8_DEFAULT.with_suffix(".json").read_text())
+    names = ("chelsea", "coffee", "astronaut", "rocket")
+    x = np.concatenate([app_preprocess(skimage_photo(n)[..., :3], sidecar) for n in names])
+    data = INT8_DEFAULT.read_bytes()
+    arrays = {"names": np.frombuffer(json.dumps(["default"]).encode(), np.uint8), "default/x": x}
+    arrays["default/model"] = np.frombuffer(data, np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    inside = np.load(io.BytesIO(probe.run(RUN_INSIDE, buf.getvalue())))
+    native = engine.load_model(data, kernels="numpy").run(x)
+    labels = json.loads(inside["default/xnnpack/labels"].tobytes())
+    assert np.array_equal(inside["default/xnnpack"], native) and np.array_equal(inside["default/numpy"], native)
+    for kernel in ("qconv3x3s2", "qconv1x1", "qdwconv3x3s1", "qdwconv5x5s2", "qmatmul"):
+        assert any(label.startswith(kernel + "[xnnpack]") for label in labels), kernel
+    assert native[0].argmax() in CAT_CLASSES and native[1].argmax() == 967
