@@ -40,6 +40,7 @@ from wasi.fetch import APT_KEYRING, apt_options, debian_mirror  # noqa: E402
 
 SUITE = "bookworm"  # Debian 12: its versions stay on the mirror
 MIN_SIDE = 100  # smaller stamps are thumbnails, not test photos
+CALIBRATE_EVERY = 4  # split(): a quarter of the Debian photos calibrate, the rest test
 
 
 @dataclass(frozen=True)
@@ -301,6 +302,16 @@ def source_photos(name: str) -> list[tuple[str, Path | np.ndarray]]:
     folder = fetch(source)
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != ".fetched")
     return [(f"{name}/{p.relative_to(folder)}", p) for p in files if readable(p)]
+
+
+def split(items: list[tuple[str, Path | np.ndarray]]) -> tuple[list, list]:
+    """(calibration, test) of photos() items, disjoint and deterministic: every CALIBRATE_EVERY-th
+    photo by sorted name of each Debian source calibrates the int8 model (models/quantize_int8.py);
+    all the others are the test set its agreement with float32 is measured on (tests/test_int8_model.py)."""
+    calibrate = set()
+    for source in DEBIAN:
+        calibrate.update(sorted(n for n, _ in items if n.startswith(f"{source.name}/"))[::CALIBRATE_EVERY])
+    return [i for i in items if i[0] in calibrate], [i for i in items if i[0] not in calibrate]
 
 
 def photos(sources: tuple[str, ...] = SOURCES) -> list[tuple[str, Path | np.ndarray]]:

@@ -83,3 +83,16 @@ def test_the_small_face_photos_are_there_by_name():
 def test_an_unknown_source_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown photo source 'imagenet'"):
         registry_photos.photos(("imagenet",))
+
+
+def test_split_keeps_calibration_and_test_photos_apart(photos):
+    """registry_photos.split(): a quarter of each Debian source calibrates the int8 model, the
+    rest (at least the issue's 300) are its test set; the same names whatever other sources
+    are passed along, so the quantizer (Debian sources only) and the test (all) agree."""
+    items = [(name, None) for name in photos]
+    calibration, test = (sorted(n for n, _ in part) for part in registry_photos.split(items))
+    assert not set(calibration) & set(test) and len(calibration) + len(test) == len(items)
+    assert {n.split("/")[0] for n in calibration} == {s.name for s in registry_photos.DEBIAN}
+    assert len(calibration) == sum(-(-n // 4) for n in (278, 199, 33)) and len(test) >= 300
+    debian_only = [item for item in items if item[0].split("/")[0] in {s.name for s in registry_photos.DEBIAN}]
+    assert sorted(n for n, _ in registry_photos.split(debian_only)[0]) == calibration
