@@ -4,7 +4,8 @@ them, and a seeded generator of mutants (truncations, byte and bit flips, protob
 duplicated at the wire level, dims blown up, attributes and tensors made absurd).
 
     seeds()        -> {name: model bytes}, each loads and runs
-    mutants(n, seed) -> [(name, bytes)], the same list for the same arguments
+    quantized_seeds() -> the same for a uint8 QOperator net (the integer kernels' forms)
+    mutants(n, seed[, sources]) -> [(name, bytes)], the same list for the same arguments
 
 The named broken models are in tests/model_cases.py.
 """
@@ -15,7 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 OPSET = 13
 
 
-def make_model(nodes, inputs, init, outputs=(("y", None),), opset=OPSET):
+def make_model(nodes, inputs, init, outputs=(("y", None),), opset=OPSET, domains=()):
     graph = helper.make_graph(
         nodes,
         "seed",
@@ -25,7 +26,8 @@ def make_model(nodes, inputs, init, outputs=(("y", None),), opset=OPSET):
             v if isinstance(v, TensorProto) else numpy_helper.from_array(np.asarray(v), k) for k, v in init.items()
         ],
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
+    opsets = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, 1) for d in domains]
+    return helper.make_model(graph, opset_imports=opsets, ir_version=8)
 
 
 def conv_net():
@@ -86,8 +88,60 @@ def gemm_head():
     return make_model(nodes, [("x", ["N", 2, 16])], init)
 
 
+def uint8_net():
+    """A uint8 QOperator classifier (what onnxruntime's quantizer writes by default): quantize,
+    stem 3x3/2 and 1x1 and depthwise 3x3 QLinearConvs (int8 weights, zero point 0), QLinearAdd,
+    QLinearGlobalAveragePool, Flatten, QGemm with float logits: the int8 kernels' forms."""
+    rng = np.random.default_rng(3)
+    s8 = lambda *s: rng.integers(-127, 128, s, dtype=np.int8)  # noqa: E731
+    init = {
+        "xs": np.float32(0.02),
+        "xz": np.uint8(128),
+        "as": np.float32(0.05),
+        "az": np.uint8(10),
+        "w1": s8(8, 3, 3, 3),
+        "w2": s8(8, 1, 3, 3),
+        "w3": s8(8, 8, 1, 1),
+        "ws": np.float32(0.01),
+        "wz": np.int8(0),
+        "fw": s8(10, 8),
+        "b": rng.integers(-300, 300, 10, dtype=np.int32),
+    }
+
+    def qconv(name, x, w, **attrs):
+        inputs = [x, "xs" if x == "q" else "as", "xz" if x == "q" else "az", w, "ws", "wz", "as", "az"]
+        return helper.make_node("QLinearConv", inputs, [name], name=name, **attrs)
+
+    nodes = [
+        helper.make_node("QuantizeLinear", ["x", "xs", "xz"], ["q"], name="quantize"),
+        qconv("stem", "q", "w1", pads=[1, 1, 1, 1], strides=[2, 2]),
+        qconv("dw", "stem", "w2", group=8, pads=[1, 1, 1, 1]),
+        qconv("pw", "dw", "w3"),
+        helper.make_node(
+            "QLinearAdd",
+            ["pw", "as", "az", "stem", "as", "az", "as", "az"],
+            ["add"],
+            name="add",
+            domain="com.microsoft",
+        ),
+        helper.make_node(
+            "QLinearGlobalAveragePool", ["add", "as", "az", "as", "az"], ["p"], name="pool", domain="com.microsoft"
+        ),
+        helper.make_node("Flatten", ["p"], ["fl"], name="flatten"),
+        helper.make_node(
+            "QGemm", ["fl", "as", "az", "fw", "ws", "wz", "b"], ["y"], name="fc", transB=1, domain="com.microsoft"
+        ),
+    ]
+    return make_model(nodes, [("x", [1, 3, 16, 16])], init, domains=("com.microsoft",))
+
+
 def seeds():
     return {"conv net": conv_net().SerializeToString(), "gemm head": gemm_head().SerializeToString()}
+
+
+def quantized_seeds():
+    """Mutated apart (mutants(..., sources=...)), so that the float seeds' mutants stay the same."""
+    return {"uint8 net": uint8_net().SerializeToString()}
 
 
 # --- the protobuf wire format, enough to cut and splice fields ----------------------------------
@@ -250,11 +304,12 @@ def _blow_up(rng, data):
 MUTATIONS = [_truncate, _flip_bytes, _flip_bits, _delete_field, _duplicate_field, _blow_up]
 
 
-def mutants(count, seed=20261203):
-    """`count` mutants of the seeds, in turn: [(name, bytes)], the same for the same arguments."""
+def mutants(count, seed=20261203, sources=None):
+    """`count` mutants of the seeds (or of `sources`, {name: bytes}), in turn: [(name, bytes)],
+    the same for the same arguments."""
     rng = np.random.default_rng(seed)
     out = []
-    sources = list(seeds().items())
+    sources = list((sources or seeds()).items())
     for i in range(count):
         seed_name, data = sources[i % len(sources)]
         mutation = MUTATIONS[(i // len(sources)) % len(MUTATIONS)]

@@ -1,5 +1,5 @@
 """Model files as hostile input (tests/model_corpus.py): the named broken models and the seeded
-mutants load into a Model that runs, or raise ModelError naming the problem -- natively (each
+mutants (of float nets and of a uint8 quantized one) load into a Model that runs, or raise ModelError naming the problem -- natively (each
 within a time and memory bound, from bytes and from an open file alike), inside the component
 (many in one instance, which keeps working), and over HTTP (MODEL_PATH at a broken file: a 503
 JSON error, and the server goes on answering)."""
@@ -71,7 +71,7 @@ def bounded(source, size):
 
 
 def test_seeds_match_onnxruntime():
-    for name, data in model_corpus.seeds().items():
+    for name, data in (model_corpus.seeds() | model_corpus.quantized_seeds()).items():
         model = load_model(data)
         x = np.random.default_rng(0).standard_normal([d or 3 for d in model.input_shape]).astype(np.float32)
         session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
@@ -108,7 +108,8 @@ def test_sorting_the_nodes_takes_linear_time():
 
 def test_mutants_natively():
     kinds = {}
-    for name, data in model_corpus.mutants(MUTANTS):
+    quantized = model_corpus.mutants(MUTANTS // 3, seed=5, sources=model_corpus.quantized_seeds())
+    for name, data in model_corpus.mutants(MUTANTS) + quantized:
         try:
             result = bounded(data, len(data))
         except Exception as e:
@@ -175,6 +176,7 @@ def test_mutants_inside_the_component(probe):
     kernels), never a trap; then a good model still loads and runs there."""
     sample = [(n, d) for n, (d, _) in CASES.items() if len(d) < 1 << 20]
     sample += model_corpus.mutants(MUTANTS_INSIDE, seed=11)
+    sample += model_corpus.mutants(MUTANTS_INSIDE // 3, seed=13, sources=model_corpus.quantized_seeds())
     arrays = {f"m{i}": np.frombuffer(d, np.uint8) for i, (_, d) in enumerate(sample)}
     arrays["names"] = np.frombuffer(json.dumps([n for n, _ in sample]).encode(), np.uint8)
     seed = model_corpus.seeds()["conv net"]
