@@ -81,12 +81,10 @@ def prepare_models(names):
             continue
         sources, command = recipes[name]
         out = folder / f"{name}.onnx"
-        key_file = folder / f".{name}.key"
-        key = digest(*sources)
-        if not out.exists() or not key_file.exists() or key_file.read_text() != key:
+        if stale(out, sources):
             log(f"generating {out.relative_to(ROOT)}")
             subprocess.run(command(out), check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-            key_file.write_text(key)
+            made(out, sources)
         if name == "mobilenetv2-torch":  # the torch CLI writes no sidecar; same convention as zoo
             from models.mobilenetv2 import TORCHVISION_SIDECAR
 
@@ -103,13 +101,27 @@ def quantized(folder, name, source):
     from models import quantize_int8
 
     out = folder / f"{name}.onnx"
-    key_file = folder / f".{name}.key"
-    key = digest(source, ROOT / "models" / "quantize_int8.py")
+    sources = [source, *(ROOT / "models" / f for f in ("quantize_int8.py", "bias_correction.py", "registry_photos.py"))]
     sidecar = json.loads(source.with_suffix(".json").read_text())
-    if not out.exists() or not key_file.exists() or key_file.read_text() != key:
+    if stale(out, sources):
         log(f"quantizing {source.name} into {out.relative_to(ROOT)}")
         with contextlib.redirect_stdout(sys.stderr):  # stdout carries the table
             quantize_int8.quantize(source, out, sidecar)
-        key_file.write_text(key)
+        made(out, sources)
     out.with_suffix(".json").write_text(json.dumps(dict(sidecar, name=name)))
     return out
+
+
+def _key_file(out):
+    return out.parent / f".{out.stem}.key"
+
+
+def stale(out, sources):
+    """Whether `out` is missing or was made from other versions of `sources` (see made)."""
+    key_file = _key_file(out)
+    return not (out.exists() and key_file.exists() and key_file.read_text() == digest(*sources))
+
+
+def made(out, sources):
+    """Records that `out` was just made from `sources` (their digest, in a key file beside it)."""
+    _key_file(out).write_text(digest(*sources))

@@ -34,8 +34,10 @@ NR, KR = 4, 8  # the GEMM's tile: 4 output channels, k-blocks of 8
 DW_TILE = 8  # the depthwise kernels' channels a pass (9p8c, 25p8c)
 
 
-def pack(w, bias, scale, x_zero):
-    """w (K, N) int8, bias (N,) int32 values, scale (N,) float32 -> the kernel's bytes."""
+def pack(w, bias, scale, x_zero, float_bias=False):
+    """w (K, N) int8, bias (N,) int32 values, scale (N,) float32 -> the kernel's bytes; with
+    float_bias, the qd8-f32 kernel's (4 float32 biases a block after the scales, all 0: the
+    int32 bias rides in the column sums, qs8.c's qs8_gemm_f32)."""
     k, n = w.shape
     kp, np_ = -(-k // KR) * KR, -(-n // NR) * NR
     padded = np.zeros((kp, np_), np.int8)
@@ -47,9 +49,9 @@ def pack(w, bias, scale, x_zero):
     scales = np.ones(np_, np.float32)
     scales[:n] = scale
     weights = padded.reshape(kp // KR, KR, blocks, NR).transpose(2, 0, 3, 1).reshape(blocks, kp * NR)
-    return np.concatenate(
-        [corrected.reshape(blocks, NR).view(np.int8), weights, scales.reshape(blocks, NR).view(np.int8)], axis=1
-    ).tobytes()
+    parts = [corrected.reshape(blocks, NR).view(np.int8), weights, scales.reshape(blocks, NR).view(np.int8)]
+    parts += [np.zeros((blocks, NR * 4), np.int8)] if float_bias else []
+    return np.concatenate(parts, axis=1).tobytes()
 
 
 def xnn_qs8_gemm(x, packed, columns, zero, lo, hi):
@@ -155,12 +157,10 @@ def qdense(backend, p, a, w, w_zero, a_zero, a_type, bias, stage, shape):
     if w.ndim != 2 or not _supported(w, w_zero, a_zero, a_type, stage):
         return None
     step = describe(a.shape, w.shape, backend.name, "qmatmul")
-    if isinstance(stage, Rescale):  # a float output: the qd8-f32 kernel, 4 float zeros (its bias) a block
+    if isinstance(stage, Rescale):  # a float output: the qd8-f32 kernel
         n = w.shape[1]
         scale = np.broadcast_to(np.asarray(stage.multiplier, np.float32), (n,))
-        blocks = pack(w, np.rint(bias).astype(np.int64), scale, int(a_zero))
-        blocks = np.frombuffer(blocks, np.int8).reshape(-(-n // NR), -1)
-        packed = np.concatenate([blocks, np.zeros((len(blocks), NR * 4), np.int8)], axis=1).tobytes()
+        packed = pack(w, np.rint(bias).astype(np.int64), scale, int(a_zero), float_bias=True)
         return p.emit(xnn_qs8_gemm_f32, [a], shape, packed=packed, columns=n, **step)
     return _emit(backend, p, a, w, bias, a_zero, stage, shape, **step)
 
