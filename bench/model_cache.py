@@ -96,12 +96,16 @@ def prepare_models(names):
     return paths
 
 
+# What an int8 model is made by (the Makefile's int8 model rule lists the same files).
+QUANTIZE_RECIPE = ("quantize_int8.py", "bias_correction.py", "weight_rounding.py", "registry_photos.py")
+
+
 def quantized(folder, name, source):
     """`source` quantized by models/quantize_int8.py into folder/name.onnx (cached on both)."""
     from models import quantize_int8
 
     out = folder / f"{name}.onnx"
-    sources = [source, *(ROOT / "models" / f for f in ("quantize_int8.py", "bias_correction.py", "registry_photos.py"))]
+    sources = [source, *(ROOT / "models" / f for f in QUANTIZE_RECIPE)]
     sidecar = json.loads(source.with_suffix(".json").read_text())
     if stale(out, sources):
         log(f"quantizing {source.name} into {out.relative_to(ROOT)}")

@@ -26,9 +26,8 @@ from onnx import helper, numpy_helper
 BATCH = 16
 
 
-def channel_moments(model: onnx.ModelProto, tensors: list[str], images: np.ndarray) -> list[np.ndarray]:
-    """Per-channel means (over images and positions) of the NCHW or NC `tensors` of `model`, and
-    of their squares: (2, C) each."""
+def probe_session(model: onnx.ModelProto, tensors: list[str]):
+    """An onnxruntime session of `model` that can also return its inner float `tensors`."""
     import onnxruntime
 
     probe = onnx.ModelProto()
@@ -37,7 +36,13 @@ def channel_moments(model: onnx.ModelProto, tensors: list[str], images: np.ndarr
     probe.graph.output.extend(
         helper.make_tensor_value_info(t, onnx.TensorProto.FLOAT, None) for t in tensors if t not in known
     )
-    session = onnxruntime.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def channel_moments(model: onnx.ModelProto, tensors: list[str], images: np.ndarray) -> list[np.ndarray]:
+    """Per-channel means (over images and positions) of the NCHW or NC `tensors` of `model`, and
+    of their squares: (2, C) each."""
+    session = probe_session(model, tensors)
     feed = session.get_inputs()[0].name
     sums = [0.0] * len(tensors)
     for i in range(0, len(images), BATCH):
