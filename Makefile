@@ -79,7 +79,7 @@ model: $(MODEL)
 $(FLOAT_MODEL): $(VENV)/.done $(wildcard models/*.py) models/imagenet_classes.txt \
     $(addprefix component/,preprocess.py formats.py colors.py)
 	$(PY) models/efficientnet_lite0.py $(MODELS)
-# Calibrated on scikit-image's photos through the same preprocessing.
+# Calibrated on registry photos (models/registry_photos.py) through the same preprocessing.
 $(MODELS)/efficientnet-lite0-int8.onnx: $(FLOAT_MODEL) $(addprefix models/,quantize_int8.py bias_correction.py weight_rounding.py registry_photos.py)
 	$(PY) models/quantize_int8.py $(MODELS)
 

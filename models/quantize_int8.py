@@ -43,7 +43,6 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 
 try:
     from .bias_correction import correct_biases
@@ -115,7 +114,7 @@ def quantize(float_path: Path, out_path: Path, sidecar: dict) -> None:
             extra_options={"CalibPercentile": 99.99, "OpTypesToExcludeOutputQuantization": ["Gemm"]},
         )
         model, float_model = onnx.load(str(quantized)), onnx.load(str(prepared))
-        round_weights(model, images, {i.name: numpy_helper.to_array(i) for i in float_model.graph.initializer})
+        round_weights(float_model, model, images)
         correct_biases(float_model, model, images, spread=True)
         onnx.save(model, str(out_path))
 

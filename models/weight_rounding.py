@@ -37,18 +37,16 @@ DAMPING = 0.01  # of H's mean diagonal, added to its diagonal (GPTQ's default): 
 QMAX = 127  # quantize_static's symmetric int8 weights: -127..127
 
 
-def round_weights(qdq_model: onnx.ModelProto, images: np.ndarray, float_weights: dict[str, np.ndarray]) -> None:
-    """Re-round the int8 weights of qdq_model's Conv nodes in place, in graph order.
-    float_weights: the float model's (BatchNormalization folded) weights by the names
-    quantize_static gave their int8 copies, minus '_quantized'."""
-    layers = conv_layers(qdq_model)
+def round_weights(float_model: onnx.ModelProto, qdq_model: onnx.ModelProto, images: np.ndarray) -> None:
+    """Re-round the int8 weights of qdq_model's Conv nodes in place, toward float_model's
+    (BatchNormalization folded) weights, which quantize_static's int8 copies name with
+    '_quantized' appended; a conv whose float weight is not found keeps its rounding."""
+    floats = {i.name: i for i in float_model.graph.initializer}
+    layers = [layer for layer in conv_layers(qdq_model) if layer[0].name.removesuffix("_quantized") in floats]
     hessians = input_moments(qdq_model, layers, images)
     for k, ((weight, scale, _), hessian) in enumerate(zip(layers, hessians)):
         shape = numpy_helper.to_array(weight).shape
-        source = float_weights.get(weight.name.removesuffix("_quantized"))
-        if source is None:  # not a weight quantize_static copied (left as it rounded it)
-            continue
-        target = source.reshape(shape[0], -1)
+        target = numpy_helper.to_array(floats[weight.name.removesuffix("_quantized")]).reshape(shape[0], -1)
         rounded = gptq(target, numpy_helper.to_array(scale).astype(np.float64), hessian)
         weight.CopyFrom(numpy_helper.from_array(rounded.reshape(shape), weight.name))
         if k % 10 == 9 or k == len(layers) - 1:

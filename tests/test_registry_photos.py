@@ -93,6 +93,8 @@ def test_split_keeps_calibration_and_test_photos_apart(photos):
     calibration, test = (sorted(n for n, _ in part) for part in registry_photos.split(items))
     assert not set(calibration) & set(test) and len(calibration) + len(test) == len(items)
     assert {n.split("/")[0] for n in calibration} == {s.name for s in registry_photos.DEBIAN}
-    assert len(calibration) == sum(-(-n // 4) for n in (278, 199, 33)) and len(test) >= 300
+    every = registry_photos.CALIBRATE_EVERY
+    debian_counts = [COUNTS[s.name] for s in registry_photos.DEBIAN]
+    assert len(calibration) == sum(-(-n // every) for n in debian_counts) and len(test) >= 300
     debian_only = [item for item in items if item[0].split("/")[0] in {s.name for s in registry_photos.DEBIAN}]
     assert sorted(n for n, _ in registry_photos.split(debian_only)[0]) == calibration
