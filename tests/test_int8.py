@@ -127,6 +127,29 @@ QUANTIZED["QDQ act QInt8 w QInt8 per-channel symmetric, float Gemm output"] = di
 )
 
 
+# 16-bit activations (int16 or uint16, onnxruntime's "A16W8"): no integer kernel here takes
+# them, so their ops run in float32 between DQ and Q, as QDQ means. Weights of 16 bits too.
+SIXTEEN_BIT = {
+    f"QDQ act {act.name} w {wt.name} {'per-channel' if pc else 'per-tensor'}": dict(
+        quant_format=QuantFormat.QDQ, activation_type=act, weight_type=wt, per_channel=pc
+    )
+    for act, wt, pc in [
+        (QuantType.QInt16, QuantType.QInt8, True),
+        (QuantType.QUInt16, QuantType.QUInt8, False),
+        (QuantType.QInt8, QuantType.QInt16, True),
+    ]
+}
+# 4-bit weights (int4 and uint4, packed two to a byte; below opset 21 onnxruntime writes
+# com.microsoft's Q/DQ for them): read as int8/uint8, so they run on the int8 kernels.
+FOUR_BIT = {
+    f"QDQ act {act.name} w {wt.name} {'per-channel' if pc else 'per-tensor'}": dict(
+        quant_format=QuantFormat.QDQ, activation_type=act, weight_type=wt, per_channel=pc
+    )
+    for act, wt, pc in [(QuantType.QUInt8, QuantType.QInt4, True), (QuantType.QInt8, QuantType.QUInt4, False)]
+}
+QUANTIZED |= SIXTEEN_BIT | FOUR_BIT
+
+
 # A QLinearConv of a uint8 input and an int8 output: legal ONNX that onnxruntime has no kernel
 # for, so its reference is the formula (mixed_reference).
 MIXED = "QLinearConv uint8 input, int8 output, 1x1 per-channel"
@@ -356,7 +379,8 @@ def test_native(cases, name):
     print(name, "max |diff|", float(np.abs(got - want).max()), "tolerance", tolerance)
     assert np.abs(got - want.astype(np.float32)).max() <= tolerance
     heavy = [s for s in model.plan.steps if s.label.startswith(("qconv", "qdwconv", "qmatmul"))]
-    assert heavy or "QuantizeLinear" in name
+    assert heavy or "QuantizeLinear" in name or name in SIXTEEN_BIT
+    assert not (heavy and name in SIXTEEN_BIT), [s.label for s in heavy]
     for step in heavy:  # weights: int8/uint8 constants or params, never widened at plan time
         weights = [model.plan.constants[n] for n in step.inputs if n in model.plan.constants] + [step.params.get("w")]
         assert all(w.dtype in (np.int8, np.uint8) for w in weights if w is not None), step.label
@@ -421,8 +445,8 @@ def inside(probe, cases):
 @pytest.mark.parametrize("name", NAMES)
 def test_inside_component(inside, cases, name):
     """The same models inside the component match onnxruntime within 2 quantization steps, and
-    XNNPACK's integer kernels (int8 weights; int8 or uint8 activations) give numpy's integer
-    results exactly."""
+    XNNPACK's integer kernels (int8 or int4 weights; int8 or uint8 activations) give numpy's
+    integer results exactly."""
     data, x, tolerance = cases[name]
     want = reference(name, data, x).astype(np.float32)
     xnnpack, numpy_ = inside[f"{name}/xnnpack"], inside[f"{name}/numpy"]
@@ -430,17 +454,21 @@ def test_inside_component(inside, cases, name):
     print(name, labels)
     assert xnnpack.shape == numpy_.shape == want.shape
     assert np.abs(numpy_ - want).max() <= tolerance
+    if name in SIXTEEN_BIT:  # float32 ops between DQ and Q: XNNPACK's sums round as they do
+        assert np.abs(xnnpack - want).max() <= tolerance
+        return
     assert np.array_equal(xnnpack, numpy_)
     # int8 weights, int8 or uint8 activations (stored as int8: plan.py): XNNPACK's int8 kernels
-    if " w QInt8" in name or "QLinearMatMul int8" in name:
+    int8_weights = (" w QInt8" in name or " w QInt4" in name) and name not in SIXTEEN_BIT
+    if int8_weights or "QLinearMatMul int8" in name:
         assert any("[xnnpack]" in label and label.startswith(("qconv1x1", "qmatmul")) for label in labels)
-    if " w QInt8" in name or "int8 depthwise" in name:
+    if int8_weights or "int8 depthwise" in name:
         assert any(label.startswith("qdwconv") and "[xnnpack]" in label for label in labels)
-    if " w QInt8" in name:  # the stem: its windows gathered, then the GEMM
+    if int8_weights:  # the stem: its windows gathered, then the GEMM
         assert any(label.startswith("qconv3x3s2[xnnpack]") for label in labels)
     if "dilated, asymmetric pads" in name:
         assert any(label.startswith("qconv3x3") and "[xnnpack]" in label for label in labels), labels
-    if "act QUInt8 w QInt8" in name:  # uint8 tensors stay int8 from the quantize to the dequantize
+    if "act QUInt8 w QInt" in name:  # uint8 tensors stay int8 from the quantize to the dequantize
         assert not any(label.startswith(("to_signed", "to_unsigned")) for label in labels), labels
 
 

@@ -9,7 +9,7 @@ from .errors import ModelError
 from .fuse import fuse
 from .onnx_reader import DTYPES, read_model
 from .ops import LOWERINGS
-from .ops.quant import MICROSOFT_OPS
+from .ops.quant import MICROSOFT_OPS, MICROSOFT_TOO
 from .qdq import to_qoperators
 from .plan import Plan
 
@@ -67,7 +67,7 @@ def _check_supported(graph, op_types=True):
         if node.domain in ("", "ai.onnx"):
             known = not op_types or (node.op_type in LOWERINGS and node.op_type not in MICROSOFT_OPS)
         else:
-            known = node.domain == "com.microsoft" and node.op_type in MICROSOFT_OPS
+            known = node.domain == "com.microsoft" and node.op_type in MICROSOFT_OPS | MICROSOFT_TOO
         if not known:
             domain = f" (domain '{node.domain}')" if node.domain else ""
             raise ModelError(f"unsupported operator '{node.op_type}'{domain} in node '{node.name}'")

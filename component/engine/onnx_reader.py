@@ -33,6 +33,25 @@ DTYPES = {
     11: "<f8",
     12: "<u4",
     13: "<u8",
+    21: "u1",  # UINT4, widened on reading (_FOUR_BIT)
+    22: "i1",  # INT4
+}
+# 4-bit types, packed two to a byte (the first value in the low nibble) in raw_data and in
+# int32_data alike; read widened to uint8/int8, which hold every value. Quantized weights use
+# them (a DequantizeLinear's constant input), and an int4 weight is then exactly an int8 one:
+# the integer kernels take it as it is. -> signed
+_FOUR_BIT = {21: False, 22: True}
+# The types ONNX defines that no op here computes on, by name for the error.
+_UNSUPPORTED = {
+    8: "string",
+    14: "complex64",
+    15: "complex128",
+    16: "bfloat16",
+    17: "float8e4m3fn",
+    18: "float8e4m3fnuz",
+    19: "float8e5m2",
+    20: "float8e5m2fnuz",
+    23: "float4e2m1",
 }
 _FLOAT, _INT64, _DOUBLE, _UINT32, _UINT64 = 1, 7, 11, 12, 13
 # TensorProto field holding the values of each data type when raw_data is not used.
@@ -91,6 +110,10 @@ class Initializers(Mapping):
     def __len__(self):
         return len(self._tensors)
 
+    def four_bit(self, name):
+        """Whether `name` is an initializer stored as int4/uint4 (read widened to int8/uint8)."""
+        return name in self._tensors and self._tensors[name].four_bit
+
     def parameters(self):
         """How many weights the initializers hold, floating-point or 8-bit (quantized); none is read."""
         return sum(prod(t.shape) for t in self._tensors.values() if t.dtype.kind == "f" or t.dtype.itemsize == 1)
@@ -131,7 +154,10 @@ def read_model(source):
 
 def read_tensor(msg):
     """A TensorProto message -> ndarray with its dims (a view of the message's bytes if raw_data)."""
-    return _Tensor.check(msg).array()
+    tensor = _Tensor.check(msg)
+    if tensor.four_bit:  # only initializers keep the mark (Initializers.four_bit) a QuantizeLinear needs
+        raise ModelError(f"tensor '{tensor.name}' of an attribute is 4-bit: only initializers may be")
+    return tensor.array()
 
 
 def _required(msg, number):
@@ -150,6 +176,7 @@ class _Tensor:
     shape: tuple
     msg: object  # the TensorProto, to read raw_data from
     values: object = None  # ndarray: the typed field's values, decoded (small in practice)
+    four_bit: bool = False  # int4/uint4: packed two to a byte, widened by array()
 
     @classmethod
     def check(cls, msg):
@@ -161,34 +188,54 @@ class _Tensor:
             )
         code = msg.int(2)
         if code not in DTYPES:
-            raise ModelError(f"tensor '{name}' has unsupported data type {code}")
+            kind = _UNSUPPORTED.get(code, "an unknown one")
+            raise ModelError(f"tensor '{name}' has data type {code} ({kind}): not supported")
         dtype = np.dtype(DTYPES[code])
         shape = tuple(msg.ints(1))
         if any(d < 0 or d > MAX_DIM for d in shape):
             raise ModelError(f"tensor '{name}' has impossible dims {list(shape)}")
         count = prod(shape)
+        four_bit = code in _FOUR_BIT
+        stored = (count + 1) // 2 if four_bit else count  # elements the file holds
         typed = _TYPED_FIELD.get(code, 5)
         raw = msg.size(9)
         if raw is not None:
             if msg.has(typed):
                 raise ModelError(f"tensor '{name}' has both raw_data and typed values")
-            if raw != count * dtype.itemsize:
+            if raw != stored * dtype.itemsize:
+                kind = ("u" if code == 21 else "") + "int4, two to a byte" if four_bit else dtype.name
                 raise ModelError(
                     f"tensor '{name}' has {raw} bytes of data for dims {list(shape)} of "
-                    f"{dtype.name} ({count * dtype.itemsize} bytes)"
+                    f"{kind} ({stored * dtype.itemsize} bytes)"
                 )
-            return cls(name, dtype, shape, msg)
+            return cls(name, dtype, shape, msg, four_bit=four_bit)
         values = _typed_values(msg, code, typed, dtype)
-        if values.size != count:
+        if values.size != stored:
             raise ModelError(f"tensor '{name}' has {values.size} values for dims {list(shape)}")
-        return cls(name, dtype, shape, msg, values)
+        if four_bit:
+            values = _unpack_four_bit(values, count, _FOUR_BIT[code])
+        return cls(name, dtype, shape, msg, values, four_bit)
 
     def array(self):
         if self.values is not None:
             return self.values.reshape(self.shape)
+        if self.four_bit:
+            return _unpack_four_bit(self.msg.data(9), prod(self.shape), self.dtype == np.int8).reshape(self.shape)
         # A view of the file's bytes in memory, or a fresh array read from the file: either
         # way no copy is made here (plan.Planner.emit copies whatever a step would keep of a view).
         return self.msg.data(9).view(self.dtype).reshape(self.shape)
+
+
+def _unpack_four_bit(packed, count, signed):
+    """count 4-bit values from bytes holding two each (the first in the low nibble), widened:
+    uint4 to uint8, int4 (two's complement) to int8."""
+    packed = np.asarray(packed).astype(np.uint8)  # int32_data's bytes, or raw_data's
+    nibbles = np.empty(2 * packed.size, np.int16)
+    nibbles[0::2], nibbles[1::2] = packed & 0x0F, packed >> 4
+    values = nibbles[:count]
+    if signed:
+        values = (values ^ 8) - 8  # bit 3 weighs -8
+    return values.astype(np.int8 if signed else np.uint8)
 
 
 def _typed_values(msg, code, number, dtype):

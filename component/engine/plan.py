@@ -147,6 +147,10 @@ class Planner:
         value = getattr(self.backend, what)(self, *args)
         return getattr(backends.NUMPY, what)(self, *args) if value is None else value
 
+    def four_bit(self, name):
+        """Whether graph value `name` is an initializer the file stores as int4/uint4."""
+        return bool(name) and name in self.initializers and self.initializers.four_bit(name)
+
     def constant(self, array, nhwc=False):
         shape = (array.shape[0], array.shape[3], *array.shape[1:3]) if nhwc else array.shape
         return Value(self._slot(), shape, nhwc, array)

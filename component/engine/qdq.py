@@ -30,6 +30,8 @@ from .ops.elementwise import activation_bounds
 from .ops.tensor import constant_value
 
 _MS = "com.microsoft"
+_QDQ_DOMAINS = ("", "ai.onnx", _MS)  # onnxruntime writes com.microsoft's Q/DQ for 4- and 16-bit types
+_EIGHT_BIT = (np.int8, np.uint8)
 _DATA_MOVES = {"Flatten", "Reshape", "Unsqueeze", "Identity", "Dropout"}  # no arithmetic: fine on integers
 
 
@@ -48,13 +50,37 @@ def to_qoperators(graph, opset):
     def dq(name, constant=None):
         """The DQ node producing `name` (its input constant or not, if asked), else None."""
         node = producer.get(name)
-        if node is None or node.op_type != "DequantizeLinear" or node.domain not in ("", "ai.onnx"):
+        if node is None or node.op_type != "DequantizeLinear" or node.domain not in _QDQ_DOMAINS:
             return None
-        if not all(i in constants for i in node.inputs[1:] if i):
+        if not all(i in constants for i in node.inputs[1:] if i) or not eight_bit(node):
             return None
         if constant is not None and (node.inputs[0] in constants) != constant:
             return None
         return node
+
+    def eight_bit_output(q):
+        """A QuantizeLinear to int8/uint8 (not int4: read as int8 too), not blocked."""
+        zero = q.inputs[2] if len(q.inputs) > 2 else ""
+        if q.attrs.get("block_size", 0) or zero and graph.initializers.four_bit(zero):
+            return False
+        if zero:
+            return constants[zero].dtype in _EIGHT_BIT
+        return q.attrs.get("output_dtype", 0) in (0, 2, 3)  # unset, UINT8, INT8
+
+    def eight_bit(node):
+        """A Q or DQ node of int8/uint8 values (int4 weights too: read as int8), not blocked:
+        what the integer ops take. Any other keeps its float32 op between DQ and Q."""
+        if node.op_type == "QuantizeLinear":
+            return eight_bit_output(node)
+        zero, source = node.inputs[2] if len(node.inputs) > 2 else "", node.inputs[0]
+        if node.attrs.get("block_size", 0):
+            return False
+        if source in constants:  # weights, or biases (int32)
+            return constants[source].dtype in (*_EIGHT_BIT, np.int32)
+        if zero:
+            return constants[zero].dtype in _EIGHT_BIT
+        made_by = producer.get(source)  # no zero point: the type is the input's
+        return made_by is not None and made_by.op_type == "QuantizeLinear" and eight_bit_output(made_by)
 
     def per_tensor(node):
         return constants[node.inputs[1]].size == 1
@@ -75,7 +101,11 @@ def to_qoperators(graph, opset):
             activation, follower = follower, only_reader(follower.outputs[0], {"QuantizeLinear"})
             if activation.op_type == "Clip" and not all(i in constants for i in activation.inputs[1:] if i):
                 return None, None
-        if follower is None or not per_tensor(follower) or follower.attrs.get("block_size", 0):
+        if follower is None or follower.domain not in _QDQ_DOMAINS:
+            return None, None
+        if not all(i in constants for i in follower.inputs[1:] if i) or not eight_bit(follower):
+            return None, None
+        if not per_tensor(follower):
             return None, None
         return follower, activation
 

@@ -27,6 +27,9 @@ from .registry import axis, fail, lowering
 from .tensor import concat
 
 # The com.microsoft operators this engine runs; any other op of that domain is unsupported.
+# QuantizeLinear and DequantizeLinear are both ONNX's and com.microsoft's (the same meaning:
+# onnxruntime's quantizer writes the latter for 4- and 16-bit types below opset 21).
+MICROSOFT_TOO = frozenset({"QuantizeLinear", "DequantizeLinear"})
 MICROSOFT_OPS = frozenset(
     {
         "QLinearAdd",
@@ -41,14 +44,15 @@ MICROSOFT_OPS = frozenset(
 )
 
 
-def _params(p, node, scale, zero, what):
+def _params(p, node, scale, zero, what, types=(np.int8, np.uint8)):
     """(scale float32, zero point int or int array, integer dtype) of a quantized tensor, from
     the node's inputs `scale` and `zero` (an omitted zero point is 0 as uint8, as ONNX says)."""
     s = p.const(node, scale, f"{what} scale")
     z = p.const(node, zero, f"{what} zero point")
     z = np.zeros((), np.uint8) if z is None else z
-    if z.dtype not in (np.int8, np.uint8) and what != "accumulator":
-        raise fail(node, f"{what} zero point of type {z.dtype}: only int8 and uint8 are supported")
+    if z.dtype not in types and what != "accumulator":
+        names = " and ".join(np.dtype(t).name for t in types)
+        raise fail(node, f"{what} zero point of type {z.dtype}: only {names} are supported")
     if s is None or np.any(np.asarray(s) <= 0):
         raise fail(node, f"{what} scale must be given and positive")
     zero = int(z) if z.size == 1 else z.reshape(-1).astype(np.int32)
@@ -104,23 +108,56 @@ def _requantize(multiplier, zero, dtype, scale, bounds):
 
 def _per_axis(node, values, x, attr_axis):
     """A per-axis scale or zero point shaped to broadcast along logical axis `attr_axis` of x."""
-    if np.ndim(values) == 0:
-        return values
+    if np.size(values) == 1:  # per tensor, whatever its rank (onnxruntime takes a [1] so too)
+        return np.asarray(values).reshape(())
     rank = len(x.shape)
     k = stored_axes([axis(node, attr_axis, rank)], x.nhwc)[0]
     return np.asarray(values).reshape((-1,) + (1,) * (rank - k - 1))
 
 
+# QuantizeLinear's outputs: 8- and 16-bit (16-bit ones, which no integer kernel here takes,
+# are dequantized into float32 ops: qdq.py leaves their groups as they are).
+_Q_TYPES = (np.int8, np.uint8, np.int16, np.uint16)
+_OUTPUT_DTYPE = {2: np.uint8, 3: np.int8, 4: np.uint16, 5: np.int16}  # TensorProto codes
+
+
+def _blocks(node, values, x, k):
+    """A scale or zero point along logical axis k of x, one per `block_size` values along it
+    (blocked quantization, opset 21) repeated to one per value; else as it is."""
+    size = node.attrs.get("block_size", 0)
+    if not size:
+        return values
+    rank = len(x.shape)
+    k = axis(node, k, rank)
+    values = np.asarray(values)
+    if size < 0 or values.ndim != rank or values.shape[k] != -(-x.shape[k] // size):
+        raise fail(node, f"block_size {size}: its scale's shape {values.shape} does not block input {x.shape}")
+    return np.repeat(values, size, axis=k).take(range(x.shape[k]), axis=k)
+
+
+def _along(node, values, x, k):
+    """A scale or zero point (per tensor, per axis k, or per block along k) shaped to broadcast
+    against x as stored."""
+    if node.attrs.get("block_size", 0):
+        if x.const is None or x.nhwc:
+            raise fail(node, "blocked quantization of a computed tensor is not supported (of weights it is)")
+        return _blocks(node, values, x, k)  # a constant as the file has it: the logical layout
+    return _per_axis(node, values, x, k)
+
+
 @lowering("QuantizeLinear")
 def lower_quantize(p, node):
+    """To int8/uint8, or int16/uint16 (which float32 ops read after a DequantizeLinear); per
+    tensor, per axis, or per block (block_size) of a constant. ONNX's and com.microsoft's."""
     x = p.input(node, 0)
-    if node.attrs.get("block_size", 0):
-        raise fail(node, "blocked quantization is not supported")
-    scale, zero, dtype = _params(p, node, 1, 2, "output")
-    if len(node.inputs) < 3 or not node.inputs[2]:
-        dtype = {2: np.uint8, 3: np.int8}.get(node.attrs.get("output_dtype", 2))
+    zero_name = node.inputs[2] if len(node.inputs) > 2 else ""
+    if node.attrs.get("output_dtype", 0) in (21, 22) or p.four_bit(zero_name):
+        raise fail(node, "4-bit outputs are not supported (4-bit weights are, as DequantizeLinear's input)")
+    scale, zero, dtype = _params(p, node, 1, 2, "output", _Q_TYPES)
+    if not zero_name:
+        dtype = _OUTPUT_DTYPE.get(node.attrs.get("output_dtype", 2))
         if dtype is None:
-            raise fail(node, "only int8 and uint8 outputs are supported")
+            raise fail(node, "only 8- and 16-bit integer outputs are supported")
     out = (scale, zero, dtype)
     _, zero, stored = _stored(out)
     k = node.attrs.get("axis", 1)
@@ -129,8 +166,8 @@ def lower_quantize(p, node):
         [x],
         x.shape,
         nhwc=x.nhwc,
-        scale=_per_axis(node, scale, x, k),
-        zero=_per_axis(node, zero, x, k),
+        scale=_along(node, scale, x, k),
+        zero=_along(node, zero, x, k),
         dtype=stored,
     )
     return _made(made, out)
@@ -138,7 +175,9 @@ def lower_quantize(p, node):
 
 @lowering("DequantizeLinear")
 def lower_dequantize(p, node):
-    """Also the int32 biases and int8 weights that no quantized op took: folded at plan time."""
+    """From 8-, 16- or 4-bit integers (int4/uint4 weights) or int32; per tensor, per axis, or
+    per block (block_size) of a constant. ONNX's and com.microsoft's. The weights and int32
+    biases that no quantized op took fold at plan time."""
     x = p.stored_input(node, 0)
     s, z = p.const(node, 1, "scale"), p.const(node, 2, "zero point")
     k = node.attrs.get("axis", 1)
@@ -149,8 +188,8 @@ def lower_dequantize(p, node):
         [x],
         x.shape,
         nhwc=x.nhwc,
-        scale=_per_axis(node, np.asarray(s, np.float32), x, k),
-        zero=_per_axis(node, zero, x, k),
+        scale=_along(node, np.asarray(s, np.float32), x, k),
+        zero=_along(node, zero, x, k),
     )
 
 
