@@ -146,3 +146,10 @@ def test_sixteen_bit_quantize_saturates_as_onnxruntime_does():
             ]
             data = graph_of(nodes, {"s": np.float32(0.1), "z": zero}, x_shape=(1, 6), extra=ms)
             np.testing.assert_array_equal(engine.load_model(data).run(x), reference(data, x))
+
+
+def test_a_cast_to_four_bits_is_a_model_error():
+    """4-bit values are read widened, never computed in: a Cast to int4 would need their wrap."""
+    data = graph_of([helper.make_node("Cast", ["x"], ["y"], to=INT4)], {})
+    with pytest.raises(ModelError, match="unsupported data type 22"):
+        engine.load_model(data)

@@ -33,14 +33,13 @@ DTYPES = {
     11: "<f8",
     12: "<u4",
     13: "<u8",
-    21: "u1",  # UINT4, widened on reading (_FOUR_BIT)
-    22: "i1",  # INT4
 }
 # 4-bit types, packed two to a byte (the first value in the low nibble) in raw_data and in
 # int32_data alike; read widened to uint8/int8, which hold every value. Quantized weights use
 # them (a DequantizeLinear's constant input), and an int4 weight is then exactly an int8 one:
-# the integer kernels take it as it is. -> signed
-_FOUR_BIT = {21: False, 22: True}
+# the integer kernels take it as it is. Not in DTYPES: no op computes in 4 bits (a Cast to
+# int4 is refused). UINT4, INT4 -> the dtype read into.
+_FOUR_BIT = {21: np.dtype(np.uint8), 22: np.dtype(np.int8)}
 # The types ONNX defines that no op here computes on, by name for the error.
 _UNSUPPORTED = {
     8: "string",
@@ -187,10 +186,10 @@ class _Tensor:
                 "save the model with its weights inside, e.g. onnx.save(model, path))"
             )
         code = msg.int(2)
-        if code not in DTYPES:
+        if code not in DTYPES and code not in _FOUR_BIT:
             kind = _UNSUPPORTED.get(code, "an unknown one")
             raise ModelError(f"tensor '{name}' has data type {code} ({kind}): not supported")
-        dtype = np.dtype(DTYPES[code])
+        dtype = _FOUR_BIT[code] if code in _FOUR_BIT else np.dtype(DTYPES[code])
         shape = tuple(msg.ints(1))
         if any(d < 0 or d > MAX_DIM for d in shape):
             raise ModelError(f"tensor '{name}' has impossible dims {list(shape)}")
@@ -213,7 +212,7 @@ class _Tensor:
         if values.size != stored:
             raise ModelError(f"tensor '{name}' has {values.size} values for dims {list(shape)}")
         if four_bit:
-            values = _unpack_four_bit(values, count, _FOUR_BIT[code])
+            values = _unpack_four_bit(values, count, code == 22)
         return cls(name, dtype, shape, msg, values, four_bit)
 
     def array(self):
