@@ -61,7 +61,7 @@ def to_qoperators(graph, opset):
     def eight_bit_output(q):
         """A QuantizeLinear to int8/uint8 (not int4: read as int8 too), not blocked."""
         zero = q.inputs[2] if len(q.inputs) > 2 else ""
-        if q.attrs.get("block_size", 0) or zero and graph.initializers.four_bit(zero):
+        if q.attrs.get("block_size", 0) or (zero and graph.initializers.four_bit(zero)):
             return False
         if zero:
             return constants[zero].dtype in _EIGHT_BIT

@@ -123,10 +123,8 @@ _OUTPUT_DTYPE = {2: np.uint8, 3: np.int8, 4: np.uint16, 5: np.int16}  # TensorPr
 
 def _blocks(node, values, x, k):
     """A scale or zero point along logical axis k of x, one per `block_size` values along it
-    (blocked quantization, opset 21) repeated to one per value; else as it is."""
-    size = node.attrs.get("block_size", 0)
-    if not size:
-        return values
+    (blocked quantization, opset 21), repeated to one per value."""
+    size = node.attrs["block_size"]
     rank = len(x.shape)
     k = axis(node, k, rank)
     values = np.asarray(values)
