@@ -162,13 +162,22 @@ def memory_image(module, section):
 
 MAX_SEGMENTS = 95_000  # wasmparser and V8 refuse modules with more than 100,000 data segments
 MIN_ZERO_RUN = 10  # a segment's header (flags, i32.const offset, end, size) costs 7-10 bytes
+# wasmtime maps a module's memory image copy-on-write (an instance costs ~2 ms) only if the
+# image's page-aligned span is under twice the bytes its data segments hold; past 16 MiB a
+# sparser one is copied segment by segment at every instantiation instead (17 ms for the int8
+# component's 95,000). DENSE_MARGIN keeps the data that far above half the span, for the
+# alignment of the span's ends (to 64 KiB, the largest page a host aligns to).
+DENSE_MARGIN = 2 * WASM_PAGE
+DENSE_FROM = 2**20  # bytes of span under which density is left alone (wasmtime maps up to 16 MiB of any)
 
 
 def encode_data_section(image, max_segments=MAX_SEGMENTS):
     """(section body, segment count): the non-zero bytes of `image` as active segments of
     memory 0. A run of at least MIN_ZERO_RUN zeros ends a segment, the longest runs first when
-    there are more than `max_segments` - 1; shorter runs stay inside a segment. (Measured on
-    the int8 component's snapshot: 95,000 segments store it in 170 KB less than 58,000 did.)"""
+    there are more than `max_segments` - 1; shorter runs stay inside a segment, and so do the
+    shortest others if the segments would otherwise hold under half the span they cover (+
+    DENSE_MARGIN): wasmtime's copy-on-write condition. (Measured on the int8 component's
+    snapshot: 95,000 segments store it in 170 KB less than 58,000 did.)"""
     nonzero = np.flatnonzero(np.frombuffer(image, np.uint8))
     if nonzero.size == 0:
         return write_u32(0), 0
@@ -177,6 +186,7 @@ def encode_data_section(image, max_segments=MAX_SEGMENTS):
     if len(breaks) >= max_segments:
         shortest = len(breaks) - (max_segments - 1)  # that many runs stay inside segments
         breaks = np.sort(breaks[np.argpartition(runs[breaks], shortest)[shortest:]])
+    breaks = _dense(breaks, runs, span=int(nonzero[-1] - nonzero[0] + 1))
     starts = np.concatenate([nonzero[:1], nonzero[breaks + 1]])
     ends = np.concatenate([nonzero[breaks] + 1, nonzero[-1:] + 1])
     body = bytearray(write_u32(len(starts)))
@@ -184,6 +194,20 @@ def encode_data_section(image, max_segments=MAX_SEGMENTS):
         body += b"\0" + bytes([I32_CONST]) + write_s32(start) + bytes([END])
         body += write_u32(end - start) + image[start:end]
     return bytes(body), len(starts)
+
+
+def _dense(breaks, runs, span):
+    """`breaks` less its shortest zero runs, as few as make the segments hold more than half of
+    `span` + DENSE_MARGIN bytes (of a span from DENSE_FROM up)."""
+    if span < DENSE_FROM:
+        return breaks
+    stored = span - int(runs[breaks].sum())
+    lacking = (span + DENSE_MARGIN) // 2 + 1 - stored
+    if lacking <= 0:
+        return breaks
+    by_length = breaks[np.argsort(runs[breaks], kind="stable")]
+    kept_in = int(np.searchsorted(np.cumsum(runs[by_length]), lacking)) + 1  # runs joined into segments
+    return np.sort(by_length[kept_in:])
 
 
 @dataclass
