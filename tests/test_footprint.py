@@ -134,6 +134,7 @@ def snapshot_density(wasm):
     return sum(s.size for s in segments), high - low
 
 
+@pytest.mark.component
 @pytest.mark.parametrize("wasm", [WASM, INT8_WASM], ids=["float32", "int8"])
 def test_snapshot_is_dense_enough_to_map_copy_on_write(wasm):
     """wasmtime maps a memory image copy-on-write only if its span is under twice its data:
